@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AnalyticsConfig(AppConfig):
+    """Usage events and rollups collected from the gateways."""
+
+    name = "analytics"

@@ -1,0 +1,8 @@
+"""/api/v1/: each app contributes its own routes."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("portal.api.urls")),
+    path("", include("keys.api.urls")),
+]

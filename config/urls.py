@@ -1,0 +1,35 @@
+"""Top-level routes: portal, accounts, REST API, OAuth2, gateway feed, admin and health checks."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from health_check.views import HealthCheckView
+
+from portal import errors_views
+from portal.health import redis_client
+
+urlpatterns = [
+    path("", include("portal.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("api/v1/", include("config.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path("admin/", admin.site.urls),
+    path("healthz", errors_views.liveness, name="healthz"),
+    path(
+        "readyz",
+        HealthCheckView.as_view(
+            checks=[
+                "health_check.checks.Database",
+                ("health_check.contrib.redis.Redis", {"client_factory": redis_client}),
+            ],
+        ),
+        name="readyz",
+    ),
+]
+
+handler400 = errors_views.bad_request
+handler403 = errors_views.permission_denied
+handler404 = errors_views.page_not_found
+handler500 = errors_views.server_error

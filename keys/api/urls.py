@@ -1,0 +1,3 @@
+"""REST routes for API keys and personal access tokens."""
+
+urlpatterns: list = []

@@ -1,0 +1,78 @@
+"""DRF exception handler: every error, ours or the framework's, as problem+json with field errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.views import set_rollback
+
+from portal.errors import ApplicationError
+from portal.problems import problem_response
+
+_TITLES = {
+    400: "Invalid input",
+    401: "Authentication required",
+    403: "Permission denied",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    429: "Too many requests",
+}
+
+
+def _flatten(detail: Any) -> Any:
+    """DRF's ErrorDetail trees as plain lists/dicts of strings."""
+    if isinstance(detail, dict):
+        return {str(key): _flatten(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten(item) for item in detail]
+    return str(detail)
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> JsonResponse | None:
+    """Map ApplicationError and DRF/Django exceptions to RFC 9457 responses; anything else stays a 500."""
+    request = context.get("request")
+    instance = request.path if request is not None else None
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        return problem_response(
+            status=exc.status,
+            title=exc.title,
+            detail=exc.message,
+            code=exc.code,
+            errors=exc.field_errors or None,
+            instance=instance,
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    set_rollback()
+    code = exc.default_code if isinstance(exc.default_code, str) else "error"
+    errors = None
+    if isinstance(exc, exceptions.ValidationError):
+        detail_text = "The request has invalid fields; see `errors`."
+        errors = _flatten(exc.detail) if isinstance(exc.detail, dict) else {"non_field_errors": _flatten(exc.detail)}
+        code = "validation_failed"
+    else:
+        detail_text = str(exc.detail) if not isinstance(exc.detail, dict | list) else str(_flatten(exc.detail))
+    response = problem_response(
+        status=exc.status_code,
+        title=_TITLES.get(exc.status_code, "Error"),
+        detail=detail_text,
+        code=code,
+        errors=errors,
+        instance=instance,
+    )
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        response["Retry-After"] = str(int(exc.wait) + 1)
+    if exc.status_code == status.HTTP_401_UNAUTHORIZED:
+        response["WWW-Authenticate"] = 'Bearer realm="portico"'
+    return response

@@ -1,0 +1,3 @@
+"""REST routes for organisations, members, applications, subscriptions and the catalog."""
+
+urlpatterns: list = []

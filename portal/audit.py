@@ -1,0 +1,49 @@
+"""Audit trail writes. Values are stored as structured data; nothing is formatted into a log line."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any
+
+from django.db import models
+from django.http import HttpRequest
+from ipware import get_client_ip
+
+from portal.models import AuditEvent, Organisation
+
+_MAX_LABEL = 200
+# Set per request by AuditContextMiddleware, so services record where a change came from without
+# having to take the HTTP request as an argument. Celery tasks and commands leave it empty.
+current_request_context: ContextVar[dict[str, Any] | None] = ContextVar("portico_audit_context", default=None)
+
+
+def request_context(request: HttpRequest | None) -> dict[str, Any]:
+    """Client IP and user agent of a request (trusting proxies only as ipware is configured)."""
+    if request is None:
+        return {"ip_address": None, "user_agent": ""}
+    ip, _routable = get_client_ip(request)
+    return {"ip_address": ip, "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300]}
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: Any = None,
+    organisation: Organisation | None = None,
+    target: models.Model | None = None,
+    data: dict[str, Any] | None = None,
+    actor_label: str = "",
+) -> AuditEvent:
+    """Store one security-relevant event with who, where from, on what and when."""
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    return AuditEvent.objects.create(
+        action=action,
+        actor=user,
+        actor_label=(actor_label or (user.email or user.get_username() if user else ""))[:254],
+        organisation=organisation,
+        target_type=target._meta.model_name if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_label=str(target)[:_MAX_LABEL] if target is not None else "",
+        data=data or {},
+        **(current_request_context.get() or request_context(None)),
+    )

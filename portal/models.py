@@ -1,0 +1,287 @@
+"""Organisations, members, the API catalog, applications, subscriptions and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.validators import (
+    validate_http_methods,
+    validate_no_control_chars,
+    validate_path_prefix,
+    validate_single_line,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def default_methods() -> list[str]:
+    """Read-write REST verbs; admins narrow this per API."""
+    return ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+
+
+class OrganisationQuerySet(models.QuerySet["Organisation"]):
+    def for_user(self, user: User) -> OrganisationQuerySet:
+        """Organisations the user belongs to: the scope of every portal and API lookup."""
+        return self.filter(memberships__user=user)
+
+
+class Organisation(models.Model):
+    """A tenant: owns applications, keys and usage. Every developer has a personal one."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        SUSPENDED = "suspended"
+
+    name = models.CharField(max_length=100, validators=[validate_single_line])
+    is_personal = models.BooleanField(default=False)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrganisationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class Role(models.TextChoices):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+# Roles allowed to manage members, see the audit log and change organisation settings.
+MANAGER_ROLES = frozenset({Role.OWNER, Role.ADMIN})
+
+
+class Membership(models.Model):
+    """A user's role in an organisation."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organisation", "user"], name="membership_unique_user")]
+        ordering = ["organisation_id", "created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organisation} ({self.role})"
+
+    @property
+    def can_manage(self) -> bool:
+        return self.role in MANAGER_ROLES
+
+
+class Invitation(models.Model):
+    """An emailed, signed, expiring invitation to join an organisation with a role."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email} to {self.organisation}"
+
+    def is_open_at(self, when: datetime) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and when < self.expires_at
+
+
+class ApiQuerySet(models.QuerySet["Api"]):
+    def visible_to(self, user: User | None) -> ApiQuerySet:
+        """Public APIs for everyone; private ones only for staff (they are granted by admins)."""
+        if user is not None and user.is_authenticated and user.is_staff:
+            return self.all()
+        return self.filter(visibility=Api.Visibility.PUBLIC)
+
+
+class Api(models.Model):
+    """A published API: where the gateway routes it and what it accepts."""
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public"
+        PRIVATE = "private"
+
+    name = models.CharField(max_length=100, validators=[validate_single_line])
+    slug = models.SlugField(max_length=60, unique=True)
+    description = models.TextField(blank=True, validators=[validate_no_control_chars])
+    version = models.CharField(max_length=30, default="v1", validators=[validate_single_line])
+    upstream_url = models.URLField(help_text="Base URL the gateway forwards to, e.g. http://10.0.0.5:9000")
+    path_prefix = models.CharField(max_length=100, unique=True, validators=[validate_path_prefix])
+    host = models.CharField(max_length=255, blank=True, help_text="Optional Host header the API answers on.")
+    strip_prefix = models.BooleanField(default=True, help_text="Remove the public prefix before forwarding.")
+    methods = models.JSONField(default=default_methods, validators=[validate_http_methods])
+    max_body_bytes = models.PositiveIntegerField(
+        default=1_048_576, validators=[MaxValueValidator(100 * 1024 * 1024)], help_text="Largest request body."
+    )
+    key_header = models.CharField(
+        max_length=60, default="X-API-Key", validators=[RegexValidator(r"^[A-Za-z0-9-]+$", "Letters, digits, dashes.")]
+    )
+    allow_query_key = models.BooleanField(default=False, help_text="Accept ?api_key= (keys then appear in URLs).")
+    connect_timeout_ms = models.PositiveIntegerField(default=5_000, validators=[MinValueValidator(1)])
+    read_timeout_ms = models.PositiveIntegerField(default=30_000, validators=[MinValueValidator(1)])
+    send_timeout_ms = models.PositiveIntegerField(default=30_000, validators=[MinValueValidator(1)])
+    openapi_document = models.JSONField(null=True, blank=True, help_text="OpenAPI 3 document shown in the portal.")
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ApiQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "API"
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+class Plan(models.Model):
+    """Limits and quotas an application gets on one API."""
+
+    class StoreFailureMode(models.TextChoices):
+        ALLOW = "allow", "Allow with a local per-gateway limit"
+        DENY = "deny", "Deny with 503"
+
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="plans")
+    name = models.CharField(max_length=60, validators=[validate_single_line])
+    slug = models.SlugField(max_length=60)
+    description = models.TextField(blank=True, validators=[validate_no_control_chars])
+    rate_per_second = models.PositiveIntegerField(null=True, blank=True, help_text="Empty means unlimited.")
+    rate_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    quota_per_day = models.PositiveIntegerField(null=True, blank=True)
+    quota_per_month = models.PositiveIntegerField(null=True, blank=True)
+    price_label = models.CharField(max_length=60, blank=True, default="Free")
+    requires_approval = models.BooleanField(default=False)
+    is_public = models.BooleanField(default=True)
+    display_order = models.PositiveSmallIntegerField(default=0)
+    store_failure_mode = models.CharField(
+        max_length=5,
+        choices=StoreFailureMode.choices,
+        default=StoreFailureMode.ALLOW,
+        help_text="What gateways do when the shared rate-limit store is unreachable.",
+    )
+
+    class Meta:
+        ordering = ["api_id", "display_order", "id"]
+        constraints = [models.UniqueConstraint(fields=["api", "slug"], name="plan_unique_slug_per_api")]
+
+    def __str__(self) -> str:
+        return f"{self.api.name} / {self.name}"
+
+
+class ApplicationQuerySet(models.QuerySet["Application"]):
+    def for_user(self, user: User) -> ApplicationQuerySet:
+        return self.filter(organisation__memberships__user=user)
+
+
+class Application(models.Model):
+    """A consumer of APIs, owned by an organisation; keys and subscriptions hang off it."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="applications")
+    name = models.CharField(max_length=100, validators=[validate_single_line])
+    description = models.TextField(blank=True, max_length=2000, validators=[validate_no_control_chars])
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ApplicationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SubscriptionQuerySet(models.QuerySet["Subscription"]):
+    def live(self) -> SubscriptionQuerySet:
+        """Subscriptions that have not ended: at most one per application and API."""
+        return self.exclude(status__in=[Subscription.Status.CANCELLED, Subscription.Status.REJECTED])
+
+
+class Subscription(models.Model):
+    """An application's use of an API on a plan; pending until approved when the plan requires it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        ACTIVE = "active"
+        SUSPENDED = "suspended"
+        CANCELLED = "cancelled"
+        REJECTED = "rejected"
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="subscriptions")
+    api = models.ForeignKey(Api, on_delete=models.PROTECT, related_name="subscriptions")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Set by quota enforcement: the gateway refuses traffic until then.
+    blocked_until = models.DateTimeField(null=True, blank=True)
+    blocked_reason = models.CharField(max_length=20, blank=True)
+
+    objects = SubscriptionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "api"],
+                condition=~Q(status="cancelled") & ~Q(status="rejected"),
+                name="subscription_one_live_per_api",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application} -> {self.plan}"
+
+
+class AuditEvent(models.Model):
+    """A security-relevant event. Values are stored as data and only ever rendered escaped."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=254, blank=True)
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    action = models.CharField(max_length=60, db_index=True)
+    target_type = models.CharField(max_length=40, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=200, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organisation", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor_label or 'system'}"

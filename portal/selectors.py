@@ -1,0 +1,117 @@
+"""Reads scoped to the requesting user's organisations. A foreign or unknown id is NotFound, never 403."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from portal.errors import NotFound, PermissionDenied
+from portal.models import (
+    MANAGER_ROLES,
+    Api,
+    Application,
+    AuditEvent,
+    Membership,
+    Organisation,
+    Plan,
+    Role,
+    Subscription,
+)
+
+
+def _as_int(value: Any) -> int:
+    """Ids come from URLs and JSON: anything that is not a positive integer simply does not exist."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise NotFound("Not found.") from None
+    if number <= 0 or number > 2**63 - 1:
+        raise NotFound("Not found.")
+    return number
+
+
+def membership_get(*, user: Any, organisation_id: Any) -> Membership:
+    """The user's membership in an organisation, or NotFound if they are not a member."""
+    try:
+        return Membership.objects.select_related("organisation").get(
+            user=user, organisation_id=_as_int(organisation_id)
+        )
+    except Membership.DoesNotExist:
+        raise NotFound("Organisation not found.") from None
+
+
+def membership_require(membership: Membership, roles: frozenset[str] = MANAGER_ROLES) -> None:
+    """Raise PermissionDenied unless the member holds one of `roles` (the caller already proved membership)."""
+    if membership.role not in roles:
+        needed = " or ".join(sorted(roles))
+        raise PermissionDenied(f"This action needs the {needed} role in {membership.organisation.name}.")
+
+
+def owner_roles() -> frozenset[str]:
+    return frozenset({Role.OWNER})
+
+
+def organisations_for_user(user: Any) -> QuerySet[Organisation]:
+    return Organisation.objects.for_user(user).distinct()
+
+
+def application_get(*, user: Any, application_id: Any) -> Application:
+    try:
+        return Application.objects.for_user(user).select_related("organisation").get(pk=_as_int(application_id))
+    except Application.DoesNotExist:
+        raise NotFound("Application not found.") from None
+
+
+def applications_for_user(user: Any) -> QuerySet[Application]:
+    return Application.objects.for_user(user).select_related("organisation").distinct()
+
+
+def subscription_get(*, user: Any, subscription_id: Any) -> Subscription:
+    try:
+        return (
+            Subscription.objects.filter(application__organisation__memberships__user=user)
+            .select_related("application__organisation", "api", "plan")
+            .get(pk=_as_int(subscription_id))
+        )
+    except Subscription.DoesNotExist:
+        raise NotFound("Subscription not found.") from None
+
+
+def subscriptions_for_user(user: Any) -> QuerySet[Subscription]:
+    return (
+        Subscription.objects.filter(application__organisation__memberships__user=user)
+        .select_related("application__organisation", "api", "plan")
+        .distinct()
+    )
+
+
+def apis_visible_to(user: Any) -> QuerySet[Api]:
+    return Api.objects.visible_to(user)
+
+
+def api_get_by_slug(*, user: Any, slug: str) -> Api:
+    try:
+        return apis_visible_to(user).get(slug=slug)
+    except Api.DoesNotExist:
+        raise NotFound("API not found.") from None
+
+
+def plans_offered(api: Api) -> QuerySet[Plan]:
+    """Plans a developer may choose for an API, in display order."""
+    return api.plans.filter(is_public=True).order_by("display_order", "id")
+
+
+def plan_get_offered(*, user: Any, plan_id: Any) -> Plan:
+    try:
+        return Plan.objects.select_related("api").get(
+            pk=_as_int(plan_id), is_public=True, api__in=apis_visible_to(user)
+        )
+    except Plan.DoesNotExist:
+        raise NotFound("Plan not found.") from None
+
+
+def audit_events_for(*, membership: Membership) -> QuerySet[AuditEvent]:
+    """An organisation's audit trail, for its owners and admins only."""
+    membership_require(membership)
+    return AuditEvent.objects.filter(organisation=membership.organisation).select_related("actor")

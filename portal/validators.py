@@ -1,0 +1,47 @@
+"""Field validators shared by models, forms and serializers."""
+
+import re
+import unicodedata
+
+from django.core.exceptions import ValidationError
+
+_PATH_PREFIX = re.compile(r"^/[A-Za-z0-9._~\-/]*[A-Za-z0-9._~\-]$")
+
+
+def validate_no_control_chars(value: str) -> None:
+    """Reject NUL, ESC and other C0/C1 controls (tab and newlines excepted): they break logs and terminals.
+
+    Other Unicode (RTL text, combining marks, emoji) is stored as given and escaped on output.
+    """
+    for char in value:
+        if char in "\t\n\r":
+            continue
+        if unicodedata.category(char) == "Cc":
+            raise ValidationError("Control characters are not allowed.", code="control_characters")
+
+
+def validate_single_line(value: str) -> None:
+    """Names are single-line: a newline in a name is how header and log injection start."""
+    if "\n" in value or "\r" in value:
+        raise ValidationError("Line breaks are not allowed.", code="line_break")
+    validate_no_control_chars(value)
+
+
+def validate_path_prefix(value: str) -> None:
+    """A public path prefix like /weather or /v2/orders: no query, no dot segments, no trailing slash."""
+    if not _PATH_PREFIX.match(value) or "//" in value or "/../" in f"{value}/" or "/./" in f"{value}/":
+        raise ValidationError(
+            "Use a path like /weather: starts with '/', no trailing slash, letters, digits, '-', '_', '.', '~'.",
+            code="invalid_path_prefix",
+        )
+
+
+def validate_http_methods(value: object) -> None:
+    """A non-empty list of distinct standard HTTP methods."""
+    from portal.models import HTTP_METHODS
+
+    if not isinstance(value, list) or not value:
+        raise ValidationError("Give a non-empty list of HTTP methods.", code="invalid_methods")
+    unknown = [m for m in value if m not in HTTP_METHODS]
+    if unknown or len(set(value)) != len(value):
+        raise ValidationError(f"Allowed methods are {', '.join(HTTP_METHODS)}, each once.", code="invalid_methods")

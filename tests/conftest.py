@@ -1,0 +1,137 @@
+"""The fixed cast: alice owns an organisation, bob is a member of it, charlie is an outsider with his own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.test import Client
+from rest_framework.test import APIClient
+
+from keys.services import key_issue
+from portal.models import Role
+from portal.services import subscription_create
+from tests.factories import ApiFactory, ApplicationFactory, MembershipFactory, PlanFactory, UserFactory
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def _verified_user(username: str) -> Any:
+    user = UserFactory(username=username, email=f"{username}@example.com")
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    return user
+
+
+@pytest.fixture
+def alice(db: Any) -> Any:
+    return _verified_user("alice")
+
+
+@pytest.fixture
+def bob(db: Any) -> Any:
+    return _verified_user("bob")
+
+
+@pytest.fixture
+def charlie(db: Any) -> Any:
+    return _verified_user("charlie")
+
+
+@pytest.fixture
+def org(alice: Any, bob: Any) -> Any:
+    """Alice's team organisation, with bob as a plain member."""
+    membership = MembershipFactory(user=alice, role=Role.OWNER, organisation__name="Acme")
+    MembershipFactory(user=bob, organisation=membership.organisation, role=Role.MEMBER)
+    return membership.organisation
+
+
+@pytest.fixture
+def charlie_org(charlie: Any) -> Any:
+    return MembershipFactory(user=charlie, role=Role.OWNER, organisation__name="Charlie Corp").organisation
+
+
+@pytest.fixture
+def api(db: Any) -> Any:
+    return ApiFactory(name="Weather", slug="weather", path_prefix="/weather")
+
+
+@pytest.fixture
+def free_plan(api: Any) -> Any:
+    return PlanFactory(api=api, name="Free", slug="free", display_order=1)
+
+
+@pytest.fixture
+def pro_plan(api: Any) -> Any:
+    return PlanFactory(
+        api=api,
+        name="Pro",
+        slug="pro",
+        requires_approval=True,
+        display_order=2,
+        rate_per_second=100,
+        quota_per_day=100000,
+    )
+
+
+@pytest.fixture
+def application(org: Any, alice: Any) -> Any:
+    return ApplicationFactory(organisation=org, name="Alice's app", created_by=alice)
+
+
+@pytest.fixture
+def subscription(application: Any, free_plan: Any, alice: Any) -> Any:
+    return subscription_create(actor=alice, application=application, plan=free_plan)
+
+
+@pytest.fixture
+def charlie_application(charlie_org: Any, charlie: Any) -> Any:
+    return ApplicationFactory(organisation=charlie_org, name="Charlie's app", created_by=charlie)
+
+
+@pytest.fixture
+def api_key(application: Any, subscription: Any, alice: Any) -> tuple[Any, str]:
+    """An active key of alice's application and its one-time secret."""
+    return key_issue(actor=alice, application=application, name="Server key")
+
+
+def _logged_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def alice_client(alice: Any) -> Client:
+    return _logged_in(alice)
+
+
+@pytest.fixture
+def bob_client(bob: Any) -> Client:
+    return _logged_in(bob)
+
+
+@pytest.fixture
+def charlie_client(charlie: Any) -> Client:
+    return _logged_in(charlie)
+
+
+def _api_client(user: Any) -> APIClient:
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_authenticate(user=user)
+    return client
+
+
+@pytest.fixture
+def alice_api(alice: Any) -> APIClient:
+    return _api_client(alice)
+
+
+@pytest.fixture
+def bob_api(bob: Any) -> APIClient:
+    return _api_client(bob)
+
+
+@pytest.fixture
+def charlie_api(charlie: Any) -> APIClient:
+    return _api_client(charlie)

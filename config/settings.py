@@ -44,7 +44,7 @@ PORTICO_MAX_PAGE_SIZE = _positive_int("PORTICO_MAX_PAGE_SIZE", 100)
 PORTICO_INVITATION_MAX_AGE = timedelta(days=_positive_int("PORTICO_INVITATION_DAYS", 7))
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "portal.apps.PorticoAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -227,6 +227,17 @@ OAUTH2_PROVIDER = {
     "DEFAULT_SCOPES": [],
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
     "PKCE_REQUIRED": True,
+    # RFC 9700 (OAuth 2.0 Security BCP): no implicit/password grants, S256 only, tokens hashed at rest, etc.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if not DEBUG else ["https", "http"],
 }
 
 # --- Celery: reliable by default (STYLE 13) ---

@@ -245,6 +245,14 @@ def access_token_revoke(*, user: Any, token: PersonalAccessToken) -> None:
         audit_record(action="access_token.revoked", actor=user, target=token, data={"prefix": token.prefix})
 
 
+def access_token_get(*, user: Any, token_id: Any) -> PersonalAccessToken:
+    """One of the user's own tokens, else NotFound (another user's token id reveals nothing)."""
+    try:
+        return PersonalAccessToken.objects.get(user=user, pk=int(token_id))
+    except (PersonalAccessToken.DoesNotExist, TypeError, ValueError, OverflowError):
+        raise NotFound("Token not found.") from None
+
+
 def access_token_authenticate(raw: str) -> PersonalAccessToken | None:
     """The usable token matching `raw`, or None. Malformed tokens are rejected before touching the database."""
     if not tokens.is_well_formed(raw, kind="pat"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
+import structlog
 from django.db import models
 from django.http import HttpRequest
 from ipware import get_client_ip
@@ -12,6 +13,7 @@ from ipware import get_client_ip
 from portal.models import AuditEvent, Organisation
 
 _MAX_LABEL = 200
+logger = structlog.get_logger("portico.audit")
 # Set per request by AuditContextMiddleware, so services record where a change came from without
 # having to take the HTTP request as an argument. Celery tasks and commands leave it empty.
 current_request_context: ContextVar[dict[str, Any] | None] = ContextVar("portico_audit_context", default=None)
@@ -36,7 +38,7 @@ def audit_record(
 ) -> AuditEvent:
     """Store one security-relevant event with who, where from, on what and when."""
     user = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         action=action,
         actor=user,
         actor_label=(actor_label or (user.email or user.get_username() if user else ""))[:254],
@@ -47,3 +49,13 @@ def audit_record(
         data=data or {},
         **(current_request_context.get() or request_context(None)),
     )
+    # Mirrored to the JSON log for SIEMs; the renderer escapes CR/LF and quotes, so one event stays one line.
+    logger.info(
+        "audit",
+        action=event.action,
+        actor=event.actor_label,
+        organisation_id=event.organisation_id,
+        target=f"{event.target_type}:{event.target_id}",
+        ip=event.ip_address,
+    )
+    return event

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from portal.errors import NotFound, PermissionDenied
 from portal.models import (
@@ -12,6 +13,7 @@ from portal.models import (
     Api,
     Application,
     AuditEvent,
+    Invitation,
     Membership,
     Organisation,
     Plan,
@@ -115,3 +117,48 @@ def audit_events_for(*, membership: Membership) -> QuerySet[AuditEvent]:
     """An organisation's audit trail, for its owners and admins only."""
     membership_require(membership)
     return AuditEvent.objects.filter(organisation=membership.organisation).select_related("actor")
+
+
+# --- Added for the portal pages: members, invitations and the organisation switcher ---------------------------
+
+
+def memberships_for_user(user: Any) -> QuerySet[Membership]:
+    """The user's memberships with their organisations: the organisation switcher and dashboard."""
+    return Membership.objects.filter(user=user).select_related("organisation").order_by("organisation__name", "pk")
+
+
+def members_of(*, membership: Membership) -> QuerySet[Membership]:
+    """Everyone in the member's organisation; any member may see the list."""
+    return (
+        Membership.objects.filter(organisation_id=membership.organisation_id)
+        .select_related("user")
+        .order_by("user__email", "pk")
+    )
+
+
+def member_get(*, membership: Membership, member_id: Any) -> Membership:
+    """Another membership of the same organisation, else NotFound."""
+    try:
+        return members_of(membership=membership).get(pk=_as_int(member_id))
+    except Membership.DoesNotExist:
+        raise NotFound("Member not found.") from None
+
+
+def invitations_open(*, membership: Membership) -> QuerySet[Invitation]:
+    """Invitations of the organisation that can still be accepted."""
+    return Invitation.objects.filter(
+        organisation_id=membership.organisation_id,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).select_related("invited_by")
+
+
+def invitation_get(*, membership: Membership, invitation_id: Any) -> Invitation:
+    """An invitation of the member's organisation, else NotFound."""
+    try:
+        return Invitation.objects.select_related("organisation").get(
+            pk=_as_int(invitation_id), organisation_id=membership.organisation_id
+        )
+    except Invitation.DoesNotExist:
+        raise NotFound("Invitation not found.") from None

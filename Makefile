@@ -1,0 +1,44 @@
+# Portico: `make run` starts everything for a local demo; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-installed
+export PORTICO_VAR_DIR ?= $(CURDIR)/var
+
+.PHONY: run test setup system lint check-deploy clean
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $(STAMP)
+
+system:
+	scripts/ensure-system.sh $(if $(filter test,$(MAKECMDGOALS)),--with-postgres,)
+
+setup: system $(STAMP)
+
+run: setup
+	scripts/ensure-services.sh
+	DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input -v 0
+	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
+	@echo "Portal:      http://127.0.0.1:8000/   (API docs: /api/docs/, admin: /admin/)"
+	@echo "Gateway:     http://127.0.0.1:8080/   (admin listener 127.0.0.1:8081)"
+	@echo "Mail:        links are written to $(PORTICO_VAR_DIR)/mail/"
+	DJANGO_DEBUG=1 $(VENV)/bin/honcho -f Procfile.dev start
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy portal/services.py portal/selectors.py keys/services.py keys/tokens.py
+
+test: setup
+	scripts/ensure-services.sh --postgres
+	$(MAKE) --no-print-directory lint
+	$(VENV)/bin/pytest -n 2 -p no:cacheprovider
+	@echo "--- smoke run of the main flow on embedded SQLite ---"
+	DATABASE_URL=sqlite:///$(PORTICO_VAR_DIR)/smoke.sqlite3 $(VENV)/bin/pytest -m smoke -p no:cacheprovider -q
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,81 @@
+-- RFC 9457 problem+json answers. Every cause has a stable type URI; bodies for
+-- unknown, malformed and revoked keys are identical, so a caller cannot learn
+-- whether a key exists. Nothing here writes to the error log (floods stay cheap).
+local cjson = require "cjson.safe"
+local stats = require "portico.stats"
+
+local ngx = ngx
+local var = ngx.var
+
+local _M = {}
+
+_M.BASE = "https://portico.dev/problems/"
+
+local CAUSES = {
+    ["missing-key"] = { 401, "API key missing", "Send the key in the Authorization: Bearer header or the API's key header." },
+    ["invalid-key"] = { 401, "API key invalid", "The API key is not valid." },
+    ["expired-key"] = { 401, "API key expired", "The API key has expired; use its replacement." },
+    ["forbidden-api"] = { 403, "Key not allowed for this API", "The key has no active subscription to this API." },
+    ["forbidden-ip"] = { 403, "Client address not allowed", "The key may not be used from this address." },
+    ["method-not-allowed"] = { 405, "Method not allowed", "This API does not accept this method." },
+    ["body-too-large"] = { 413, "Request body too large", "The request body exceeds this API's limit." },
+    ["rate-limited"] = { 429, "Rate limit exceeded", "Too many requests; retry after the indicated delay." },
+    ["quota-exceeded"] = { 429, "Quota exhausted", "The subscription's quota is used up until the indicated time." },
+    ["no-route"] = { 404, "No API at this path", "No API is published at this path." },
+    ["not-ready"] = { 503, "Gateway not ready", "The gateway has no configuration yet." },
+    ["bad-gateway"] = { 502, "Upstream unavailable", "The API's upstream could not be reached." },
+    ["gateway-timeout"] = { 504, "Upstream timeout", "The API's upstream did not answer in time." },
+    ["bad-request"] = { 400, "Bad request", "The request could not be processed." },
+    ["admin-unauthorized"] = { 401, "Signature required", "Admin requests must carry a valid, fresh signature." },
+    ["admin-not-found"] = { 404, "Not found", "Unknown admin endpoint." },
+}
+_M.CAUSES = CAUSES
+
+-- static part of each body, so a denial costs one concatenation
+local HEAD = {}
+for cause, c in pairs(CAUSES) do
+    HEAD[cause] = '{"type":"' .. _M.BASE .. cause .. '","title":"' .. c[2] .. '","status":' .. c[1]
+        .. ',"detail":"' .. c[3] .. '"'
+end
+
+-- extra: table of additional members (encoded), or nil
+function _M.body(cause, extra)
+    local b = HEAD[cause] .. ',"request_id":"' .. (ngx.ctx.rid or var.request_id) .. '"'
+    if extra then
+        for k, v in pairs(extra) do
+            b = b .. ',' .. cjson.encode(k) .. ':' .. cjson.encode(v)
+        end
+    end
+    return b .. "}"
+end
+
+-- Sends the problem and ends the request (access or content phase).
+function _M.send(cause, extra, headers)
+    local status = CAUSES[cause][1]
+    stats.inc("denied." .. cause)
+    ngx.status = status
+    local h = ngx.header
+    h["Content-Type"] = "application/problem+json"
+    h["Cache-Control"] = "no-store"
+    if headers then
+        for k, v in pairs(headers) do
+            h[k] = v
+        end
+    end
+    ngx.print(_M.body(cause, extra))
+    return ngx.exit(status)
+end
+
+-- content handler for nginx-generated errors (error_page targets)
+function _M.from_status()
+    local status = ngx.status
+    local cause = status == 504 and "gateway-timeout" or status == 413 and "body-too-large"
+        or status == 400 and "bad-request" or "bad-gateway"
+    ngx.status = CAUSES[cause][1]
+    stats.inc("denied." .. cause)
+    ngx.header["Content-Type"] = "application/problem+json"
+    ngx.print(_M.body(cause))
+    return ngx.exit(ngx.status)
+end
+
+return _M

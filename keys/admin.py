@@ -1,0 +1,87 @@
+"""Admin for keys and access tokens: staff see prefixes and states, never secrets or digests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from keys import services
+from keys.models import ApiKey, PersonalAccessToken
+from portal.admin import _run_per_object
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "masked",
+        "application",
+        "environment",
+        "status",
+        "expires_at",
+        "last_used_at",
+        "created_at",
+    ]
+    list_filter = ["status", "environment"]
+    search_fields = ["name", "prefix", "application__name", "application__organisation__name"]
+    list_select_related = ["application"]
+    fields = [
+        "application",
+        "name",
+        "environment",
+        "masked",
+        "status",
+        "created_at",
+        "created_by",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "allowed_cidrs",
+        "apis",
+        "replaced_by",
+    ]
+    readonly_fields = [
+        "application",
+        "environment",
+        "masked",
+        "status",
+        "created_at",
+        "created_by",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "allowed_cidrs",
+        "apis",
+        "replaced_by",
+    ]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a key made here could not be shown to its owner; issue keys from the portal or API
+
+    @admin.action(description="Revoke selected keys now")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        _run_per_object(request, queryset, lambda key: services.key_revoke(actor=request.user, key=key), "Revoked")
+
+
+@admin.register(PersonalAccessToken)
+class PersonalAccessTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    search_fields = ["name", "prefix", "user__email"]
+    list_select_related = ["user"]
+    fields = ["user", "name", "prefix", "last4", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected tokens now")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[PersonalAccessToken]) -> None:
+        def _revoke(token: Any) -> None:
+            services.access_token_revoke(user=token.user, token=token)
+
+        _run_per_object(request, queryset.select_related("user"), _revoke, "Revoked")

@@ -1,0 +1,36 @@
+"""The Django admin, reachable only by staff who signed in through the portal login with MFA enabled.
+
+Routing the admin login through allauth means the same brute-force limits and TOTP step apply to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.mfa.utils import is_mfa_enabled
+from django.contrib import admin, messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+
+class PorticoAdminSite(admin.AdminSite):
+    site_header = "Portico administration"
+    site_title = "Portico admin"
+    index_title = "Platform"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        return bool(user.is_active and user.is_staff and is_mfa_enabled(user))
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated and user.is_active and user.is_staff and not is_mfa_enabled(user):
+            messages.warning(request, "Set up two-factor authentication to use the admin.")
+            return redirect("mfa_activate_totp")
+        if user.is_authenticated and not user.is_staff:
+            messages.error(request, "Your account has no access to the admin.")
+            return redirect("portal:dashboard")
+        next_url = request.GET.get("next") or reverse("admin:index")
+        return redirect_to_login(next_url, login_url=reverse("account_login"))

@@ -40,6 +40,5 @@ class Command(BaseCommand):
         else:
             out(f"  Developer login: {creds.developer_email} (existing account, password unchanged)")
         out(f"  Demo API key:    {creds.api_key}  (shown once; stored hashed)")
-        out(
-            f"  Try it:          curl -H 'X-API-Key: {creds.api_key}' {options['gateway_url']}{creds.api_path_prefix}/anything"
-        )
+        url = f"{options['gateway_url']}{creds.api_path_prefix}/anything"
+        out(f"  Try it:          curl -H 'X-API-Key: {creds.api_key}' {url}")

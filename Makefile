@@ -23,6 +23,8 @@ run: setup
 	scripts/ensure-services.sh
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input -v 0
 	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
+	DJANGO_DEBUG=1 $(PY) manage.py gateway_snapshot --output var/gateway/snapshot.json
+	test -s var/gateway/push-secret || (umask 077; $(PY) -c "import secrets; print(secrets.token_hex(32))" > var/gateway/push-secret)
 	@echo "Portal:      http://127.0.0.1:8000/   (API docs: /api/docs/, admin: /admin/)"
 	@echo "Gateway:     http://127.0.0.1:8080/   (admin listener 127.0.0.1:8081)"
 	@echo "Mail:        links are written to $(PORTICO_VAR_DIR)/mail/"

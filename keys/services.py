@@ -16,6 +16,7 @@ from keys.models import ApiKey, PersonalAccessToken
 from portal.audit import audit_record
 from portal.errors import Conflict, LimitReached, NotFound, ValidationFailed
 from portal.models import Api, Application, Subscription
+from portal.selectors import as_object_id
 
 # Grace periods offered when rotating, as the portal lists them (Stripe offers the same kind of choice).
 ROTATION_GRACE_CHOICES: dict[str, timedelta] = {
@@ -208,8 +209,9 @@ def key_revoke(*, actor: Any, key: ApiKey) -> ApiKey:
 def key_get(*, user: Any, key_id: Any) -> ApiKey:
     """A key in one of the user's organisations, else NotFound."""
     try:
-        return ApiKey.objects.for_user(user).select_related("application__organisation").distinct().get(pk=int(key_id))
-    except (ApiKey.DoesNotExist, TypeError, ValueError, OverflowError):
+        keys = ApiKey.objects.for_user(user).select_related("application__organisation").distinct()
+        return keys.get(pk=as_object_id(key_id))
+    except ApiKey.DoesNotExist:
         raise NotFound("Key not found.") from None
 
 

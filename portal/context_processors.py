@@ -1,11 +1,20 @@
-"""Template context every portal page needs: the user's organisations for the switcher."""
+"""Template context every portal page needs: the brand, and (lazily) the organisation switcher."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 
 def portal(request: HttpRequest) -> dict[str, Any]:
-    return {"portico_brand": "Portico"}
+    """Lazy values: error pages and pages without navigation never query the database for them."""
+    from portal.views.common import current_membership, user_memberships
+
+    context: dict[str, Any] = {"portico_brand": "Portico"}
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        context["nav_memberships"] = SimpleLazyObject(lambda: user_memberships(request))
+        context["nav_membership"] = SimpleLazyObject(lambda: current_membership(request))
+    return context

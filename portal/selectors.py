@@ -22,7 +22,7 @@ from portal.models import (
 )
 
 
-def _as_int(value: Any) -> int:
+def as_object_id(value: Any) -> int:
     """Ids come from URLs and JSON: anything that is not a positive integer simply does not exist."""
     try:
         number = int(value)
@@ -37,7 +37,7 @@ def membership_get(*, user: Any, organisation_id: Any) -> Membership:
     """The user's membership in an organisation, or NotFound if they are not a member."""
     try:
         return Membership.objects.select_related("organisation").get(
-            user=user, organisation_id=_as_int(organisation_id)
+            user=user, organisation_id=as_object_id(organisation_id)
         )
     except Membership.DoesNotExist:
         raise NotFound("Organisation not found.") from None
@@ -60,7 +60,7 @@ def organisations_for_user(user: Any) -> QuerySet[Organisation]:
 
 def application_get(*, user: Any, application_id: Any) -> Application:
     try:
-        return Application.objects.for_user(user).select_related("organisation").get(pk=_as_int(application_id))
+        return Application.objects.for_user(user).select_related("organisation").get(pk=as_object_id(application_id))
     except Application.DoesNotExist:
         raise NotFound("Application not found.") from None
 
@@ -74,7 +74,7 @@ def subscription_get(*, user: Any, subscription_id: Any) -> Subscription:
         return (
             Subscription.objects.filter(application__organisation__memberships__user=user)
             .select_related("application__organisation", "api", "plan")
-            .get(pk=_as_int(subscription_id))
+            .get(pk=as_object_id(subscription_id))
         )
     except Subscription.DoesNotExist:
         raise NotFound("Subscription not found.") from None
@@ -107,7 +107,7 @@ def plans_offered(api: Api) -> QuerySet[Plan]:
 def plan_get_offered(*, user: Any, plan_id: Any) -> Plan:
     try:
         return Plan.objects.select_related("api").get(
-            pk=_as_int(plan_id), is_public=True, api__in=apis_visible_to(user)
+            pk=as_object_id(plan_id), is_public=True, api__in=apis_visible_to(user)
         )
     except Plan.DoesNotExist:
         raise NotFound("Plan not found.") from None
@@ -139,7 +139,7 @@ def members_of(*, membership: Membership) -> QuerySet[Membership]:
 def member_get(*, membership: Membership, member_id: Any) -> Membership:
     """Another membership of the same organisation, else NotFound."""
     try:
-        return members_of(membership=membership).get(pk=_as_int(member_id))
+        return members_of(membership=membership).get(pk=as_object_id(member_id))
     except Membership.DoesNotExist:
         raise NotFound("Member not found.") from None
 
@@ -158,7 +158,16 @@ def invitation_get(*, membership: Membership, invitation_id: Any) -> Invitation:
     """An invitation of the member's organisation, else NotFound."""
     try:
         return Invitation.objects.select_related("organisation").get(
-            pk=_as_int(invitation_id), organisation_id=membership.organisation_id
+            pk=as_object_id(invitation_id), organisation_id=membership.organisation_id
         )
     except Invitation.DoesNotExist:
         raise NotFound("Invitation not found.") from None
+
+
+def plans_offered_to(user: Any) -> QuerySet[Plan]:
+    """Every plan the user may choose, across the APIs they can see, in catalog order."""
+    return (
+        Plan.objects.filter(is_public=True, api__in=apis_visible_to(user))
+        .select_related("api")
+        .order_by("api__name", "display_order", "id")
+    )

@@ -173,6 +173,8 @@ def invitation_revoke(*, membership: Membership, invitation: Invitation) -> None
     membership_require(membership)
     if invitation.organisation_id != membership.organisation_id:
         raise NotFound("Invitation not found.")
+    if not invitation.is_open_at(timezone.now()):
+        raise Conflict("This invitation was already accepted, revoked or has expired.")
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
     audit_record(
@@ -357,7 +359,11 @@ def subscription_change_plan(*, actor: Any, subscription: Subscription, plan: Pl
 
 @transaction.atomic
 def subscription_cancel(*, actor: Any, subscription: Subscription) -> Subscription:
-    if subscription.status == Subscription.Status.CANCELLED:
+    """End a subscription; idempotent, and a rejected one stays rejected."""
+    subscription = (
+        Subscription.objects.select_for_update().select_related("application__organisation").get(pk=subscription.pk)
+    )
+    if subscription.status in (Subscription.Status.CANCELLED, Subscription.Status.REJECTED):
         return subscription
     subscription.status = Subscription.Status.CANCELLED
     subscription.cancelled_at = timezone.now()

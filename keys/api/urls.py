@@ -1,3 +1,20 @@
-"""REST routes for API keys and personal access tokens."""
+"""REST routes for API keys and personal access tokens (conventions: see portal.api.urls)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from keys.api import (
+    schema,  # noqa: F401  (registers the token security scheme with drf-spectacular)
+    views,
+)
+
+app_name = "keys_api"
+
+urlpatterns = [
+    path("applications/<int:application_id>/keys/", views.ApplicationKeyListView.as_view(), name="key-list"),
+    path("keys/<int:key_id>/", views.KeyDetailView.as_view(), name="key-detail"),
+    path("keys/<int:key_id>/rotate/", views.KeyRotateView.as_view(), name="key-rotate"),
+    path("keys/<int:key_id>/revoke/", views.KeyRevokeView.as_view(), name="key-revoke"),
+    path("access-tokens/", views.AccessTokenListView.as_view(), name="access-token-list"),
+    path("access-tokens/<int:token_id>/", views.AccessTokenDetailView.as_view(), name="access-token-detail"),
+    path("access-tokens/<int:token_id>/revoke/", views.AccessTokenRevokeView.as_view(), name="access-token-revoke"),
+]

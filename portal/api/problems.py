@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.views import set_rollback
@@ -25,6 +27,14 @@ _TITLES = {
 }
 
 
+class RequestBodyTooLarge(exceptions.APIException):
+    """Django refuses to buffer a body over DATA_UPLOAD_MAX_MEMORY_SIZE; DRF lets that escape as a non-API error."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body exceeds the allowed size."
+    default_code = "body_too_large"
+
+
 def _flatten(detail: Any) -> Any:
     """DRF's ErrorDetail trees as plain lists/dicts of strings."""
     if isinstance(detail, dict):
@@ -32,6 +42,23 @@ def _flatten(detail: Any) -> Any:
     if isinstance(detail, list):
         return [_flatten(item) for item in detail]
     return str(detail)
+
+
+def _translate(exc: Exception) -> Exception:
+    """Django-level exceptions that can surface inside a DRF view, as their API equivalents."""
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        return RequestBodyTooLarge()
+    if isinstance(exc, TooManyFieldsSent):
+        return exceptions.ParseError("The request has too many fields.")
+    if isinstance(exc, DjangoValidationError):
+        # A model's full_clean() in a service: the serializer should have caught it, but it is still the client's 400.
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return exceptions.ValidationError(detail)
+    return exc
 
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> JsonResponse | None:
@@ -48,10 +75,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> JsonRe
             errors=exc.field_errors or None,
             instance=instance,
         )
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
+    exc = _translate(exc)
     if not isinstance(exc, exceptions.APIException):
         return None
     set_rollback()
@@ -71,8 +95,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> JsonRe
         errors=errors,
         instance=instance,
     )
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        response["Retry-After"] = str(int(exc.wait) + 1)
+    wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+    if wait is not None:
+        response["Retry-After"] = str(int(wait) + 1)
     if exc.status_code == status.HTTP_401_UNAUTHORIZED:
         response["WWW-Authenticate"] = 'Bearer realm="portico"'
     return response

@@ -14,7 +14,7 @@ local function step()
     steps = steps + 1
     if steps >= YIELD_EVERY then
         steps = 0
-        sleep(0)
+        sleep(0.001)
     end
 end
 
@@ -137,7 +137,7 @@ function _M.each_chunk(s, span, chunk, fn)
         n = n + 1
         if n >= chunk then
             fn("[" .. sub(s, start, stop) .. "]")
-            sleep(0)
+            sleep(0.001)
             start, n = nil, 0
         end
         i = skip_ws(s, e + 1)

@@ -455,7 +455,7 @@ local function write_file_chunked(path, text)
     local step = 1024 * 1024
     for i = 1, #text, step do
         f:write(sub(text, i, i + step - 1))
-        ngx.sleep(0) -- a big snapshot must not stall this worker's requests
+        ngx.sleep(0.001) -- a big snapshot must not stall this worker's requests
     end
     f:close()
     return os.rename(tmp, path)

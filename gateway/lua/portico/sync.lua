@@ -143,8 +143,11 @@ local function heartbeat()
         name = settings.name,
         version = store.version() or cjson.null,
         counters = stats.snapshot(),
-        errors = #errors > 0 and errors or cjson.empty_array,
+        errors = #errors > 0 and errors or nil,
     })
+    if #errors == 0 then
+        body = body:sub(1, -2) .. ',"errors":[]}' -- lua-cjson 2.1 encodes {} as an object
+    end
     httpc.request(base_url() .. "/heartbeat", {
         method = "POST",
         headers = { Authorization = "Bearer " .. t, ["Content-Type"] = "application/json" },

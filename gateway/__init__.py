@@ -1,0 +1,1 @@
+"""Portico edge gateway: NGINX + Lua data plane (templates, Lua modules, launcher)."""

@@ -1,0 +1,243 @@
+"""Render the edge gateway's nginx configuration into a runtime directory and run nginx.
+
+Plain Python (no Django) so it can run on a bare gateway host:
+
+    python -m gateway.launcher --name edge-1 --listen 127.0.0.1:8080 --admin 127.0.0.1:8081 \\
+        --runtime-dir /var/lib/portico/edge-1 --push-secret S [--snapshot-file F] \\
+        [--config-url URL --token-url URL --client-id ID --client-secret S]
+
+nginx replaces this process (exec), so the launcher's PID is the nginx master's.
+Secrets go to <runtime>/conf/portico.json (mode 0600), never into nginx.conf.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pwd
+import re
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GATEWAY_DIR = Path(__file__).resolve().parent
+TEMPLATES = GATEWAY_DIR / "templates"
+LUA_DIR = GATEWAY_DIR / "lua"
+RUNTIME_SUBDIRS = ("conf", "logs", "state", "spool", "tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi")
+
+
+@dataclass
+class GatewayOptions:
+    """Everything the launcher needs; field names mirror the CLI options."""
+
+    name: str
+    runtime_dir: Path
+    push_secret: str
+    listen: list[str] = field(default_factory=lambda: ["127.0.0.1:8080"])
+    admin: str = "127.0.0.1:8081"
+    config_url: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    snapshot_file: Path | None = None
+    workers: str = "auto"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    trusted_proxies: list[str] = field(default_factory=list)
+    resolver: str | None = None
+    ca_file: Path | None = None
+    poll_interval: float = 5.0
+    heartbeat_interval: float = 30.0
+    log_flush_interval: float = 0.5
+    keys_dict_size: str = "128m"
+    limits_dict_size: str = "32m"
+    spool_max_bytes: int = 256 * 1024 * 1024
+    spool_segment_bytes: int = 8 * 1024 * 1024
+    max_body: str = "64m"
+    upstream_keepalive: int = 128
+    error_log_level: str = "warn"
+    nginx: str = "nginx"
+
+
+def render_template(name: str, values: dict[str, str]) -> str:
+    """Fill {{placeholders}} in a template; nginx's own $variables stay untouched."""
+    text = (TEMPLATES / name).read_text()
+
+    def sub(match: re.Match[str]) -> str:
+        return values[match.group(1)]
+
+    return re.sub(r"\{\{(\w+)\}\}", sub, text)
+
+
+def user_directive() -> str:
+    """Workers run as the invoking user (nginx only honours `user` when started as root)."""
+    if os.geteuid() != 0:
+        return ""
+    return f"user {pwd.getpwuid(os.geteuid()).pw_name};"
+
+
+def prepare_runtime(runtime_dir: Path) -> Path:
+    """Create the runtime layout and return its absolute path."""
+    prefix = runtime_dir.resolve()
+    for sub in RUNTIME_SUBDIRS:
+        (prefix / sub).mkdir(parents=True, exist_ok=True)
+    return prefix
+
+
+def _indent(lines: Sequence[str]) -> str:
+    return "\n".join(f"        {line}" for line in lines)
+
+
+def render(opts: GatewayOptions) -> Path:
+    """Write nginx.conf and portico.json under the runtime dir; return the nginx.conf path."""
+    if bool(opts.tls_cert) != bool(opts.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    if opts.config_url and not (opts.token_url and opts.client_id and opts.client_secret):
+        raise ValueError("--config-url needs --token-url, --client-id and --client-secret")
+    prefix = prepare_runtime(opts.runtime_dir)
+    settings = {
+        "name": opts.name,
+        "state_dir": str(prefix / "state"),
+        "spool_dir": str(prefix / "spool"),
+        "config_url": opts.config_url,
+        "token_url": opts.token_url,
+        "client_id": opts.client_id,
+        "client_secret": opts.client_secret,
+        "snapshot_file": str(Path(opts.snapshot_file).resolve()) if opts.snapshot_file else None,
+        "push_secret": opts.push_secret,
+        "poll_interval": opts.poll_interval,
+        "heartbeat_interval": opts.heartbeat_interval,
+        "log_flush_interval": opts.log_flush_interval,
+        "spool_max_bytes": opts.spool_max_bytes,
+        "spool_segment_bytes": opts.spool_segment_bytes,
+        "fetch_timeout_ms": 60000,
+    }
+    settings_file = prefix / "conf" / "portico.json"
+    fd = os.open(settings_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(settings, f, indent=2)
+
+    ssl = " ssl" if opts.tls_cert else ""
+    listen = [f"listen {addr}{ssl};" for addr in opts.listen]
+    tls: list[str] = []
+    if opts.tls_cert and opts.tls_key:
+        tls = [
+            f"ssl_certificate {Path(opts.tls_cert).resolve()};",
+            f"ssl_certificate_key {Path(opts.tls_key).resolve()};",
+            "ssl_protocols TLSv1.2 TLSv1.3;",
+            "ssl_session_cache shared:portico_tls:10m;",
+            'add_header Strict-Transport-Security "max-age=31536000" always;',
+        ]
+    real_ip = [f"    set_real_ip_from {cidr};" for cidr in opts.trusted_proxies]
+    if real_ip:
+        real_ip += ["    real_ip_header X-Forwarded-For;", "    real_ip_recursive on;"]
+    values = {
+        "user": user_directive(),
+        "workers": str(opts.workers),
+        "prefix": str(prefix),
+        "error_log_level": opts.error_log_level,
+        "max_body": opts.max_body,
+        "lua_dir": str(LUA_DIR),
+        "lua_ssl_trusted_certificate": f"    lua_ssl_trusted_certificate {Path(opts.ca_file).resolve()};"
+        if opts.ca_file
+        else "",
+        "limits_dict_size": opts.limits_dict_size,
+        "keys_dict_size": opts.keys_dict_size,
+        "resolver": f"    resolver {opts.resolver};" if opts.resolver else "",
+        "real_ip": "\n".join(real_ip),
+        "settings_file": str(settings_file),
+        "upstream_keepalive": str(opts.upstream_keepalive),
+        "listen": _indent(listen),
+        "tls": _indent(tls),
+        "admin": opts.admin,
+    }
+    conf = prefix / "conf" / "nginx.conf"
+    conf.write_text(render_template("gateway.conf.tmpl", values))
+    return conf
+
+
+def exec_nginx(nginx: str, prefix: Path, conf: Path) -> None:
+    """Replace this process with nginx in the foreground (daemon off in the config)."""
+    binary = shutil.which(nginx) or nginx
+    os.execv(binary, [binary, "-p", f"{prefix}/", "-c", str(conf), "-e", str(prefix / "logs" / "error.log")])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """CLI shared with the `rungateway` management command."""
+    p = argparse.ArgumentParser(prog="python -m gateway.launcher", description="Run a Portico edge gateway.")
+    add_arguments(p)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register the gateway options on a parser (argparse or Django's CommandParser)."""
+    env = os.environ.get
+    p.add_argument("--name", required=True, help="gateway name, as registered on the platform")
+    p.add_argument("--listen", action="append", help="proxy address (repeatable), default 127.0.0.1:8080")
+    p.add_argument("--admin", default="127.0.0.1:8081", help="admin address (keep it on loopback)")
+    p.add_argument("--runtime-dir", required=True, type=Path)
+    p.add_argument("--config-url", default=env("PORTICO_GATEWAY_CONFIG_URL"))
+    p.add_argument("--token-url", default=env("PORTICO_GATEWAY_TOKEN_URL"))
+    p.add_argument("--client-id", default=env("PORTICO_GATEWAY_CLIENT_ID"))
+    p.add_argument("--client-secret", default=env("PORTICO_GATEWAY_CLIENT_SECRET"))
+    p.add_argument("--snapshot-file", type=Path, help="static snapshot, read at start and on reload")
+    p.add_argument("--push-secret", default=env("PORTICO_GATEWAY_PUSH_SECRET"), help="HMAC key for admin requests")
+    p.add_argument("--workers", default="auto")
+    p.add_argument("--tls-cert", type=Path)
+    p.add_argument("--tls-key", type=Path)
+    p.add_argument("--trusted-proxy", action="append", default=[], dest="trusted_proxies",
+                   help="CIDR whose X-Forwarded-For is trusted (repeatable)")
+    p.add_argument("--resolver", help="DNS resolver for platform hostnames")
+    p.add_argument("--ca-file", type=Path, help="CA bundle to verify the platform's TLS certificate")
+    p.add_argument("--poll-interval", type=float, default=5.0, help="seconds between delta pulls")
+    p.add_argument("--heartbeat-interval", type=float, default=30.0)
+    p.add_argument("--log-flush-interval", type=float, default=0.5, help="seconds; bounds log loss on a crash")
+    p.add_argument("--keys-dict-size", default="128m", help="per key slot (two slots): ~128 bytes per key")
+    p.add_argument("--limits-dict-size", default="32m")
+    p.add_argument("--spool-max-bytes", type=int, default=256 * 1024 * 1024)
+    p.add_argument("--spool-segment-bytes", type=int, default=8 * 1024 * 1024)
+    p.add_argument("--max-body", default="64m", help="hard body ceiling; per-API limits are enforced below it")
+    p.add_argument("--upstream-keepalive", type=int, default=128)
+    p.add_argument("--error-log-level", default="warn")
+    p.add_argument("--nginx", default="nginx", help="nginx binary")
+    p.add_argument("--render-only", action="store_true", help="write the config and exit")
+
+
+def options_from_args(ns: argparse.Namespace | dict[str, object]) -> GatewayOptions:
+    """Translate parsed CLI options into GatewayOptions."""
+    d = vars(ns) if isinstance(ns, argparse.Namespace) else dict(ns)
+    if not d.get("push_secret"):
+        raise ValueError("--push-secret (or PORTICO_GATEWAY_PUSH_SECRET) is required")
+    names = set(GatewayOptions.__dataclass_fields__)
+    kwargs = {k: v for k, v in d.items() if k in names and v is not None}
+    if not kwargs.get("listen"):
+        kwargs.pop("listen", None)
+    return GatewayOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def run(opts: GatewayOptions, render_only: bool = False) -> Path:
+    """Render and (unless render_only) exec nginx; returns the config path when rendering only."""
+    conf = render(opts)
+    if not render_only:
+        exec_nginx(opts.nginx, opts.runtime_dir.resolve(), conf)
+    return conf
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point."""
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    try:
+        opts = options_from_args(ns)
+        conf = run(opts, render_only=ns.render_only)
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(conf)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+-- Sequenced on-disk spool of access-log batches, read by the platform by cursor
+-- and acknowledged. One line per batch:
+--   {"sequence":17,"count":3,"records":[{...},{...},{...}]}
+-- Lines go to segment files "seg-<first sequence>.log"; a segment is closed at
+-- spool_segment_bytes, acknowledged segments are deleted, and when the spool
+-- exceeds spool_max_bytes the oldest segments are dropped (and counted).
+-- Appends hold a cross-worker lock, so sequence order is file order and a
+-- reader never sees sequence N+1 before N is complete ("log_committed").
+-- The sequence survives restarts: recover() re-reads the index and the tail
+-- of the current segment (truncating a line torn by a crash).
+local cjson = require "cjson.safe"
+local lock = require "portico.lock"
+local stats = require "portico.stats"
+local settings = require "portico.settings"
+
+local state = ngx.shared.portico_state
+local tonumber, ipairs, format = tonumber, ipairs, string.format
+local sub, match, gmatch, find = string.sub, string.match, string.gmatch, string.find
+local concat = table.concat
+
+local _M = {}
+
+local function dir()
+    return settings.spool_dir
+end
+
+local function seg_path(first)
+    return format("%s/seg-%020d.log", dir(), first)
+end
+
+local function read_file(path)
+    local f = io.open(path, "rb")
+    if not f then
+        return nil
+    end
+    local s = f:read("*a")
+    f:close()
+    return s
+end
+
+local function segments()
+    return cjson.decode(state:get("log_segments") or "[]") or {}
+end
+
+local function write_index(segs)
+    state:set("log_segments", cjson.encode(segs))
+    local doc = cjson.encode({
+        segments = segs,
+        acked = state:get("log_acked") or 0,
+        last_seq = state:get("log_seq") or 0,
+    })
+    local tmp = dir() .. "/index.json.tmp"
+    local f = io.open(tmp, "wb")
+    if f then
+        f:write(doc)
+        f:close()
+        os.rename(tmp, dir() .. "/index.json")
+    end
+end
+
+-- called in the master at start (not on reload: the shared dict survives it)
+function _M.recover()
+    if state:get("log_segments") then
+        return
+    end
+    local idx = cjson.decode(read_file(dir() .. "/index.json") or "") or {}
+    local segs = type(idx.segments) == "table" and idx.segments or {}
+    local seq = tonumber(idx.last_seq) or 0
+    local bytes, records = 0, 0
+    local cur = segs[#segs]
+    if cur then
+        local path = seg_path(cur.first)
+        local content = read_file(path) or ""
+        if content ~= "" and sub(content, -1) ~= "\n" then
+            -- a crash mid-write left a torn line: cut it so the file stays parseable
+            local last_nl = 0
+            for i = #content, 1, -1 do
+                if content:byte(i) == 10 then
+                    last_nl = i
+                    break
+                end
+            end
+            content = sub(content, 1, last_nl)
+            local f = io.open(path, "wb")
+            if f then
+                f:write(content)
+                f:close()
+            end
+        end
+        for s, c in gmatch(content, '{"sequence":(%d+),"count":(%d+)') do
+            s = tonumber(s)
+            if s > seq then
+                seq = s
+            end
+            records = records + tonumber(c)
+        end
+        bytes = #content
+    end
+    state:set("log_seq", seq)
+    state:set("log_committed", seq)
+    state:set("log_acked", tonumber(idx.acked) or 0)
+    state:set("log_seg_bytes", bytes)
+    state:set("log_seg_records", records)
+    state:set("log_segments", cjson.encode(segs))
+end
+
+-- drop the oldest closed segments while the spool is over its size bound
+local function enforce_bound(segs)
+    local total = state:get("log_seg_bytes") or 0
+    for i = 1, #segs - 1 do
+        total = total + (segs[i].bytes or 0)
+    end
+    local acked = state:get("log_acked") or 0
+    while total > settings.spool_max_bytes and #segs > 1 do
+        local s = table.remove(segs, 1)
+        os.remove(seg_path(s.first))
+        total = total - (s.bytes or 0)
+        if segs[1].first - 1 > acked then
+            stats.inc("log_records_dropped", s.records or 0)
+        end
+    end
+end
+
+local function append_locked(records, count)
+    local seq = (state:get("log_seq") or 0) + 1
+    local line = '{"sequence":' .. seq .. ',"count":' .. count .. ',"records":[' .. records .. ']}\n'
+    local segs = segments()
+    local cur = segs[#segs]
+    local bytes = state:get("log_seg_bytes") or 0
+    if not cur or (bytes > 0 and bytes + #line > settings.spool_segment_bytes) then
+        if cur then
+            cur.bytes, cur.records = bytes, state:get("log_seg_records") or 0
+        end
+        cur = { first = seq, bytes = 0, records = 0 }
+        segs[#segs + 1] = cur
+        bytes = 0
+        state:set("log_seg_bytes", 0)
+        state:set("log_seg_records", 0)
+        enforce_bound(segs)
+        write_index(segs)
+    end
+    local f, err = io.open(seg_path(cur.first), "ab")
+    if not f then
+        return nil, err
+    end
+    local ok, werr = f:write(line)
+    f:close()
+    if not ok then
+        return nil, werr
+    end
+    state:set("log_seq", seq)
+    state:set("log_committed", seq)
+    state:set("log_seg_bytes", bytes + #line)
+    state:incr("log_seg_records", count, 0)
+    return seq
+end
+
+-- records: comma-joined JSON objects; can_yield: false inside exiting timers
+function _M.append(records, count, can_yield)
+    local got
+    if can_yield then
+        got = lock.acquire("spool_lock", 2, 5)
+    else
+        got = lock.acquire_spin("spool_lock", 0.5, 5)
+    end
+    if not got then
+        return nil, "spool busy"
+    end
+    local ok, seq, err = pcall(append_locked, records, count)
+    lock.release("spool_lock")
+    if not ok then
+        return nil, seq
+    end
+    return seq, err
+end
+
+-- batches with after < sequence <= committed, oldest first
+function _M.read(after, max_batches, max_bytes)
+    local committed = state:get("log_committed") or 0
+    local segs = segments()
+    local out, bytes, last = {}, 0, after
+    for i, s in ipairs(segs) do
+        local seg_last = segs[i + 1] and segs[i + 1].first - 1 or committed
+        if seg_last > after then
+            local content = read_file(seg_path(s.first)) or ""
+            for line in gmatch(content, "[^\n]+") do
+                local seq = tonumber(match(line, '^{"sequence":(%d+)'))
+                if seq and seq > after and seq <= committed then
+                    if #out >= max_batches or (#out > 0 and bytes + #line > max_bytes) then
+                        return out, last
+                    end
+                    out[#out + 1] = line
+                    bytes = bytes + #line
+                    last = seq
+                end
+            end
+        end
+    end
+    return out, last
+end
+
+-- acknowledges everything up to seq; deletes fully acknowledged segments
+function _M.ack(seq)
+    if not lock.acquire("spool_lock", 2, 5) then
+        return nil, "spool busy"
+    end
+    local ok, res = pcall(function()
+        local committed = state:get("log_committed") or 0
+        if seq > committed then
+            seq = committed
+        end
+        local acked = state:get("log_acked") or 0
+        if seq > acked then
+            acked = seq
+            state:set("log_acked", acked)
+        end
+        local segs = segments()
+        while #segs > 1 and segs[2].first - 1 <= acked do
+            os.remove(seg_path(segs[1].first))
+            table.remove(segs, 1)
+        end
+        write_index(segs)
+        return acked
+    end)
+    lock.release("spool_lock")
+    if not ok then
+        return nil, res
+    end
+    return res
+end
+
+function _M.status()
+    local segs = segments()
+    local total = state:get("log_seg_bytes") or 0
+    for i = 1, #segs - 1 do
+        total = total + (segs[i].bytes or 0)
+    end
+    return {
+        sequence = state:get("log_committed") or 0,
+        acked = state:get("log_acked") or 0,
+        segments = #segs,
+        bytes = total,
+    }
+end
+
+return _M

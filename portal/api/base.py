@@ -1,0 +1,144 @@
+"""Shared REST plumbing: the strict input serializer, the default-deny base view and the scoped views."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from django.db.models import Model, QuerySet
+from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+
+from portal.api.parsers import StrictJSONParser
+from portal.api.permissions import DenyAll, HasOrganisationRole
+from portal.api.schema import PorticoAutoSchema
+from portal.models import Membership
+from portal.selectors import membership_get
+
+MAX_UNKNOWN_FIELDS_REPORTED = 20
+
+
+class StrictSerializer(serializers.Serializer):
+    """Input serializer that refuses keys it does not declare, so mass assignment (`status`, `digest`…) is a 400."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = [str(key) for key in data if key not in writable]
+            if unknown:
+                errors = {name[:60]: ["Unknown field."] for name in unknown[:MAX_UNKNOWN_FIELDS_REPORTED]}
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class _StringsOnly:
+    """DRF coerces numbers to strings; a strict API calls `{"name": 42}` a type error."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid")  # type: ignore[attr-defined]
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class StrictCharField(_StringsOnly, serializers.CharField):
+    pass
+
+
+class StrictEmailField(_StringsOnly, serializers.EmailField):
+    pass
+
+
+class StrictSlugField(_StringsOnly, serializers.SlugField):
+    pass
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer, not `"12"`, `12.0` or `true`."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class PorticoAPIView(GenericAPIView):
+    """Base of every endpoint: deny by default, JSON only, partial updates only, no OPTIONS introspection."""
+
+    permission_classes: Sequence[type[BasePermission]] = (DenyAll,)
+    parser_classes = (StrictJSONParser,)
+    metadata_class = None
+    schema = PorticoAutoSchema()
+    http_method_names = ["get", "head", "post", "patch", "delete"]
+
+    def input(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+        """The validated request body; invalid input raises a 400 with field errors."""
+        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def output(self, serializer_class: type[serializers.Serializer], instance: Any, status: int = 200) -> Response:
+        return Response(serializer_class(instance, context=self.get_serializer_context()).data, status=status)
+
+    def page(self, queryset: QuerySet[Any], serializer_class: type[serializers.Serializer]) -> Response:
+        """Filter, paginate and serialize a list (the queryset carries its own select/prefetch_related)."""
+        rows = self.paginate_queryset(self.filter_queryset(queryset))
+        data = serializer_class(rows, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
+
+    def is_schema_generation(self) -> bool:
+        """drf-spectacular instantiates views without a user to introspect their querysets."""
+        return bool(getattr(self, "swagger_fake_view", False))
+
+
+class ScopedView(PorticoAPIView):
+    """An endpoint inside one organisation; `required_roles` maps each method to the roles allowed to use it."""
+
+    permission_classes = (IsAuthenticated, HasOrganisationRole)
+    required_roles: ClassVar[Mapping[str, frozenset[str]]] = {}
+    _membership: Membership | None = None
+
+    def scope_organisation_id(self) -> Any:
+        """The organisation the URL points into (resolving it raises NotFound for objects of other tenants)."""
+        raise NotImplementedError
+
+    def get_membership(self) -> Membership:
+        if self._membership is None:
+            self._membership = membership_get(user=self.request.user, organisation_id=self.scope_organisation_id())
+        return self._membership
+
+
+class OrganisationView(ScopedView):
+    """An endpoint under /organisations/{organisation_id}/."""
+
+    def scope_organisation_id(self) -> Any:
+        return self.kwargs["organisation_id"]
+
+
+class ObjectView(ScopedView):
+    """An endpoint under /<things>/{id}/: the object is loaded through a scoped selector, then its organisation."""
+
+    _object: Model | None = None
+
+    def load_object(self) -> Model:
+        """Fetch the URL's object with a selector scoped to the user (NotFound otherwise)."""
+        raise NotImplementedError
+
+    def object_organisation_id(self, obj: Any) -> int:
+        raise NotImplementedError
+
+    def get_object(self) -> Any:
+        if self._object is None:
+            self._object = self.load_object()
+        return self._object
+
+    def scope_organisation_id(self) -> Any:
+        return self.object_organisation_id(self.get_object())
+
+
+def once_shown(response: Response) -> Response:
+    """A response carrying a secret: no browser, proxy or CDN may keep a copy."""
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response

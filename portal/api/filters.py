@@ -1,0 +1,57 @@
+"""Query-string filters for list endpoints (django-filter); invalid values are a 400, unknown keys are ignored."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django_filters import rest_framework as filters
+
+from portal.models import AuditEvent, Invitation, Subscription
+
+
+class SubscriptionFilter(filters.FilterSet):
+    api = filters.CharFilter(field_name="api__slug", max_length=60, help_text="API slug.")
+    application = filters.NumberFilter(field_name="application_id", min_value=1, max_value=2**63 - 1)
+    status = filters.MultipleChoiceFilter(choices=Subscription.Status.choices)
+
+    class Meta:
+        model = Subscription
+        fields = ["api", "application", "status"]
+
+
+class InvitationFilter(filters.FilterSet):
+    state = filters.ChoiceFilter(
+        choices=[(state, state) for state in ("open", "accepted", "revoked", "expired")], method="filter_state"
+    )
+
+    class Meta:
+        model = Invitation
+        fields = ["state"]
+
+    def filter_state(self, queryset: QuerySet[Invitation], name: str, value: str) -> QuerySet[Invitation]:
+        """Mirror of InvitationSerializer.get_state, as a query."""
+        now = timezone.now()
+        pending = Q(accepted_at__isnull=True, revoked_at__isnull=True)
+        conditions = {
+            "accepted": Q(accepted_at__isnull=False),
+            "revoked": Q(accepted_at__isnull=True, revoked_at__isnull=False),
+            "open": pending & Q(expires_at__gt=now),
+            "expired": pending & Q(expires_at__lte=now),
+        }
+        return queryset.filter(conditions[value])
+
+
+class AuditEventFilter(filters.FilterSet):
+    action = filters.CharFilter(max_length=60, help_text="Exact action, e.g. `key.revoked`.")
+    category = filters.CharFilter(
+        method="filter_category", max_length=40, help_text="Action family, e.g. `key` for every `key.*` event."
+    )
+    since = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["action", "category", "since", "until"]
+
+    def filter_category(self, queryset: QuerySet[AuditEvent], name: str, value: str) -> QuerySet[AuditEvent]:
+        return queryset.filter(action__startswith=f"{value}.")

@@ -1,0 +1,1 @@
+"""REST views of the portal app, one module per resource family."""

@@ -1,0 +1,185 @@
+"""Access log: compact records, sequenced batches on disk, cursor + ack, no loss on reload/restart/crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+
+from tests.gateway.conftest import api_entry, key_entry, snapshot, wait_until
+
+
+def raw_request(port: int, head: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(head)
+        return s.recv(65536)
+
+
+def test_each_request_yields_one_compact_record(start_gateway, upstream):
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[key]))
+
+    ok = gw.request("POST", "/demo/items?secret=hidden", key.secret, data=b"12345")
+    gw.get("/demo/items")
+    records = gw.wait_records(2)
+
+    assert len(records) == 2
+    first, second = records
+    assert first["id"] == ok.headers["X-Request-Id"]
+    assert (first["m"], first["p"], first["s"]) == ("POST", "/demo/items", 200)
+    assert (first["api"], first["app"], first["org"], first["sub"], first["plan"]) == (1, 5, 2, 7, 3)
+    assert first["key"] == key.secret[:16]
+    assert first["lim"] == "ok"
+    assert first["ip"] == "127.0.0.1"
+    assert first["bi"] > 5 and first["bo"] > 0
+    assert first["rt"] >= first["ut"] >= 0
+    assert abs(first["t"] - time.time()) < 10
+    assert (second["s"], second["api"]) == (401, 1)
+    assert "key" not in second and "app" not in second
+    assert not any("hidden" in json.dumps(r) for r in records)
+
+
+def test_client_supplied_values_cannot_forge_records(start_gateway, upstream):
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[key]))
+    # HTTP itself forbids raw CR/LF in a header, so quotes, backslashes, braces, escapes and
+    # non-UTF-8 bytes are what a client can smuggle; an encoded newline stays encoded in the path
+    forged_id = 'x","s":200,"forged":"1\\"}\t{"t":0,"p":"/admin"}\x1b[31m\xff'
+    path = '/demo/a"b\\c%0A{"t":0}'
+
+    raw_request(gw.port, (f"GET {path} HTTP/1.1\r\nHost: x\r\nX-API-Key: {key.secret}\r\n"
+                          f"X-Request-Id: {forged_id}\r\nConnection: close\r\n\r\n").encode("latin-1"))
+    records = gw.wait_records(1)
+
+    assert len(records) == 1
+    assert "forged" not in records[0]
+    assert records[0]["id"] == forged_id.encode("latin-1").decode("latin-1")
+    assert records[0]["p"] == path
+    spool = b"".join(p.read_bytes() for p in (gw.runtime_dir / "spool").glob("seg-*.log"))
+    assert spool.count(b"\n") == 1
+    assert b"\x1b" not in spool and b"\xff" not in spool
+
+
+def test_batches_are_sequenced_and_the_sequence_survives_a_restart(start_gateway, upstream):
+    gw = start_gateway(snapshot(1, [api_entry(upstream)]))
+    gw.get("/demo/a")
+    gw.wait_records(1)
+    time.sleep(0.3)
+    gw.get("/demo/b")
+    gw.wait_records(2)
+    before = gw.logs()
+
+    gw.restart()
+    gw.get("/demo/c")
+    after = wait_until(lambda: len((d := gw.logs())["batches"]) > len(before["batches"]) and d)
+
+    seqs = [b["sequence"] for b in after["batches"]]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert seqs[: len(before["batches"])] == [b["sequence"] for b in before["batches"]]
+    assert after["next_after"] == seqs[-1]
+    assert after["gateway"] == "edge-1"
+    assert [r["p"] for b in after["batches"] for r in b["records"]] == ["/demo/a", "/demo/b", "/demo/c"]
+
+
+def test_cursor_and_ack_return_each_batch_until_acknowledged_then_delete_it(start_gateway, upstream):
+    gw = start_gateway(snapshot(1, [api_entry(upstream)]), extra=["--spool-segment-bytes", "600"])
+    for i in range(6):
+        gw.get(f"/demo/{i}")
+        time.sleep(0.25)  # one flush each -> one batch each, several segments
+    gw.wait_records(6)
+    first = gw.logs()
+    mid = first["batches"][2]["sequence"]
+    segments_before = len(list((gw.runtime_dir / "spool").glob("seg-*.log")))
+
+    ack = gw.signed("POST", "/_portico/logs/ack", json.dumps({"sequence": mid}).encode())
+    rest = gw.logs(after=mid)
+    again = gw.logs(after=mid)
+
+    assert ack.json() == {"acked": mid}
+    assert [b["sequence"] for b in rest["batches"]] == [b["sequence"] for b in first["batches"][3:]]
+    assert again == rest
+    assert len(list((gw.runtime_dir / "spool").glob("seg-*.log"))) < segments_before
+    assert gw.status()["log"]["acked"] == mid
+
+
+def test_log_endpoints_require_a_signature(start_gateway, upstream):
+    import requests
+
+    gw = start_gateway(snapshot(1, [api_entry(upstream)]))
+
+    assert requests.get(gw.admin_url + "/_portico/logs?after=0", timeout=5).status_code == 401
+    assert requests.post(gw.admin_url + "/_portico/logs/ack", json={"sequence": 1}, timeout=5).status_code == 401
+
+
+def test_no_record_is_lost_across_a_reload(start_gateway, upstream):
+    gw = start_gateway(snapshot(1, [api_entry(upstream)]), workers=2, extra=["--log-flush-interval", "5"])
+    for i in range(50):
+        gw.get(f"/demo/{i}")
+
+    gw.reload()
+
+    assert len(gw.wait_records(50)) == 50
+
+
+def test_no_record_is_lost_across_a_graceful_restart(start_gateway, upstream):
+    gw = start_gateway(snapshot(1, [api_entry(upstream)]), workers=2, extra=["--log-flush-interval", "5"])
+    for i in range(50):
+        gw.get(f"/demo/{i}")
+
+    gw.restart()
+
+    assert len(gw.wait_records(50)) == 50
+
+
+def test_a_crashed_worker_loses_nothing_older_than_the_flush_interval(start_gateway, upstream):
+    gw = start_gateway(snapshot(1, [api_entry(upstream)]), workers=1)
+    for i in range(30):
+        gw.get(f"/demo/{i}")
+    time.sleep(0.2 * 2 + 0.1)  # flush interval is 0.2 s in these tests
+
+    (worker,) = gw.proc.worker_pids()
+    os.kill(worker, signal.SIGKILL)
+    wait_until(lambda: gw.proc.worker_pids() not in ([], [worker]))
+    gw.session.close()
+    for i in range(30, 40):
+        gw.get(f"/demo/{i}")
+
+    paths = [r["p"] for r in gw.wait_records(40)]
+    assert paths == [f"/demo/{i}" for i in range(40)]
+
+
+def test_spool_is_bounded_and_dropped_records_are_counted(start_gateway, upstream):
+    gw = start_gateway(snapshot(1, [api_entry(upstream)]),
+                       extra=["--spool-segment-bytes", "2000", "--spool-max-bytes", "6000"])
+    for round_ in range(8):
+        for i in range(8):
+            gw.get(f"/demo/{round_}/{i}")
+        time.sleep(0.25)
+
+    files = list((gw.runtime_dir / "spool").glob("seg-*.log"))
+    status = wait_until(lambda: (s := gw.status()) and s["counters"]["log_records_dropped"] > 0 and s)
+
+    assert sum(f.stat().st_size for f in files) <= 6000 + 2000
+    assert status["counters"]["log_records_dropped"] >= 8
+    assert gw.records()[0]["p"] != "/demo/0/0"
+
+
+def test_status_reports_config_keys_dicts_and_counters(start_gateway, upstream):
+    key = key_entry()
+    gw = start_gateway(snapshot(7, [api_entry(upstream)], keys=[key, key_entry()]))
+    gw.get("/demo/x", key.secret)
+    gw.get("/demo/x")
+    gw.get("/demo/x", "ptc_live_nope")
+
+    status = wait_until(lambda: (s := gw.status()) and s["counters"]["requests"] >= 3 and s)
+
+    assert status["name"] == "edge-1" and status["ready"] is True
+    assert status["config"]["version"] == 7
+    assert status["config"]["keys"] == 2
+    dicts = status["config"]["shared_dicts"]
+    assert dicts["portico_keys_a"]["capacity"] > dicts["portico_keys_a"]["free"] > 0
+    assert status["counters"]["denied"] == {"missing-key": 1, "invalid-key": 1}
+    assert status["counters"]["log_records_dropped"] == 0
+    assert status["log"]["sequence"] >= 1

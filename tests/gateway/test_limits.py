@@ -1,0 +1,165 @@
+"""Rate limits (sliding window, per key) and quotas (per subscription), with their headers."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from tests.gateway.conftest import api_entry, change, key_entry, plan_entry, snapshot, subscription_entry
+
+
+def sleep_until_fraction(fraction: float) -> None:
+    """Sleep until the wall clock is `fraction` into a second (the gateway windows on the same clock)."""
+    now = time.time()
+    target = int(now) + fraction
+    if target <= now + 0.02:
+        target += 1
+    time.sleep(target - now)
+
+
+def burst(gw, key, n):
+    return [gw.get("/demo/x", key.secret).status_code for _ in range(n)]
+
+
+def test_per_second_limit_admits_exactly_the_limit_and_not_twice_at_the_boundary(start_gateway, upstream):
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], plans=[plan_entry(rate_per_second=5)], keys=[key]))
+    gw.get("/demo/warm")  # open the keepalive connection outside the measured windows
+
+    sleep_until_fraction(0.6)
+    first = burst(gw, key, 7)
+    sleep_until_fraction(0.03)
+    just_after_boundary = burst(gw, key, 5)
+    sleep_until_fraction(0.5)
+    half_way = burst(gw, key, 5)
+
+    assert first == [200] * 5 + [429] * 2
+    # a fixed window would admit 5 more here; the sliding window still counts the last second
+    assert just_after_boundary == [429] * 5
+    # half of the previous window has slid out: 5 * 0.5 = 2.5 -> two more fit
+    assert half_way == [200] * 2 + [429] * 3
+
+
+def test_rate_limited_answer_is_problem_json_with_retry_after_and_ratelimit_headers(start_gateway, upstream):
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], plans=[plan_entry(rate_per_minute=2)], keys=[key]))
+
+    burst(gw, key, 2)
+    r = gw.get("/demo/x", key.secret)
+
+    assert r.status_code == 429
+    assert r.headers["Content-Type"] == "application/problem+json"
+    assert 1 <= int(r.headers["Retry-After"]) <= 120
+    assert r.headers["RateLimit-Limit"] == "2"
+    assert r.headers["RateLimit-Remaining"] == "0"
+    assert int(r.headers["RateLimit-Reset"]) >= 1
+    body = r.json()
+    assert body["type"].endswith("/rate-limited")
+    assert (body["limit"], body["window"]) == ("rate", "minute")
+
+
+def test_successful_answers_carry_rate_and_quota_headers(start_gateway, upstream):
+    key = key_entry()
+    plan = plan_entry(rate_per_second=50, rate_per_minute=100, quota_per_day=1000, quota_per_month=5000)
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], plans=[plan], keys=[key]))
+
+    first, second = gw.get("/demo/x", key.secret), gw.get("/demo/x", key.secret)
+
+    assert first.headers["RateLimit-Limit"] == "50"
+    assert int(second.headers["RateLimit-Remaining"]) < int(first.headers["RateLimit-Remaining"])
+    assert first.headers["X-Quota-Limit-Day"] == "1000"
+    assert first.headers["X-Quota-Remaining-Day"] == "999"
+    assert second.headers["X-Quota-Remaining-Day"] == "998"
+    assert second.headers["X-Quota-Remaining-Month"] == "4998"
+
+
+def test_unlimited_plan_sends_no_limit_headers(start_gateway, upstream):
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[key]))
+
+    r = gw.get("/demo/x", key.secret)
+
+    assert r.status_code == 200
+    assert "RateLimit-Limit" not in r.headers
+    assert "X-Quota-Limit-Day" not in r.headers
+
+
+def test_rate_limits_are_per_key(start_gateway, upstream):
+    a, b = key_entry(), key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], plans=[plan_entry(rate_per_minute=2)], keys=[a, b]))
+
+    assert burst(gw, a, 3) == [200, 200, 429]
+    assert burst(gw, b, 2) == [200, 200]
+
+
+def test_daily_quota_is_shared_by_the_applications_keys_and_answers_quota_exceeded(start_gateway, upstream):
+    a, b = key_entry(), key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], plans=[plan_entry(quota_per_day=3)], keys=[a, b]))
+
+    statuses = burst(gw, a, 2) + burst(gw, b, 1)
+    r = gw.get("/demo/x", b.secret)
+
+    assert statuses == [200, 200, 200]
+    assert r.status_code == 429
+    body = r.json()
+    assert body["type"].endswith("/quota-exceeded")
+    assert (body["limit"], body["window"]) == ("quota", "day")
+    seconds_to_midnight = 86400 - time.time() % 86400
+    assert abs(int(r.headers["Retry-After"]) - seconds_to_midnight) <= 2
+
+
+def test_monthly_quota_is_enforced(start_gateway, upstream):
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], plans=[plan_entry(quota_per_month=2)], keys=[key]))
+
+    statuses = burst(gw, key, 3)
+    r = gw.get("/demo/x", key.secret)
+
+    assert statuses == [200, 200, 429]
+    assert r.json()["window"] == "month"
+
+
+def test_rate_limited_requests_do_not_use_up_quota(start_gateway, upstream):
+    key = key_entry()
+    plan = plan_entry(rate_per_minute=2, quota_per_day=100)
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], plans=[plan], keys=[key]))
+
+    burst(gw, key, 5)
+    gw.push([change(2, "plan", 3, plan_entry(rate_per_minute=None, quota_per_day=100))], 1, 2)
+
+    assert gw.get("/demo/x", key.secret).headers["X-Quota-Remaining-Day"] == "97"
+
+
+def test_blocked_until_pushed_by_the_platform_refuses_with_quota_exceeded(start_gateway, upstream):
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[key]))
+    until = time.time() + 100
+
+    before = gw.get("/demo/x", key.secret).status_code
+    gw.push([change(2, "subscription", 7, subscription_entry(blocked_until=until, blocked_reason="monthly quota"))],
+            1, 2)
+    r = gw.get("/demo/x", key.secret)
+
+    assert before == 200
+    assert r.status_code == 429
+    assert r.json()["type"].endswith("/quota-exceeded")
+    assert r.json()["window"] == "blocked"
+    assert r.json()["reason"] == "monthly quota"
+    assert 99 <= int(r.headers["Retry-After"]) <= 101
+
+
+def test_quota_is_never_exceeded_under_concurrency(start_gateway, upstream):
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], plans=[plan_entry(quota_per_day=50)], keys=[key]),
+                       workers=2)
+
+    def one(_):
+        return requests.get(gw.url + "/demo/x", headers={"X-API-Key": key.secret}, timeout=10).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(one, range(200)))
+
+    assert statuses.count(200) == 50
+    assert statuses.count(429) == 150

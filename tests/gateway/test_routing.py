@@ -1,0 +1,158 @@
+"""Routing: path prefix (and host) to each API's upstream; errors as problem+json."""
+
+from __future__ import annotations
+
+import socket
+
+from tests.gateway.conftest import api_entry, free_port, key_entry, snapshot, subscription_entry
+
+
+def test_request_is_forwarded_with_method_path_query_host_and_body(start_gateway, upstream):
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[key]))
+
+    r = gw.request("POST", "/demo/orders/42?expand=items", key.secret, json={"qty": 3},
+                   headers={"Host": "api.example.test"})
+
+    assert r.status_code == 200
+    echo = r.json()
+    assert echo["method"] == "POST"
+    assert echo["path"] == "/orders/42"
+    assert echo["query"] == "expand=items"
+    assert echo["headers"]["host"] == "api.example.test"
+    assert echo["json"] == {"qty": 3}
+
+
+def test_prefix_is_kept_when_the_api_does_not_strip_it(start_gateway, upstream):
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream, strip_prefix=False)], keys=[key]))
+
+    assert gw.get("/demo/x", key.secret).json()["path"] == "/demo/x"
+
+
+def test_upstream_base_path_is_prepended(start_gateway, upstream):
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream + "/v2/")], keys=[key]))
+
+    assert gw.get("/demo/items", key.secret).json()["path"] == "/v2/items"
+
+
+def test_longest_prefix_wins_and_prefix_matches_whole_segments(start_gateway, upstream):
+    key = key_entry()
+    apis = [api_entry(upstream, 1, "/demo"), api_entry(upstream + "/inner", 2, "/demo/inner")]
+    subs = [subscription_entry(7, api_id=1), subscription_entry(8, api_id=2)]
+    gw = start_gateway(snapshot(1, apis, subscriptions=subs, keys=[key]))
+
+    assert gw.get("/demo/inner/a", key.secret).json()["path"] == "/inner/a"
+    assert gw.get("/demo/other", key.secret).json()["path"] == "/other"
+    assert gw.get("/demonstration", key.secret).status_code == 404
+
+
+def test_host_bound_api_only_answers_for_its_host(start_gateway, upstream):
+    key = key_entry()
+    apis = [api_entry(upstream + "/a", 1, "/x", host="a.example.test"), api_entry(upstream + "/b", 2, "/x")]
+    subs = [subscription_entry(7, api_id=1), subscription_entry(8, api_id=2)]
+    gw = start_gateway(snapshot(1, apis, subscriptions=subs, keys=[key]))
+
+    assert gw.get("/x/1", key.secret, headers={"Host": "a.example.test"}).json()["path"] == "/a/1"
+    assert gw.get("/x/1", key.secret, headers={"Host": "b.example.test"}).json()["path"] == "/b/1"
+
+
+def test_unknown_path_is_a_problem_json_404(start_gateway, upstream):
+    gw = start_gateway(snapshot(1, [api_entry(upstream)]))
+
+    r = gw.get("/nothing-here")
+
+    assert r.status_code == 404
+    assert r.headers["Content-Type"] == "application/problem+json"
+    assert r.json()["type"].endswith("/no-route")
+
+
+def test_unreachable_upstream_is_a_problem_json_502(start_gateway):
+    key = key_entry()
+    dead = f"http://127.0.0.1:{free_port()}"
+    gw = start_gateway(snapshot(1, [api_entry(dead)], keys=[key]))
+
+    r = gw.get("/demo/x", key.secret)
+
+    assert r.status_code == 502
+    assert r.headers["Content-Type"] == "application/problem+json"
+    assert r.json()["type"].endswith("/bad-gateway")
+
+
+def test_slow_upstream_times_out_per_api_with_a_problem_json_504(start_gateway, upstream):
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream, read_timeout_ms=300)], keys=[key]))
+
+    r = gw.get("/demo/slow", key.secret, headers={"X-Demo-Delay-Ms": "2000"})
+
+    assert r.status_code == 504
+    assert r.json()["type"].endswith("/gateway-timeout")
+    assert r.elapsed.total_seconds() < 1.5
+
+
+def test_upstream_errors_are_passed_through_untouched(start_gateway, upstream):
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[key]))
+
+    r = gw.get("/demo/x", key.secret, headers={"X-Demo-Status": "502"})
+
+    assert r.status_code == 502
+    assert r.headers["Content-Type"] == "application/json"
+
+
+def test_upstream_connections_are_kept_alive(start_gateway, upstream):
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[key]))
+
+    ports = {gw.get("/demo/x", key.secret).json()["headers"].get("x-forwarded-for") for _ in range(5)}
+    # the echo upstream cannot see the gateway's source port, so ask the kernel instead:
+    # with keepalive, repeated requests reuse one established connection to the upstream
+    up_port = int(upstream.rsplit(":", 1)[1])
+    with open("/proc/net/tcp") as f:
+        established = [line for line in f if f":{up_port:04X} " in line.split()[2] + " " and line.split()[3] == "01"]
+    assert ports == {"127.0.0.1"}
+    assert 1 <= len(established) <= 2
+
+
+def test_responses_carry_security_headers_and_no_version(start_gateway, upstream):
+    gw = start_gateway(snapshot(1, [api_entry(upstream)]))
+
+    r = gw.get("/demo/x")
+
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Server"] == "nginx"
+
+
+def test_tls_is_terminated_with_the_configured_certificate(start_gateway, upstream, tmp_path):
+    import datetime
+
+    import requests
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    pk = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(pk.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .sign(pk, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(pk.private_bytes(serialization.Encoding.PEM,
+                                                        serialization.PrivateFormat.PKCS8,
+                                                        serialization.NoEncryption()))
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[key]),
+                       extra=["--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem")])
+
+    r = requests.get(f"https://localhost:{gw.port}/demo/x", headers={"X-API-Key": key.secret},
+                     verify=str(tmp_path / "cert.pem"), timeout=5)
+
+    assert r.status_code == 200
+    assert r.headers["Strict-Transport-Security"].startswith("max-age=")
+    with socket.create_connection(("127.0.0.1", gw.port)) as s:
+        s.sendall(b"GET /demo/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b"HTTP/1.1 200" not in s.recv(200)

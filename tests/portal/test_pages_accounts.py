@@ -111,7 +111,12 @@ def test_account_pages_use_the_portal_layout_and_keep_the_csp(alice_client: Clie
 
 def test_totp_set_up_shows_the_qr_code_as_a_data_uri_the_csp_allows(alice: Any) -> None:
     client = Client()
-    log_in(client, alice.email)  # a real login: allauth asks for recent authentication before MFA changes
+    log_in(client, alice.email)
+    # allauth asks for the password again before any MFA change; our styled page does that.
+    response = client.get("/accounts/2fa/totp/activate/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/reauthenticate/")
+    assert 'class="entrance-card"' in text(client.get(response["Location"]))
+    client.post("/accounts/reauthenticate/", {"password": PASSWORD})
     response = client.get("/accounts/2fa/totp/activate/")
     assert response.status_code == 200
     assert '<img class="qr" src="data:image/svg+xml;base64,' in text(response)

@@ -37,6 +37,8 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # Where the portal is reachable, for links in emails and the gateway protocol.
 PORTICO_SITE_URL = env.str("PORTICO_SITE_URL", default="http://127.0.0.1:8000")
 PORTICO_BRAND = "ptc"
+# Public address of the edge gateways, shown to developers in "try it" examples.
+PORTICO_GATEWAY_URL = env.str("PORTICO_GATEWAY_URL", default="http://127.0.0.1:8080").rstrip("/")
 # Extra secret mixed into key digests is deliberately NOT used: keys are 256-bit random, so a plain SHA-256
 # is sufficient (ASVS 6.5.2) and lets gateways verify keys without holding any platform secret.
 PORTICO_MAX_ACTIVE_KEYS_PER_APPLICATION = _positive_int("PORTICO_MAX_ACTIVE_KEYS_PER_APPLICATION", 5)

@@ -51,7 +51,7 @@ class GatewayOptions:
     ca_file: Path | None = None
     poll_interval: float = 5.0
     heartbeat_interval: float = 30.0
-    log_flush_interval: float = 0.5
+    log_flush_interval: float = 0.2
     keys_dict_size: str = "128m"
     limits_dict_size: str = "32m"
     spool_max_bytes: int = 256 * 1024 * 1024
@@ -131,6 +131,8 @@ def render(opts: GatewayOptions) -> Path:
             "ssl_session_cache shared:portico_tls:10m;",
             'add_header Strict-Transport-Security "max-age=31536000" always;',
         ]
+    # add_header in a location hides the server's, so HSTS is repeated there
+    hsts = '            add_header Strict-Transport-Security "max-age=31536000" always;' if opts.tls_cert else ""
     real_ip = [f"    set_real_ip_from {cidr};" for cidr in opts.trusted_proxies]
     if real_ip:
         real_ip += ["    real_ip_header X-Forwarded-For;", "    real_ip_recursive on;"]
@@ -153,6 +155,7 @@ def render(opts: GatewayOptions) -> Path:
         "listen": _indent(listen),
         "tls": _indent(tls),
         "admin": opts.admin,
+        "hsts": hsts,
     }
     conf = prefix / "conf" / "nginx.conf"
     conf.write_text(render_template("gateway.conf.tmpl", values))
@@ -188,13 +191,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", default="auto")
     p.add_argument("--tls-cert", type=Path)
     p.add_argument("--tls-key", type=Path)
-    p.add_argument("--trusted-proxy", action="append", default=[], dest="trusted_proxies",
-                   help="CIDR whose X-Forwarded-For is trusted (repeatable)")
+    p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        dest="trusted_proxies",
+        help="CIDR whose X-Forwarded-For is trusted (repeatable)",
+    )
     p.add_argument("--resolver", help="DNS resolver for platform hostnames")
     p.add_argument("--ca-file", type=Path, help="CA bundle to verify the platform's TLS certificate")
     p.add_argument("--poll-interval", type=float, default=5.0, help="seconds between delta pulls")
     p.add_argument("--heartbeat-interval", type=float, default=30.0)
-    p.add_argument("--log-flush-interval", type=float, default=0.5, help="seconds; bounds log loss on a crash")
+    p.add_argument("--log-flush-interval", type=float, default=0.2, help="seconds; bounds log loss on a crash")
     p.add_argument("--keys-dict-size", default="128m", help="per key slot (two slots): ~128 bytes per key")
     p.add_argument("--limits-dict-size", default="32m")
     p.add_argument("--spool-max-bytes", type=int, default=256 * 1024 * 1024)

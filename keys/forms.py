@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from keys.models import ApiKey
 from keys.services import MAX_CIDRS, ROTATION_GRACE_CHOICES, normalise_cidrs
@@ -81,6 +82,13 @@ class KeyCreateForm(KeyEditForm):
     )
 
     field_order = ["name", "environment", "expires_at", "allowed_cidrs", "apis"]
+
+    def clean_expires_at(self) -> datetime | None:
+        """Checked here as well as in the service, so it is reported together with any other mistake."""
+        value = self.cleaned_data["expires_at"]
+        if value is not None and value <= timezone.now():
+            raise forms.ValidationError("Must be in the future.")
+        return value
 
 
 class RotateForm(forms.Form):

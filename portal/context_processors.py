@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
@@ -12,7 +13,7 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     """Lazy values: error pages and pages without navigation never query the database for them."""
     from portal.views.common import current_membership, user_memberships
 
-    context: dict[str, Any] = {"portico_brand": "Portico"}
+    context: dict[str, Any] = {"portico_brand": "Portico", "portico_gateway_url": settings.PORTICO_GATEWAY_URL}
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         context["nav_memberships"] = SimpleLazyObject(lambda: user_memberships(request))

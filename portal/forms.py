@@ -58,7 +58,7 @@ class ApplicationForm(forms.Form):
 
 
 def plan_label(plan: Plan) -> str:
-    """"Pro — $49 / month (needs approval)"; a price that only repeats the name ("Free — Free") is left out."""
+    """ "Pro — $49 / month (needs approval)"; a price that only repeats the name ("Free — Free") is left out."""
     price = plan.price_label.strip()
     label = plan.name if not price or price.lower() == plan.name.lower() else f"{plan.name} — {price}"
     return f"{label} (needs approval)" if plan.requires_approval else label
@@ -107,7 +107,7 @@ class ChangePlanForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    """GET filters of the audit log; an unknown action simply matches nothing."""
+    """The audit log's action filter, for display: the view filters by the raw value."""
 
     action = forms.ChoiceField(label="Action", required=False)
 

@@ -64,10 +64,4 @@
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") closeMenus(null);
   });
-
-  // Forms with data-autosubmit submit when a control changes (the submit button stays for no-JS users).
-  document.addEventListener("change", function (event) {
-    var form = event.target.closest("form[data-autosubmit]");
-    if (form && !form.hasAttribute("hx-get") && !form.hasAttribute("hx-post")) form.requestSubmit();
-  });
 })();

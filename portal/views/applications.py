@@ -10,9 +10,10 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from portal import services
 from portal.errors import ApplicationError
 from portal.forms import ApplicationForm, ChangePlanForm, SubscribeForm
-from portal.models import Application, Membership, Subscription
+from portal.models import Application, Membership, Plan, Subscription
 from portal.selectors import (
     application_get,
     applications_for_user,
@@ -104,7 +105,7 @@ def _application_page(
     plan_forms = plan_forms or {}
     for subscription in subscriptions:
         subscription.plan_form = plan_forms.get(subscription.pk) or ChangePlanForm(
-            initial={"plan": subscription.plan_id}, plans=plans_offered(subscription.api), prefix=f"s{subscription.pk}"
+            initial={"plan": subscription.plan_id}, plans=_plan_choices(subscription), prefix=f"s{subscription.pk}"
         )
     subscribed_apis = [s.api_id for s in subscriptions]
     keys = list(application.keys.select_related("replaced_by").prefetch_related("apis"))
@@ -121,6 +122,13 @@ def _application_page(
         "now": now,
     }
     return render(request, "portal/application_detail.html", context)
+
+
+def _plan_choices(subscription: Subscription) -> QuerySet[Plan]:
+    """The public plans of the API, plus the current one even if staff granted a non-public plan."""
+    return (plans_offered(subscription.api) | Plan.objects.filter(pk=subscription.plan_id)).order_by(
+        "display_order", "id"
+    )
 
 
 def _application_and_membership(request: HttpRequest, application_id: int) -> tuple[Application, Membership]:
@@ -173,8 +181,8 @@ def application_delete(request: HttpRequest, application_id: int) -> HttpRespons
         "portal/confirm.html",
         {
             "title": f"Delete {application.name}?",
-            "message": f"Its {keys} active key(s) stop working at once and its subscriptions are cancelled. "
-            "This cannot be undone.",
+            "message": f"Its subscriptions are cancelled and its {keys} active key{pluralize(keys)} "
+            "will stop working at once. This cannot be undone.",
             "confirm_label": "Delete application",
             "cancel_url": reverse("portal:application_detail", args=[application.pk]),
             "danger": True,
@@ -211,7 +219,7 @@ def subscription_change_plan(request: HttpRequest, subscription_id: int) -> Http
     subscription = subscription_get(user=request.user, subscription_id=subscription_id)
     application = subscription.application
     membership = membership_of(request, application.organisation_id)
-    form = ChangePlanForm(request.POST, plans=plans_offered(subscription.api), prefix=f"s{subscription.pk}")
+    form = ChangePlanForm(request.POST, plans=_plan_choices(subscription), prefix=f"s{subscription.pk}")
     if form.is_valid():
         old_plan = subscription.plan
         try:

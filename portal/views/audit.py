@@ -18,8 +18,9 @@ def audit_log(request: HttpRequest, organisation_id: int) -> HttpResponse:
     membership = organisation_membership(request, organisation_id)
     events = audit_events_for(membership=membership)  # PermissionDenied (403) for plain members
     actions = sorted(set(events.order_by().values_list("action", flat=True).distinct()))
-    form = AuditFilterForm(request.GET or None, actions=actions)
-    action = form.cleaned_data["action"] if form.is_valid() else ""
+    # Filter by the raw value: an action that never happened (or a typo in the URL) simply matches nothing.
+    action = request.GET.get("action", "")[:60]
+    form = AuditFilterForm(initial={"action": action}, actions=actions)
     if action:
         events = events.filter(action=action)
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))

@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from portal.errors import ApplicationError, NotFound, PermissionDenied
@@ -123,9 +124,14 @@ def membership_of(request: HttpRequest, organisation_id: int) -> Membership:
 def render_page(
     request: HttpRequest, template: str, context: dict[str, Any], *, partial: str | None = None, status: int = 200
 ) -> HttpResponse:
-    """The full page, or only its fragment when htmx asks (the full template includes the same fragment)."""
-    name = partial if partial and request.htmx else template
-    return render(request, name, context, status=status)
+    """The full page, or only its fragment when htmx asks (the full template includes the same fragment).
+
+    A history-restore request (back button after `hx-push-url`) needs the whole page again.
+    """
+    wants_fragment = bool(partial and request.htmx and not request.htmx.history_restore_request)
+    response = render(request, partial if wants_fragment and partial else template, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])  # the same URL answers two shapes: keep caches apart
+    return response
 
 
 def safe_next(request: HttpRequest, fallback: str) -> str:

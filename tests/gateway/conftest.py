@@ -95,8 +95,19 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo echo upstream, shared by the whole session."""
     port = free_port()
     runtime = tmp_path_factory.mktemp("upstream") / "rt"
-    proc = start_process(["-m", "gateway.demo_upstream", "--listen", f"127.0.0.1:{port}",
-                          "--runtime-dir", str(runtime), "--workers", "2"], runtime)
+    proc = start_process(
+        [
+            "-m",
+            "gateway.demo_upstream",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--runtime-dir",
+            str(runtime),
+            "--workers",
+            "2",
+        ],
+        runtime,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_until(lambda: requests.get(url + "/ping", timeout=1).ok)
     yield url
@@ -121,47 +132,89 @@ class Key:
 def key_entry(application_id: int = 5, organisation_id: int = 2, **overrides: Any) -> Key:
     """A fresh active key for the application, with snapshot fields overridable."""
     secret = make_key()
-    entry = {"digest": digest(secret), "prefix": display_prefix(secret), "application_id": application_id,
-             "organisation_id": organisation_id, "status": "active", "expires_at": None, "api_ids": [],
-             "allowed_cidrs": []}
+    entry = {
+        "digest": digest(secret),
+        "prefix": display_prefix(secret),
+        "application_id": application_id,
+        "organisation_id": organisation_id,
+        "status": "active",
+        "expires_at": None,
+        "api_ids": [],
+        "allowed_cidrs": [],
+    }
     entry.update(overrides)
     return Key(secret, entry)
 
 
 def api_entry(upstream_url: str, id: int = 1, path_prefix: str = "/demo", **overrides: Any) -> dict[str, Any]:
     """An API published at path_prefix, proxied to upstream_url."""
-    api = {"id": id, "slug": f"api{id}", "host": None, "path_prefix": path_prefix, "upstream_url": upstream_url,
-           "strip_prefix": True, "methods": ["GET", "POST"], "max_body_bytes": 1048576, "key_header": "X-API-Key",
-           "allow_query_key": False, "query_key_param": "api_key", "connect_timeout_ms": 2000,
-           "read_timeout_ms": 10000, "send_timeout_ms": 10000}
+    api = {
+        "id": id,
+        "slug": f"api{id}",
+        "host": None,
+        "path_prefix": path_prefix,
+        "upstream_url": upstream_url,
+        "strip_prefix": True,
+        "methods": ["GET", "POST"],
+        "max_body_bytes": 1048576,
+        "key_header": "X-API-Key",
+        "allow_query_key": False,
+        "query_key_param": "api_key",
+        "connect_timeout_ms": 2000,
+        "read_timeout_ms": 10000,
+        "send_timeout_ms": 10000,
+    }
     api.update(overrides)
     return api
 
 
 def plan_entry(id: int = 3, **overrides: Any) -> dict[str, Any]:
     """An unlimited plan unless limits are given."""
-    plan = {"id": id, "rate_per_second": None, "rate_per_minute": None, "quota_per_day": None,
-            "quota_per_month": None, "store_failure_mode": "allow"}
+    plan = {
+        "id": id,
+        "rate_per_second": None,
+        "rate_per_minute": None,
+        "quota_per_day": None,
+        "quota_per_month": None,
+        "store_failure_mode": "allow",
+    }
     plan.update(overrides)
     return plan
 
 
-def subscription_entry(id: int = 7, application_id: int = 5, api_id: int = 1, plan_id: int = 3,
-                       **overrides: Any) -> dict[str, Any]:
+def subscription_entry(
+    id: int = 7, application_id: int = 5, api_id: int = 1, plan_id: int = 3, **overrides: Any
+) -> dict[str, Any]:
     """An active subscription."""
-    sub = {"id": id, "application_id": application_id, "api_id": api_id, "plan_id": plan_id, "status": "active",
-           "blocked_until": None, "blocked_reason": None}
+    sub = {
+        "id": id,
+        "application_id": application_id,
+        "api_id": api_id,
+        "plan_id": plan_id,
+        "status": "active",
+        "blocked_until": None,
+        "blocked_reason": None,
+    }
     sub.update(overrides)
     return sub
 
 
-def snapshot(version: int, apis: list[dict[str, Any]], plans: list[dict[str, Any]] | None = None,
-             subscriptions: list[dict[str, Any]] | None = None, keys: list[Key] | None = None) -> dict[str, Any]:
+def snapshot(
+    version: int,
+    apis: list[dict[str, Any]],
+    plans: list[dict[str, Any]] | None = None,
+    subscriptions: list[dict[str, Any]] | None = None,
+    keys: list[Key] | None = None,
+) -> dict[str, Any]:
     """A full config snapshot in the platform's format."""
-    return {"version": version, "generated_at": "2026-11-23T10:00:00Z", "apis": apis,
-            "plans": plans if plans is not None else [plan_entry()],
-            "subscriptions": subscriptions if subscriptions is not None else [subscription_entry()],
-            "keys": [k.entry for k in keys or []]}
+    return {
+        "version": version,
+        "generated_at": "2026-11-23T10:00:00Z",
+        "apis": apis,
+        "plans": plans if plans is not None else [plan_entry()],
+        "subscriptions": subscriptions if subscriptions is not None else [subscription_entry()],
+        "keys": [k.entry for k in keys or []],
+    }
 
 
 def change(version: int, kind: str, id: Any, data: dict[str, Any] | None = None, op: str = "upsert") -> dict[str, Any]:
@@ -169,14 +222,18 @@ def change(version: int, kind: str, id: Any, data: dict[str, Any] | None = None,
     return {"version": version, "kind": kind, "op": op, "id": id, "data": data}
 
 
-def sign(method: str, path: str, body: bytes, secret: str = PUSH_SECRET, ts: int | None = None,
-         nonce: str | None = None) -> dict[str, str]:
+def sign(
+    method: str, path: str, body: bytes, secret: str = PUSH_SECRET, ts: int | None = None, nonce: str | None = None
+) -> dict[str, str]:
     """Admin request signature headers (see docs/gateway-protocol.md)."""
     stamp = str(int(time.time()) if ts is None else ts)
     nonce = nonce or os.urandom(12).hex()
     canonical = b"\n".join([stamp.encode(), nonce.encode(), method.encode(), path.encode(), body])
-    return {"X-Portico-Timestamp": stamp, "X-Portico-Nonce": nonce,
-            "X-Portico-Signature": hmac.new(secret.encode(), canonical, hashlib.sha256).hexdigest()}
+    return {
+        "X-Portico-Timestamp": stamp,
+        "X-Portico-Nonce": nonce,
+        "X-Portico-Signature": hmac.new(secret.encode(), canonical, hashlib.sha256).hexdigest(),
+    }
 
 
 # --------------------------------------------------------------------------- gateway
@@ -228,6 +285,7 @@ class Gateway:
         def ready() -> bool:
             r = requests.get(self.admin_url + "/_portico/ready", timeout=2)
             return r.status_code == 200 and (version is None or r.json()["version"] >= version)
+
         wait_until(ready, timeout=timeout)
 
     def get(self, path: str, key: str | None = None, **kw: Any) -> requests.Response:
@@ -269,14 +327,37 @@ def start_gateway(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
     """Factory: start_gateway(snapshot=dict|None, extra=[...], workers=1, wait_ready=True)."""
     started: list[Gateway] = []
 
-    def start(snapshot: dict[str, Any] | None = None, *, extra: list[str] | None = None, workers: int = 1,
-              wait_ready: bool = True, name: str = "edge-1") -> Gateway:
+    def start(
+        snapshot: dict[str, Any] | None = None,
+        *,
+        extra: list[str] | None = None,
+        workers: int = 1,
+        wait_ready: bool = True,
+        name: str = "edge-1",
+    ) -> Gateway:
         rt = tmp_path / f"gw{len(started)}"
         rt.mkdir()
         port, admin_port = free_port(), free_port()
-        args = ["--name", name, "--listen", f"127.0.0.1:{port}", "--admin", f"127.0.0.1:{admin_port}",
-                "--runtime-dir", str(rt / "runtime"), "--push-secret", PUSH_SECRET, "--workers", str(workers),
-                "--log-flush-interval", "0.2", "--keys-dict-size", "32m", "--limits-dict-size", "4m"]
+        args = [
+            "--name",
+            name,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--admin",
+            f"127.0.0.1:{admin_port}",
+            "--runtime-dir",
+            str(rt / "runtime"),
+            "--push-secret",
+            PUSH_SECRET,
+            "--workers",
+            str(workers),
+            "--log-flush-interval",
+            "0.2",
+            "--keys-dict-size",
+            "32m",
+            "--limits-dict-size",
+            "4m",
+        ]
         if snapshot is not None:
             snap_file = rt / "snapshot.json"
             snap_file.write_text(json.dumps(snapshot))
@@ -318,8 +399,18 @@ class Platform:
         return f"http://127.0.0.1:{self.port}"
 
     def args(self) -> list[str]:
-        return ["--config-url", f"{self.base}/gateway/v1/config", "--token-url", f"{self.base}/o/token/",
-                "--client-id", self.client_id, "--client-secret", self.client_secret, "--poll-interval", "0.5"]
+        return [
+            "--config-url",
+            f"{self.base}/gateway/v1/config",
+            "--token-url",
+            f"{self.base}/o/token/",
+            "--client-id",
+            self.client_id,
+            "--client-secret",
+            self.client_secret,
+            "--poll-interval",
+            "0.5",
+        ]
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -353,6 +444,7 @@ class Platform:
                 if self.path == "/o/token/":
                     import base64
                     from urllib.parse import parse_qs
+
                     expected = base64.b64encode(f"{platform.client_id}:{platform.client_secret}".encode()).decode()
                     form = parse_qs(body)
                     if self.headers.get("Authorization") != f"Basic {expected}":

@@ -49,8 +49,13 @@ def test_client_supplied_values_cannot_forge_records(start_gateway, upstream):
     forged_id = 'x","s":200,"forged":"1\\"}\t{"t":0,"p":"/admin"}\x1b[31m\xff'
     path = '/demo/a"b\\c%0A{"t":0}'
 
-    raw_request(gw.port, (f"GET {path} HTTP/1.1\r\nHost: x\r\nX-API-Key: {key.secret}\r\n"
-                          f"X-Request-Id: {forged_id}\r\nConnection: close\r\n\r\n").encode("latin-1"))
+    raw_request(
+        gw.port,
+        (
+            f"GET {path} HTTP/1.1\r\nHost: x\r\nX-API-Key: {key.secret}\r\n"
+            f"X-Request-Id: {forged_id}\r\nConnection: close\r\n\r\n"
+        ).encode("latin-1"),
+    )
     records = gw.wait_records(1)
 
     assert len(records) == 1
@@ -151,8 +156,9 @@ def test_a_crashed_worker_loses_nothing_older_than_the_flush_interval(start_gate
 
 
 def test_spool_is_bounded_and_dropped_records_are_counted(start_gateway, upstream):
-    gw = start_gateway(snapshot(1, [api_entry(upstream)]),
-                       extra=["--spool-segment-bytes", "2000", "--spool-max-bytes", "6000"])
+    gw = start_gateway(
+        snapshot(1, [api_entry(upstream)]), extra=["--spool-segment-bytes", "2000", "--spool-max-bytes", "6000"]
+    )
     for round_ in range(8):
         for i in range(8):
             gw.get(f"/demo/{round_}/{i}")

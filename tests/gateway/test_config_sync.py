@@ -49,8 +49,10 @@ def test_polled_deltas_add_and_revoke_keys(start_gateway, upstream, platform):
     platform.snapshot = snapshot(1, [api_entry(upstream)], keys=[old])
     gw = start_gateway(extra=platform.args())
 
-    platform.changes = [change(2, "key", new.digest, new.entry),
-                        change(3, "key", old.digest, {**old.entry, "status": "revoked"})]
+    platform.changes = [
+        change(2, "key", new.digest, new.entry),
+        change(3, "key", old.digest, {**old.entry, "status": "revoked"}),
+    ]
     gw.wait_ready(version=3)
 
     assert gw.get("/demo/x", new.secret).status_code == 200
@@ -128,12 +130,12 @@ def test_unsigned_tampered_stale_and_replayed_pushes_are_rejected(start_gateway,
     url = gw.admin_url + "/_portico/config"
 
     unsigned = requests.post(url, data=body, timeout=5)
-    wrong_secret = requests.post(url, data=body, headers=sign("POST", "/_portico/config", body, secret="x"),
-                                 timeout=5)
+    wrong_secret = requests.post(url, data=body, headers=sign("POST", "/_portico/config", body, secret="x"), timeout=5)
     headers = sign("POST", "/_portico/config", body)
     tampered = requests.post(url, data=body.replace(b'"to": 2', b'"to": 3'), headers=headers, timeout=5)
-    old = requests.post(url, data=body, headers=sign("POST", "/_portico/config", body, ts=int(time.time()) - 120),
-                        timeout=5)
+    old = requests.post(
+        url, data=body, headers=sign("POST", "/_portico/config", body, ts=int(time.time()) - 120), timeout=5
+    )
     other_path = requests.post(gw.admin_url + "/_portico/logs/ack", data=body, headers=headers, timeout=5)
     still_valid = gw.get("/demo/x", key.secret).status_code
     accepted = requests.post(url, data=body, headers=headers, timeout=5)
@@ -163,8 +165,19 @@ def test_restart_with_the_platform_down_serves_the_persisted_config(start_gatewa
 
 def test_fresh_gateway_without_any_snapshot_is_not_ready(start_gateway):
     dead = f"http://127.0.0.1:{free_port()}"
-    gw = start_gateway(extra=["--config-url", dead + "/gateway/v1/config", "--token-url", dead + "/o/token/",
-                              "--client-id", "a", "--client-secret", "b"], wait_ready=False)
+    gw = start_gateway(
+        extra=[
+            "--config-url",
+            dead + "/gateway/v1/config",
+            "--token-url",
+            dead + "/o/token/",
+            "--client-id",
+            "a",
+            "--client-secret",
+            "b",
+        ],
+        wait_ready=False,
+    )
     time.sleep(0.5)
 
     admin = requests.get(gw.admin_url + "/_portico/ready", timeout=2)
@@ -207,9 +220,22 @@ def test_100k_key_snapshot_is_applied_atomically_while_traffic_flows(start_gatew
     platform.snapshot = snapshot(1, [api_entry(upstream)], keys=[old])
     gw = start_gateway(extra=platform.args(), workers=2)
     first, last = key_entry(), key_entry()
-    filler = [Key("", {"digest": os.urandom(32).hex(), "prefix": "ptc_live_filler0", "application_id": 5,
-                       "organisation_id": 2, "status": "active", "expires_at": None, "api_ids": [],
-                       "allowed_cidrs": ["10.0.0.0/8"]}) for _ in range(100_000 - 3)]
+    filler = [
+        Key(
+            "",
+            {
+                "digest": os.urandom(32).hex(),
+                "prefix": "ptc_live_filler0",
+                "application_id": 5,
+                "organisation_id": 2,
+                "status": "active",
+                "expires_at": None,
+                "api_ids": [],
+                "allowed_cidrs": ["10.0.0.0/8"],
+            },
+        )
+        for _ in range(100_000 - 3)
+    ]
     big = snapshot(2, [api_entry(upstream)], keys=[first, *filler, old, last])
 
     results: list[tuple[int, int]] = []  # (old key status, first-new-key status) per round

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from gateway.keyformat import checksum, make_key
-from tests.gateway.conftest import api_entry, key_entry, snapshot
+from tests.gateway.conftest import api_entry, key_entry, snapshot, subscription_entry
 
 
 def test_key_is_accepted_from_the_bearer_authorization_header(start_gateway, upstream):
@@ -42,9 +42,10 @@ def test_non_bearer_authorization_is_left_for_the_upstream(start_gateway, upstre
 
 def test_query_string_key_is_refused_unless_the_api_allows_it(start_gateway, upstream):
     key = key_entry()
-    apis = [api_entry(upstream, 1, "/strict"), api_entry(upstream, 2, "/lenient", allow_query_key=True,
-                                                        query_key_param="api_key")]
-    from tests.gateway.conftest import subscription_entry
+    apis = [
+        api_entry(upstream, 1, "/strict"),
+        api_entry(upstream, 2, "/lenient", allow_query_key=True, query_key_param="api_key"),
+    ]
     subs = [subscription_entry(7, api_id=1), subscription_entry(8, api_id=2)]
     gw = start_gateway(snapshot(1, apis, subscriptions=subs, keys=[key]))
 
@@ -112,8 +113,9 @@ def test_identity_headers_are_added_and_client_forgeries_removed(start_gateway, 
     key = key_entry(application_id=5, organisation_id=2)
     gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[key]))
 
-    r = gw.get("/demo/x", key.secret, headers={"X-Portico-Application": "999", "X-Portico-Admin": "yes",
-                                               "x-portico-plan": "0"})
+    r = gw.get(
+        "/demo/x", key.secret, headers={"X-Portico-Application": "999", "X-Portico-Admin": "yes", "x-portico-plan": "0"}
+    )
 
     headers = r.json()["headers"]
     assert headers["x-portico-application"] == "5"

@@ -138,8 +138,9 @@ def test_blocked_until_pushed_by_the_platform_refuses_with_quota_exceeded(start_
     until = time.time() + 100
 
     before = gw.get("/demo/x", key.secret).status_code
-    gw.push([change(2, "subscription", 7, subscription_entry(blocked_until=until, blocked_reason="monthly quota"))],
-            1, 2)
+    gw.push(
+        [change(2, "subscription", 7, subscription_entry(blocked_until=until, blocked_reason="monthly quota"))], 1, 2
+    )
     r = gw.get("/demo/x", key.secret)
 
     assert before == 200
@@ -152,8 +153,7 @@ def test_blocked_until_pushed_by_the_platform_refuses_with_quota_exceeded(start_
 
 def test_quota_is_never_exceeded_under_concurrency(start_gateway, upstream):
     key = key_entry()
-    gw = start_gateway(snapshot(1, [api_entry(upstream)], plans=[plan_entry(quota_per_day=50)], keys=[key]),
-                       workers=2)
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], plans=[plan_entry(quota_per_day=50)], keys=[key]), workers=2)
 
     def one(_):
         return requests.get(gw.url + "/demo/x", headers={"X-API-Key": key.secret}, timeout=10).status_code

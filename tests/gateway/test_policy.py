@@ -24,8 +24,9 @@ def test_key_restricted_to_other_apis_is_forbidden(start_gateway, upstream):
 @pytest.mark.parametrize("status", ["pending", "suspended", "cancelled"])
 def test_only_an_active_subscription_admits(start_gateway, upstream, status):
     key = key_entry()
-    gw = start_gateway(snapshot(1, [api_entry(upstream)], subscriptions=[subscription_entry(status=status)],
-                                keys=[key]))
+    gw = start_gateway(
+        snapshot(1, [api_entry(upstream)], subscriptions=[subscription_entry(status=status)], keys=[key])
+    )
 
     r = gw.get("/demo/x", key.secret)
 
@@ -56,8 +57,7 @@ def test_ipv6_allowlist_applies_to_clients_connecting_over_ipv6(start_gateway, u
     v6_only = key_entry(allowed_cidrs=["::1/128"])
     v4_only = key_entry(allowed_cidrs=["127.0.0.1/32"])
     port = free_port("::1")
-    gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[v6_only, v4_only]),
-                       extra=["--listen", f"[::1]:{port}"])
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[v6_only, v4_only]), extra=["--listen", f"[::1]:{port}"])
 
     def over_v6(key):
         return requests.get(f"http://[::1]:{port}/demo/x", headers={"X-API-Key": key.secret}, timeout=5)
@@ -111,8 +111,7 @@ def test_body_over_the_apis_limit_is_413(start_gateway, upstream):
 
 def test_body_over_the_gateway_ceiling_is_a_problem_json_413(start_gateway, upstream):
     key = key_entry()
-    gw = start_gateway(snapshot(1, [api_entry(upstream, max_body_bytes=None)], keys=[key]),
-                       extra=["--max-body", "2k"])
+    gw = start_gateway(snapshot(1, [api_entry(upstream, max_body_bytes=None)], keys=[key]), extra=["--max-body", "2k"])
 
     r = gw.request("POST", "/demo/x", key.secret, data=b"a" * 4096)
 

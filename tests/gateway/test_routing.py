@@ -11,8 +11,9 @@ def test_request_is_forwarded_with_method_path_query_host_and_body(start_gateway
     key = key_entry()
     gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[key]))
 
-    r = gw.request("POST", "/demo/orders/42?expand=items", key.secret, json={"qty": 3},
-                   headers={"Host": "api.example.test"})
+    r = gw.request(
+        "POST", "/demo/orders/42?expand=items", key.secret, json={"qty": 3}, headers={"Host": "api.example.test"}
+    )
 
     assert r.status_code == 200
     echo = r.json()
@@ -135,21 +136,34 @@ def test_tls_is_terminated_with_the_configured_certificate(start_gateway, upstre
 
     pk = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(pk.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-            .sign(pk, hashes.SHA256()))
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(pk.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(pk, hashes.SHA256())
+    )
     (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(pk.private_bytes(serialization.Encoding.PEM,
-                                                        serialization.PrivateFormat.PKCS8,
-                                                        serialization.NoEncryption()))
+    (tmp_path / "key.pem").write_bytes(
+        pk.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     key = key_entry()
-    gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[key]),
-                       extra=["--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem")])
+    gw = start_gateway(
+        snapshot(1, [api_entry(upstream)], keys=[key]),
+        extra=["--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem")],
+    )
 
-    r = requests.get(f"https://localhost:{gw.port}/demo/x", headers={"X-API-Key": key.secret},
-                     verify=str(tmp_path / "cert.pem"), timeout=5)
+    r = requests.get(
+        f"https://localhost:{gw.port}/demo/x",
+        headers={"X-API-Key": key.secret},
+        verify=str(tmp_path / "cert.pem"),
+        timeout=5,
+    )
 
     assert r.status_code == 200
     assert r.headers["Strict-Transport-Security"].startswith("max-age=")

@@ -66,8 +66,8 @@ def test_the_login_page_answers_the_same_for_unknown_and_known_emails(db: Any) -
     for_unknown = log_in(Client(), unique_email("nobody"), "wrong-password")
     assert for_known.status_code == for_unknown.status_code == 200
     assert _form_errors(for_known) == _form_errors(for_unknown) == [INVALID_LOGIN]
-    assert (
-        text(for_known).count("error-text") == text(for_unknown).count("error-text")
+    assert text(for_known).count("error-text") == text(for_unknown).count(
+        "error-text"
     )  # same page shape, field by field
 
 

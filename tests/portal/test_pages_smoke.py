@@ -20,7 +20,9 @@ def _location_id(response: Any, pattern: str) -> int:
 
 
 @pytest.mark.smoke
-def test_a_new_developer_signs_up_and_manages_a_key_from_creation_to_revocation(db: Any, free_plan: Any, mailoutbox: list) -> None:
+def test_a_new_developer_signs_up_and_manages_a_key_from_creation_to_revocation(
+    db: Any, free_plan: Any, mailoutbox: list
+) -> None:
     email = unique_email("newdev")
     visitor = Client()
 

@@ -1,7 +1,9 @@
 -- Request pipeline (access phase): route -> credential -> key lookup -> policy
 -- -> limits -> rewrite headers/URI for the proxy. Each step denies with a
--- problem+json answer; the partial log record is left in $portico_rec so it
--- survives the internal redirect nginx makes for 502/504 error pages.
+-- problem+json answer. Results go into nginx variables ($portico_*) that the
+-- config turns into proxy_set_header / add_header lines: a variable write is
+-- far cheaper than ngx.header or ngx.req.set_header, and variables survive
+-- the internal redirect nginx makes for 502/504 error pages (ngx.ctx does not).
 local store = require "portico.store"
 local keyformat = require "portico.keyformat"
 local crypto = require "portico.crypto"
@@ -12,29 +14,56 @@ local problem = require "portico.problem"
 local ngx = ngx
 local var = ngx.var
 local req = ngx.req
-local get_method, clear_header, set_header, get_headers = req.get_method, req.clear_header, req.set_header,
-    req.get_headers
-local byte, sub, find, match, gsub, format = string.byte, string.sub, string.find, string.match, string.gsub,
+local get_method, clear_header, get_headers, raw_header = req.get_method, req.clear_header, req.get_headers,
+    req.raw_header
+local re_find = ngx.re.find
+local byte, sub, find, lower, gsub, format = string.byte, string.sub, string.find, string.lower, string.gsub,
     string.format
+local escape = require("portico.logging").escape
 local tonumber, tostring, pairs = tonumber, tostring, pairs
 local now = ngx.now
 
 local _M = {}
 
+-- Request ids: nginx's $request_id draws from the CSPRNG on every request
+-- (~1 us); a random per-worker prefix plus a counter is unique and near free.
+local rid_prefix, rid_seq
+local function new_request_id()
+    if not rid_prefix then
+        rid_prefix = require("portico.crypto").to_hex(require("portico.crypto").sha256(
+            ngx.worker.pid() .. ":" .. ngx.now() .. ":" .. var.request_id)):sub(1, 16) .. "-"
+        rid_seq = 0
+    end
+    rid_seq = rid_seq + 1
+    return rid_prefix .. rid_seq
+end
+
+local function matches(r, uri, host)
+    if r.host and r.host ~= host then
+        return false
+    end
+    if r.plen == 1 then
+        return true
+    end
+    if sub(uri, 1, r.plen) ~= r.prefix then
+        return false
+    end
+    local nb = byte(uri, r.plen + 1)
+    return nb == nil or nb == 47
+end
+
+-- longest matching prefix; candidates are pre-grouped by first path segment
 local function route(meta, uri, host)
-    local routes = meta.routes
-    for i = 1, #routes do
-        local r = routes[i]
-        if not r.host or r.host == host then
-            if r.plen == 1 then
-                return r
-            end
-            if sub(uri, 1, r.plen) == r.prefix then
-                local nb = byte(uri, r.plen + 1)
-                if nb == nil or nb == 47 then
-                    return r
-                end
-            end
+    local slash = find(uri, "/", 2, true)
+    local list = meta.by_seg[slash and sub(uri, 2, slash - 1) or sub(uri, 2)] or meta.roots
+    local r = list[1]
+    if r and matches(r, uri, host) then
+        return r -- the usual case, kept free of loops for the JIT
+    end
+    for i = 2, #list do
+        r = list[i]
+        if matches(r, uri, host) then
+            return r
         end
     end
 end
@@ -79,7 +108,27 @@ end
 
 local function deny(rec, cause, extra, headers)
     var.portico_rec = rec
+    ngx.ctx.rec = rec
     return problem.send(cause, extra, headers)
+end
+
+-- "Bearer <key>" without Lua patterns (they are not JIT-compiled)
+local function bearer(authz)
+    local p = sub(authz, 1, 7)
+    if p ~= "Bearer " and lower(p) ~= "bearer " then
+        return nil
+    end
+    local i, j = 8, #authz
+    while byte(authz, i) == 32 do
+        i = i + 1
+    end
+    while j >= i and byte(authz, j) == 32 do
+        j = j - 1
+    end
+    if j < i or find(sub(authz, i, j), " ", 1, true) then
+        return nil
+    end
+    return sub(authz, i, j)
 end
 
 local function body_size()
@@ -105,10 +154,14 @@ function _M.run()
     local ctx = ngx.ctx
     local rid = var.http_x_request_id
     if not rid or #rid > 64 then
-        rid = var.request_id
-        set_header("X-Request-Id", rid)
+        rid = new_request_id()
     end
-    ctx.rid = rid
+    var.portico_rid = rid -- echoed in the answer and sent upstream
+    ctx.rid = escape(rid)
+    local ru = var.request_uri
+    local q = find(ru, "?", 1, true)
+    local raw_path = q and sub(ru, 1, q - 1) or ru
+    ctx.path = escape(raw_path)
 
     local meta = store.current()
     if not meta then
@@ -125,7 +178,7 @@ function _M.run()
     local key
     local authz = var.http_authorization
     if authz then
-        key = match(authz, "^[Bb][Ee][Aa][Rr][Ee][Rr] +([^ ]+) *$")
+        key = bearer(authz)
     end
     if not key then
         src = 2
@@ -139,18 +192,19 @@ function _M.run()
     if not key then
         return deny(rec, "missing-key", nil, { ["WWW-Authenticate"] = 'Bearer realm="portico"' })
     end
-    if not keyformat.valid(key) then
-        return deny(rec, "invalid-key")
-    end
-    local prefix = sub(key, 1, 16)
-    rec = rec .. ',"key":"' .. prefix .. '"'
-    local digest = crypto.sha256(key)
-    local k = store.key(digest)
+    -- a key seen recently skips the checksum and SHA-256 (cache flushed on any config change)
+    local k = store.cached_key(key)
     if not k then
-        return deny(rec, "invalid-key")
+        if not keyformat.valid(key) then
+            return deny(rec, "invalid-key")
+        end
+        k = store.key(crypto.sha256(key), key)
+        if not k then
+            return deny(rec .. ',"key":"' .. sub(key, 1, 16) .. '"', "invalid-key")
+        end
     end
     local t = now()
-    rec = rec .. ',"app":' .. (k.app or 0) .. ',"org":' .. (k.org or 0)
+    rec = rec .. k.log
     if k.exp and k.exp <= t then
         return deny(rec, "expired-key")
     end
@@ -165,7 +219,7 @@ function _M.run()
     if not plan then
         return deny(rec, "forbidden-api")
     end
-    rec = rec .. ',"sub":' .. s.id .. ',"plan":' .. plan.id
+    rec = rec .. ',"sub":' .. (s.id or 0) .. ',"plan":' .. (plan.id or 0)
     if k.cidrs and not ip.match(k.cidrs, var.remote_addr) then
         return deny(rec, "forbidden-ip")
     end
@@ -186,7 +240,7 @@ function _M.run()
     end
 
     -- limits
-    local ok, info = limits.check(digest, s, plan, t)
+    local ok, info = limits.check(k.digest, s, plan, t)
     if not ok then
         local headers = { ["Retry-After"] = info.retry_after }
         local extra = { limit = info.outcome == "rate" and "rate" or "quota", window = info.window,
@@ -201,16 +255,28 @@ function _M.run()
         return deny(rec .. ',"lim":"' .. info.outcome .. '"',
             info.outcome == "rate" and "rate-limited" or "quota-exceeded", extra, headers)
     end
-    var.portico_rec = rec .. ',"lim":"ok"'
-    ctx.lim = info
+    rec = rec .. ',"lim":"ok"'
+    var.portico_rec = rec
+    ctx.rec = rec
+    if info.limit then
+        var.portico_rl_limit = info.limit
+        var.portico_rl_remaining = info.remaining
+        var.portico_rl_reset = info.reset
+    end
+    if info.day_limit then
+        var.portico_qd_limit = info.day_limit
+        var.portico_qd_remaining = info.day_remaining
+    end
+    if info.month_limit then
+        var.portico_qm_limit = info.month_limit
+        var.portico_qm_remaining = info.month_remaining
+    end
 
     -- forward: upstream URI, credential stripped, identity headers replaced
     local up = api.upstream
     if not up then
         return problem.send("bad-gateway")
     end
-    local ru = var.request_uri
-    local q = find(ru, "?", 1, true)
     local args = q and sub(ru, q) or ""
     if src == 1 then
         clear_header("Authorization")
@@ -219,45 +285,28 @@ function _M.run()
     else
         args = strip_query_key(sub(args, 2), api.query_key)
     end
-    for name in pairs(get_headers(200)) do
-        if byte(name, 1) == 120 and sub(name, 1, 10) == "x-portico-" then
-            clear_header(name)
+    -- identity headers are set by proxy_set_header from these variables
+    -- (which also drops a client's copy); other x-portico-* headers go here
+    -- a regex over the raw header block finds them without iterating a table
+    -- (pairs() is not JIT-compiled); HTTP/2 has no raw block, so it always scans
+    local ok_raw, raw = pcall(raw_header, true)
+    if not ok_raw or re_find(raw, [[^x-portico-]], "joim") then
+        for name in pairs(get_headers(200)) do
+            if byte(name, 1) == 120 and sub(name, 1, 10) == "x-portico-" then
+                clear_header(name)
+            end
         end
     end
-    set_header("X-Portico-Application", tostring(k.app))
-    set_header("X-Portico-Organisation", tostring(k.org))
-    set_header("X-Portico-Plan", tostring(plan.id))
-    set_header("X-Portico-Key-Prefix", prefix)
-    var.portico_upstream_uri = upstream_path(api, q and sub(ru, 1, q - 1) or ru) .. args
+    var.portico_app = k.app_s
+    var.portico_org = k.org_s
+    var.portico_plan = plan.id_s
+    var.portico_key = k.prefix
+    var.portico_upstream_uri = upstream_path(api, raw_path) .. args
     if up.scheme == "https" then
         var.portico_scheme = "https"
         var.portico_upstream_host = up.host
     end
     ctx.api = api
-end
-
-function _M.header_filter()
-    local ctx = ngx.ctx
-    local h = ngx.header
-    if ctx.rid then
-        h["X-Request-Id"] = ctx.rid
-    end
-    local info = ctx.lim
-    if info then
-        if info.limit then
-            h["RateLimit-Limit"] = info.limit
-            h["RateLimit-Remaining"] = info.remaining
-            h["RateLimit-Reset"] = info.reset
-        end
-        if info.day_limit then
-            h["X-Quota-Limit-Day"] = info.day_limit
-            h["X-Quota-Remaining-Day"] = info.day_remaining
-        end
-        if info.month_limit then
-            h["X-Quota-Limit-Month"] = info.month_limit
-            h["X-Quota-Remaining-Month"] = info.month_remaining
-        end
-    end
 end
 
 return _M

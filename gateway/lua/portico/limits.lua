@@ -43,20 +43,49 @@ local function month_info(now)
     return month_idx, month_end
 end
 
-local taken = {}
-
-local function rollback(n)
-    for i = 1, n do
-        backend.undo(taken[i])
-        taken[i] = nil
-    end
-end
-
 local function failed(err)
     -- local backend failures (e.g. out of memory) admit: the platform's quota
     -- enforcement still applies, and refusing paying traffic is worse
     stats.inc("limiter_errors")
     ngx.log(ngx.WARN, "limiter backend failed: ", err)
+end
+
+-- Straight-line code (no loops) on purpose: LuaJIT compiles this hot path into
+-- one trace; loops here made it fall back to the interpreter.
+local function rate(info, prefix, key_id, limit, window, now)
+    local ok, remaining, reset, retry, handle = backend.window_take(prefix .. key_id, limit, window, now)
+    if ok == nil then
+        failed(remaining)
+        return true
+    end
+    if not ok then
+        retry = ceil(retry)
+        return false, { outcome = "rate", window = window == 1 and "second" or "minute", limit = limit,
+            remaining = 0, reset = retry, retry_after = retry }
+    end
+    if not info.limit or remaining < info.remaining then
+        info.limit, info.remaining, info.reset = limit, remaining, ceil(reset)
+    end
+    return true, nil, handle
+end
+
+local function quota(id, limit, reset, window)
+    local ok, used, handle = backend.counter_take(id, limit, ceil(reset) + 3600)
+    if ok == nil then
+        failed(used)
+        return true, 0
+    end
+    if not ok then
+        return false, { outcome = "quota", window = window, limit = limit, remaining = 0,
+            retry_after = ceil(reset) }
+    end
+    return true, limit - used, handle
+end
+
+local function undo(h1, h2, h3)
+    if h1 then backend.undo(h1) end
+    if h2 then backend.undo(h2) end
+    if h3 then backend.undo(h3) end
 end
 
 -- key_id: raw digest; sub: subscription; plan: plan; now: seconds.
@@ -68,67 +97,42 @@ function _M.check(key_id, sub, plan, now)
             reason = sub.blocked_reason }
     end
     local info = { outcome = "ok" }
-    local n = 0
+    local ok, deny, h1, h2, h3
+    local rps, rpm, qd, qm = plan.rate_per_second, plan.rate_per_minute, plan.quota_per_day, plan.quota_per_month
 
-    local rps, rpm = plan.rate_per_second, plan.rate_per_minute
-    for pass = 1, 2 do
-        local limit = pass == 1 and rps or rpm
-        if type(limit) == "number" then
-            local window = pass == 1 and 1 or 60
-            local ok, remaining, reset, retry, handle =
-                backend.window_take((pass == 1 and "s" or "m") .. key_id, limit, window, now)
-            if ok == nil then
-                failed(remaining)
-            elseif not ok then
-                rollback(n)
-                retry = ceil(retry)
-                return false, { outcome = "rate", window = pass == 1 and "second" or "minute", limit = limit,
-                    remaining = 0, reset = retry, retry_after = retry }
-            else
-                n = n + 1
-                taken[n] = handle
-                if not info.limit or remaining < info.remaining then
-                    info.limit, info.remaining, info.reset = limit, remaining, ceil(reset)
-                end
-            end
+    if type(rps) == "number" then
+        ok, deny, h1 = rate(info, "s", key_id, rps, 1, now)
+        if not ok then
+            return false, deny
         end
     end
-
-    local qd, qm = plan.quota_per_day, plan.quota_per_month
-    if type(qd) == "number" or type(qm) == "number" then
-        local sid = sub.id or 0
-        for pass = 1, 2 do
-            local limit = pass == 1 and qd or qm
-            if type(limit) == "number" then
-                local id, reset
-                if pass == 1 then
-                    local day = floor(now / DAY)
-                    id, reset = "d" .. sid .. ":" .. day, (day + 1) * DAY - now
-                else
-                    local idx, e = month_info(now)
-                    id, reset = "M" .. sid .. ":" .. idx, e - now
-                end
-                local ok, used, handle = backend.counter_take(id, limit, ceil(reset) + 3600)
-                if ok == nil then
-                    failed(used)
-                elseif not ok then
-                    rollback(n)
-                    return false, { outcome = "quota", window = pass == 1 and "day" or "month",
-                        limit = limit, remaining = 0, retry_after = ceil(reset) }
-                else
-                    n = n + 1
-                    taken[n] = handle
-                    if pass == 1 then
-                        info.day_limit, info.day_remaining = limit, limit - used
-                    else
-                        info.month_limit, info.month_remaining = limit, limit - used
-                    end
-                end
-            end
+    if type(rpm) == "number" then
+        ok, deny, h2 = rate(info, "m", key_id, rpm, 60, now)
+        if not ok then
+            undo(h1)
+            return false, deny
         end
     end
-    for i = 1, n do
-        taken[i] = nil
+    local sid = sub.id or 0
+    if type(qd) == "number" then
+        local day = floor(now / DAY)
+        local remaining
+        ok, remaining, h3 = quota("d" .. sid .. ":" .. day, qd, (day + 1) * DAY - now, "day")
+        if not ok then
+            undo(h1, h2)
+            return false, remaining
+        end
+        info.day_limit, info.day_remaining = qd, remaining
+    end
+    if type(qm) == "number" then
+        local idx, e = month_info(now)
+        local remaining
+        ok, remaining = quota("M" .. sid .. ":" .. idx, qm, e - now, "month")
+        if not ok then
+            undo(h1, h2, h3)
+            return false, remaining
+        end
+        info.month_limit, info.month_remaining = qm, remaining
     end
     return true, info
 end

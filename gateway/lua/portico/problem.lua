@@ -38,9 +38,21 @@ for cause, c in pairs(CAUSES) do
         .. ',"detail":"' .. c[3] .. '"'
 end
 
+local function request_id()
+    local rid = ngx.ctx.rid -- already escaped by the access phase
+    if rid then
+        return rid
+    end
+    rid = var.portico_rid -- survives error_page redirects; client-supplied, so escape
+    if rid and rid ~= "" then
+        return require("portico.logging").escape(rid)
+    end
+    return var.request_id
+end
+
 -- extra: table of additional members (encoded), or nil
 function _M.body(cause, extra)
-    local b = HEAD[cause] .. ',"request_id":"' .. (ngx.ctx.rid or var.request_id) .. '"'
+    local b = HEAD[cause] .. ',"request_id":"' .. request_id() .. '"'
     if extra then
         for k, v in pairs(extra) do
             b = b .. ',' .. cjson.encode(k) .. ':' .. cjson.encode(v)
@@ -72,7 +84,7 @@ function _M.from_status()
     local cause = status == 504 and "gateway-timeout" or status == 413 and "body-too-large"
         or status == 400 and "bad-request" or "bad-gateway"
     ngx.status = CAUSES[cause][1]
-    stats.inc("denied." .. cause)
+    stats.inc("upstream." .. cause)
     ngx.header["Content-Type"] = "application/problem+json"
     ngx.print(_M.body(cause))
     return ngx.exit(ngx.status)

@@ -60,7 +60,7 @@ local function decode_key(v)
     if not app then
         return nil
     end
-    local rec = { app = tonumber(app), org = tonumber(org), exp = tonumber(exp) }
+    local rec = { app = tonumber(app), org = tonumber(org), exp = tonumber(exp), app_s = app, org_s = org }
     if apis ~= "" then
         rec.apis = {}
         for id in gmatch(apis, "[^,]+") do
@@ -219,8 +219,33 @@ local function compile(meta)
         end
         return (x.host and 1 or 0) > (y.host and 1 or 0)
     end)
+    -- candidates per first path segment, so a request usually tests one route
+    local roots = {}
+    for _, r in ipairs(c.routes) do
+        r.seg = r.plen > 1 and (match(r.prefix, "^/([^/]*)") or "") or nil
+        if not r.seg then
+            roots[#roots + 1] = r
+        end
+    end
+    c.by_seg, c.roots = {}, roots
+    for _, r in ipairs(c.routes) do
+        if r.seg then
+            local l = c.by_seg[r.seg]
+            if not l then
+                l = {}
+                c.by_seg[r.seg] = l
+            end
+            l[#l + 1] = r
+        end
+    end
+    for _, l in pairs(c.by_seg) do
+        for _, r in ipairs(roots) do
+            l[#l + 1] = r
+        end
+    end
     for _, p in ipairs(meta.plans or {}) do
         if type(p) == "table" and p.id then
+            p.id_s = tostring(p.id)
             c.plans[p.id] = p
         end
     end
@@ -248,7 +273,8 @@ _M.compile = compile
 ---------------------------------------------------------------------------
 
 local cur_ptr, cur_slot, cur_meta
-local key_cache = assert(lrucache.new(20000))
+local key_cache = assert(lrucache.new(20000)) -- raw digest -> record
+local secret_cache = assert(lrucache.new(20000)) -- presented key -> record (skips checksum + SHA-256)
 
 -- compiled meta + active slot, or nil before the first config
 function _M.current()
@@ -264,23 +290,38 @@ function _M.current()
         end
         cur_meta, cur_slot, cur_ptr = compile(meta), slot, p
         key_cache:flush_all()
+        secret_cache:flush_all()
     end
     return cur_meta, cur_slot
 end
 
--- raw digest -> key record or nil (call after current())
-function _M.key(raw)
+-- raw digest -> key record or nil (call after current()); `secret` is the
+-- presented key, remembered so its next use skips the checksum and SHA-256
+function _M.key(raw, secret)
     local rec = key_cache:get(raw)
-    if rec then
-        return rec
+    if not rec then
+        local v = cur_slot:get(raw)
+        if not v then
+            return nil
+        end
+        rec = decode_key(v)
+        if not rec then
+            return nil
+        end
+        rec.digest = raw
+        key_cache:set(raw, rec)
     end
-    local v = cur_slot:get(raw)
-    if not v then
-        return nil
+    if secret then
+        -- per-key strings computed once, not per request
+        rec.prefix = sub(secret, 1, 16)
+        rec.log = ',"key":"' .. rec.prefix .. '","app":' .. (rec.app or 0) .. ',"org":' .. (rec.org or 0)
+        secret_cache:set(secret, rec)
     end
-    rec = decode_key(v)
-    key_cache:set(raw, rec)
     return rec
+end
+
+function _M.cached_key(secret)
+    return secret_cache:get(secret)
 end
 
 ---------------------------------------------------------------------------

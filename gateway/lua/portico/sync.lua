@@ -202,6 +202,14 @@ local function loop(premature)
     local interval = settings.poll_interval or 5
     while not ngx.worker.exiting() do
         ngx.update_time()
+        if not settings.config_url and state:get("need_full") then
+            -- no platform to pull from: a version gap re-reads the snapshot file
+            state:delete("need_full")
+            run(function()
+                bootstrap()
+                return true
+            end)
+        end
         if settings.config_url then
             if state:get("need_full") then
                 state:delete("need_full")

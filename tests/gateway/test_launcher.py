@@ -1,0 +1,85 @@
+"""Launcher: rendering the runtime directory (no nginx started)."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+from django.core.management import call_command
+
+from gateway import launcher
+
+
+def render(tmp_path, *extra: str) -> str:
+    ns = launcher.build_parser().parse_args(
+        ["--name", "edge-9", "--runtime-dir", str(tmp_path / "rt"), "--push-secret", "very-secret", *extra]
+    )
+    return launcher.run(launcher.options_from_args(ns), render_only=True).read_text()
+
+
+def test_rendered_config_binds_admin_to_loopback_and_keeps_secrets_out(tmp_path):
+    conf = render(tmp_path, "--client-secret", "oauth-secret")
+
+    settings_file = tmp_path / "rt" / "conf" / "portico.json"
+    assert "listen 127.0.0.1:8081;" in conf
+    assert "listen 127.0.0.1:8080;" in conf
+    assert "very-secret" not in conf and "oauth-secret" not in conf
+    assert json.loads(settings_file.read_text())["push_secret"] == "very-secret"
+    assert stat.S_IMODE(settings_file.stat().st_mode) == 0o600
+    assert "server_tokens off;" in conf
+    assert "{{" not in conf
+
+
+def test_every_temp_path_pid_and_log_live_under_the_runtime_dir(tmp_path):
+    conf = render(tmp_path)
+
+    root = str((tmp_path / "rt").resolve())
+    for directive in (
+        "pid",
+        "error_log",
+        "client_body_temp_path",
+        "proxy_temp_path",
+        "fastcgi_temp_path",
+        "uwsgi_temp_path",
+        "scgi_temp_path",
+    ):
+        line = next(line for line in conf.splitlines() if line.strip().startswith(directive + " "))
+        assert root in line
+
+
+def test_tls_listeners_and_trusted_proxies_are_rendered(tmp_path):
+    conf = render(
+        tmp_path,
+        "--tls-cert",
+        "/c.pem",
+        "--tls-key",
+        "/k.pem",
+        "--trusted-proxy",
+        "10.0.0.0/8",
+        "--listen",
+        "[::1]:8443",
+    )
+
+    assert "listen [::1]:8443 ssl;" in conf
+    assert "ssl_certificate /c.pem;" in conf
+    assert "set_real_ip_from 10.0.0.0/8;" in conf
+
+
+def test_certificate_without_key_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="tls"):
+        render(tmp_path, "--tls-cert", "/c.pem")
+
+
+def test_platform_url_without_client_credentials_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="client"):
+        render(tmp_path, "--config-url", "http://cp/gateway/v1/config")
+
+
+def test_rungateway_command_takes_the_launcher_options(tmp_path, capsys):
+    call_command(
+        "rungateway", "--name", "edge-3", "--runtime-dir", str(tmp_path / "rt"), "--push-secret", "s", "--render-only"
+    )
+
+    assert "edge-3" in capsys.readouterr().out
+    assert (tmp_path / "rt" / "conf" / "nginx.conf").exists()

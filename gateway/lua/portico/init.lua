@@ -5,7 +5,7 @@ function _M.init(settings_path)
     -- the request pipeline is one long path through several modules; LuaJIT's
     -- default trace limits abort it ("trace too long") and fall back to the
     -- interpreter, which costs several microseconds per request
-    jit.opt.start("maxtrace=8000", "maxrecord=32000", "maxirconst=4000", "maxside=400",
+    jit.opt.start("maxtrace=8000", "maxrecord=32000", "maxirconst=4000", "maxside=400", "loopunroll=100",
         "sizemcode=128", "maxmcode=16384", "maxsnap=1000")
     require("portico.settings").load(settings_path)
     -- load everything in the master so workers share the compiled modules

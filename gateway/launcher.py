@@ -56,6 +56,7 @@ class GatewayOptions:
     limits_dict_size: str = "32m"
     spool_max_bytes: int = 256 * 1024 * 1024
     spool_segment_bytes: int = 8 * 1024 * 1024
+    access_log_rotate_bytes: int = 64 * 1024 * 1024
     max_body: str = "64m"
     upstream_keepalive: int = 128
     error_log_level: str = "warn"
@@ -100,6 +101,7 @@ def render(opts: GatewayOptions) -> Path:
     prefix = prepare_runtime(opts.runtime_dir)
     settings = {
         "name": opts.name,
+        "prefix": str(prefix),
         "state_dir": str(prefix / "state"),
         "spool_dir": str(prefix / "spool"),
         "config_url": opts.config_url,
@@ -113,6 +115,7 @@ def render(opts: GatewayOptions) -> Path:
         "log_flush_interval": opts.log_flush_interval,
         "spool_max_bytes": opts.spool_max_bytes,
         "spool_segment_bytes": opts.spool_segment_bytes,
+        "access_log_rotate_bytes": opts.access_log_rotate_bytes,
         "fetch_timeout_ms": 60000,
     }
     settings_file = prefix / "conf" / "portico.json"
@@ -156,6 +159,7 @@ def render(opts: GatewayOptions) -> Path:
         "tls": _indent(tls),
         "admin": opts.admin,
         "hsts": hsts,
+        "log_flush": f"{max(1, int(opts.log_flush_interval * 1000))}ms",
     }
     conf = prefix / "conf" / "nginx.conf"
     conf.write_text(render_template("gateway.conf.tmpl", values))
@@ -207,6 +211,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limits-dict-size", default="32m")
     p.add_argument("--spool-max-bytes", type=int, default=256 * 1024 * 1024)
     p.add_argument("--spool-segment-bytes", type=int, default=8 * 1024 * 1024)
+    p.add_argument(
+        "--access-log-rotate-bytes",
+        type=int,
+        default=64 * 1024 * 1024,
+        help="nginx's raw access.log is rotated (after ingestion) past this size",
+    )
     p.add_argument("--max-body", default="64m", help="hard body ceiling; per-API limits are enforced below it")
     p.add_argument("--upstream-keepalive", type=int, default=128)
     p.add_argument("--error-log-level", default="warn")

@@ -1,9 +1,10 @@
 -- Request pipeline (access phase): route -> credential -> key lookup -> policy
 -- -> limits -> rewrite headers/URI for the proxy. Each step denies with a
 -- problem+json answer. Results go into nginx variables ($portico_*) that the
--- config turns into proxy_set_header / add_header lines: a variable write is
--- far cheaper than ngx.header or ngx.req.set_header, and variables survive
--- the internal redirect nginx makes for 502/504 error pages (ngx.ctx does not).
+-- config turns into proxy_set_header / add_header lines and the access log
+-- (log_format portico): a variable write is far cheaper than ngx.header,
+-- ngx.req.set_header or building a record in Lua, and variables survive the
+-- internal redirect nginx makes for 502/504 error pages (ngx.ctx does not).
 local store = require "portico.store"
 local keyformat = require "portico.keyformat"
 local crypto = require "portico.crypto"
@@ -19,8 +20,7 @@ local get_method, clear_header, get_headers, raw_header = req.get_method, req.cl
 local re_find = ngx.re.find
 local byte, sub, find, lower, gsub, format = string.byte, string.sub, string.find, string.lower, string.gsub,
     string.format
-local escape = require("portico.logging").escape
-local tonumber, tostring, pairs = tonumber, tostring, pairs
+local tonumber, pairs = tonumber, pairs
 local now = ngx.now
 
 local _M = {}
@@ -30,8 +30,8 @@ local _M = {}
 local rid_prefix, rid_seq
 local function new_request_id()
     if not rid_prefix then
-        rid_prefix = require("portico.crypto").to_hex(require("portico.crypto").sha256(
-            ngx.worker.pid() .. ":" .. ngx.now() .. ":" .. var.request_id)):sub(1, 16) .. "-"
+        local seed = ngx.worker.pid() .. ":" .. ngx.now() .. ":" .. var.request_id
+        rid_prefix = sub(crypto.to_hex(crypto.sha256(seed)), 1, 16) .. "-"
         rid_seq = 0
     end
     rid_seq = rid_seq + 1
@@ -106,11 +106,7 @@ local function strip_query_key(args, param)
     return s ~= "" and "?" .. s or ""
 end
 
-local function deny(rec, cause, extra, headers)
-    var.portico_rec = rec
-    ngx.ctx.rec = rec
-    return problem.send(cause, extra, headers)
-end
+local MISSING_KEY_HEADERS = { ["WWW-Authenticate"] = 'Bearer realm="portico"' }
 
 -- "Bearer <key>" without Lua patterns (they are not JIT-compiled)
 local function bearer(authz)
@@ -150,18 +146,17 @@ local function body_size()
     return size
 end
 
-function _M.run()
-    local ctx = ngx.ctx
+-- The pipeline is split into stages on purpose: as one function it was too
+-- big for a single LuaJIT trace ("too many spill slots") and ran interpreted;
+-- each stage now compiles on its own. A stage returns nil after denying.
+
+-- request id, config, route
+local function stage_route()
     local rid = var.http_x_request_id
     if not rid or #rid > 64 then
         rid = new_request_id()
     end
-    var.portico_rid = rid -- echoed in the answer and sent upstream
-    ctx.rid = escape(rid)
-    local ru = var.request_uri
-    local q = find(ru, "?", 1, true)
-    local raw_path = q and sub(ru, 1, q - 1) or ru
-    ctx.path = escape(raw_path)
+    var.portico_rid = rid -- echoed in the answer, sent upstream, logged, and in problem bodies
 
     local meta = store.current()
     if not meta then
@@ -171,9 +166,13 @@ function _M.run()
     if not api then
         return problem.send("no-route")
     end
-    local rec = '"api":' .. api.id
+    -- $portico_* variables feed the access log (log_format portico) as they become known
+    var.portico_api = api.id_s
+    return meta, api
+end
 
-    -- credential: Bearer, then the API's key header, then (if allowed) the query
+-- credential: Bearer, then the API's key header, then (if allowed) the query
+local function stage_key(api)
     local src = 1
     local key
     local authz = var.http_authorization
@@ -190,41 +189,47 @@ function _M.run()
         end
     end
     if not key then
-        return deny(rec, "missing-key", nil, { ["WWW-Authenticate"] = 'Bearer realm="portico"' })
+        return problem.send("missing-key", nil, MISSING_KEY_HEADERS)
     end
     -- a key seen recently skips the checksum and SHA-256 (cache flushed on any config change)
     local k = store.cached_key(key)
     if not k then
         if not keyformat.valid(key) then
-            return deny(rec, "invalid-key")
+            return problem.send("invalid-key")
         end
         k = store.key(crypto.sha256(key), key)
         if not k then
-            return deny(rec .. ',"key":"' .. sub(key, 1, 16) .. '"', "invalid-key")
+            var.portico_key = sub(key, 1, 16)
+            return problem.send("invalid-key")
         end
     end
-    local t = now()
-    rec = rec .. k.log
-    if k.exp and k.exp <= t then
-        return deny(rec, "expired-key")
+    var.portico_key = k.prefix
+    var.portico_app = k.app_s
+    var.portico_org = k.org_s
+    if k.exp and k.exp <= now() then
+        return problem.send("expired-key")
     end
+    return k, src
+end
 
-    -- policy: scope (key restriction + active subscription), client IP, method, body size
+-- scope (key restriction + active subscription), client IP, method, body size
+local function stage_policy(meta, api, k)
     if k.apis and not k.apis[api.id] then
-        return deny(rec, "forbidden-api")
+        return problem.send("forbidden-api")
     end
     local subs = meta.subs[k.app]
     local s = subs and subs[api.id]
     local plan = s and s.status == "active" and meta.plans[s.plan_id]
     if not plan then
-        return deny(rec, "forbidden-api")
+        return problem.send("forbidden-api")
     end
-    rec = rec .. ',"sub":' .. (s.id or 0) .. ',"plan":' .. (plan.id or 0)
+    var.portico_sub = s.id_s
+    var.portico_plan = plan.id_s
     if k.cidrs and not ip.match(k.cidrs, var.remote_addr) then
-        return deny(rec, "forbidden-ip")
+        return problem.send("forbidden-ip")
     end
     if api.methods and not api.methods[get_method()] then
-        return deny(rec, "method-not-allowed", nil, { Allow = api.allow })
+        return problem.send("method-not-allowed", nil, { Allow = api.allow })
     end
     if api.max_body then
         local cl = var.http_content_length
@@ -235,29 +240,32 @@ function _M.run()
             size = body_size()
         end
         if size and size > api.max_body then
-            return deny(rec, "body-too-large", { max_body_bytes = api.max_body })
+            return problem.send("body-too-large", { max_body_bytes = api.max_body })
         end
     end
+    return s, plan
+end
 
-    -- limits
-    local ok, info = limits.check(k.digest, s, plan, t)
-    if not ok then
-        local headers = { ["Retry-After"] = info.retry_after }
-        local extra = { limit = info.outcome == "rate" and "rate" or "quota", window = info.window,
-            retry_after = info.retry_after }
-        if info.outcome == "rate" then
-            headers["RateLimit-Limit"] = info.limit
-            headers["RateLimit-Remaining"] = 0
-            headers["RateLimit-Reset"] = info.reset
-        elseif info.reason and info.reason ~= ngx.null then
-            extra.reason = info.reason
-        end
-        return deny(rec .. ',"lim":"' .. info.outcome .. '"',
-            info.outcome == "rate" and "rate-limited" or "quota-exceeded", extra, headers)
+local function deny_limit(info)
+    local headers = { ["Retry-After"] = info.retry_after }
+    local extra = { limit = info.outcome == "rate" and "rate" or "quota", window = info.window,
+        retry_after = info.retry_after }
+    if info.outcome == "rate" then
+        headers["RateLimit-Limit"] = info.limit
+        headers["RateLimit-Remaining"] = 0
+        headers["RateLimit-Reset"] = info.reset
+    elseif info.reason and info.reason ~= ngx.null then
+        extra.reason = info.reason
     end
-    rec = rec .. ',"lim":"ok"'
-    var.portico_rec = rec
-    ctx.rec = rec
+    return problem.send(info.outcome == "rate" and "rate-limited" or "quota-exceeded", extra, headers)
+end
+
+local function stage_limits(k, s, plan)
+    local ok, info = limits.check(k.digest, s, plan, now())
+    var.portico_lim = info.outcome
+    if not ok then
+        return deny_limit(info)
+    end
     if info.limit then
         var.portico_rl_limit = info.limit
         var.portico_rl_remaining = info.remaining
@@ -271,24 +279,14 @@ function _M.run()
         var.portico_qm_limit = info.month_limit
         var.portico_qm_remaining = info.month_remaining
     end
+    return true
+end
 
-    -- forward: upstream URI, credential stripped, identity headers replaced
-    local up = api.upstream
-    if not up then
-        return problem.send("bad-gateway")
-    end
-    local args = q and sub(ru, q) or ""
-    if src == 1 then
-        clear_header("Authorization")
-    elseif src == 2 then
-        clear_header(api.key_header)
-    else
-        args = strip_query_key(sub(args, 2), api.query_key)
-    end
-    -- identity headers are set by proxy_set_header from these variables
-    -- (which also drops a client's copy); other x-portico-* headers go here
-    -- a regex over the raw header block finds them without iterating a table
-    -- (pairs() is not JIT-compiled); HTTP/2 has no raw block, so it always scans
+local function strip_portico_headers()
+    -- the identity headers come from proxy_set_header (which also drops a
+    -- client's copy); any other x-portico-* header is removed here. A regex
+    -- over the raw header block finds them without iterating a table (pairs()
+    -- is not JIT-compiled); HTTP/2 has no raw block, so it always scans.
     local ok_raw, raw = pcall(raw_header, true)
     if not ok_raw or re_find(raw, [[^x-portico-]], "joim") then
         for name in pairs(get_headers(200)) do
@@ -297,16 +295,50 @@ function _M.run()
             end
         end
     end
-    var.portico_app = k.app_s
-    var.portico_org = k.org_s
-    var.portico_plan = plan.id_s
-    var.portico_key = k.prefix
-    var.portico_upstream_uri = upstream_path(api, raw_path) .. args
+end
+
+-- upstream URI, credential stripped
+local function stage_forward(api, src)
+    local up = api.upstream
+    if not up then
+        return problem.send("bad-gateway")
+    end
+    local ru = var.request_uri
+    local q = find(ru, "?", 1, true)
+    local args = q and sub(ru, q) or ""
+    if src == 1 then
+        clear_header("Authorization")
+    elseif src == 2 then
+        clear_header(api.key_header)
+    else
+        args = strip_query_key(sub(args, 2), api.query_key)
+    end
+    strip_portico_headers()
+    var.portico_upstream_uri = upstream_path(api, q and sub(ru, 1, q - 1) or ru) .. args
     if up.scheme == "https" then
         var.portico_scheme = "https"
         var.portico_upstream_host = up.host
     end
-    ctx.api = api
+    -- the balancer finds the API again through $portico_api: no ngx.ctx table per request
+end
+
+function _M.run()
+    local meta, api = stage_route()
+    if not meta then
+        return
+    end
+    local k, src = stage_key(api)
+    if not k then
+        return
+    end
+    local s, plan = stage_policy(meta, api, k)
+    if not s then
+        return
+    end
+    if not stage_limits(k, s, plan) then
+        return
+    end
+    return stage_forward(api, src)
 end
 
 return _M

@@ -1,12 +1,16 @@
 -- Picks the API's upstream for the shared keepalive upstream block. nginx keeps
 -- idle connections per peer address, so every API gets its own keepalive pool.
 local balancer = require "ngx.balancer"
+local store = require "portico.store"
 
 local _M = {}
 
 function _M.run()
-    local api = ngx.ctx.api
-    local up = api.upstream
+    local api = store.current().by_id[ngx.var.portico_api] -- set by the access phase
+    local up = api and api.upstream
+    if not up then
+        return ngx.exit(502) -- the API vanished with a config change mid-request
+    end
     local ok, err = balancer.set_current_peer(up.addr, up.port)
     if not ok then
         ngx.log(ngx.ERR, "cannot set upstream for API ", api.id, ": ", err)

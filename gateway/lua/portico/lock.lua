@@ -20,20 +20,6 @@ function _M.acquire(name, timeout, ttl)
     end
 end
 
--- for contexts that cannot yield (exiting timers): spin briefly
-function _M.acquire_spin(name, timeout, ttl)
-    local deadline = now() + (timeout or 0.2)
-    while true do
-        if state:add(name, ngx.worker.pid(), ttl or 30) then
-            return true
-        end
-        update_time()
-        if now() >= deadline then
-            return false
-        end
-    end
-end
-
 function _M.release(name)
     state:delete(name)
 end

@@ -1,24 +1,31 @@
--- Access log: one compact JSON object per request, buffered per worker and
--- written to the spool by a timer every log_flush_interval (default 0.2 s) and
--- when the worker exits (reload/stop). The hot path is kept small: the access
--- phase leaves the escaped path/request id and the identity fragment in
--- ngx.ctx, and nginx renders the numeric tail ($portico_log_tail) in C, so a
--- record costs one variable read and one concatenation. Strings that may come
--- from clients are escaped so a quote, newline or control character cannot
--- forge a record. Fields: see docs/gateway-protocol.md.
+-- Access-log ingestion. nginx itself writes one JSON record per request to
+-- <spool>/access.log (log_format portico in the config): C code, buffered per
+-- worker, flushed every log_flush_interval and when a worker exits or reopens
+-- its logs, so logging costs the request path almost nothing. Worker 0 cuts
+-- the complete lines it has not taken yet into one sequenced batch per
+-- interval (portico.spool). Each batch records where it ended in the file
+-- ("src": "<generation>:<offset>"), so a restart resumes exactly there.
+-- Past access_log_rotate_bytes the file is renamed and nginx is told to reopen
+-- it (SIGUSR1 to the master, as logrotate does); the renamed file is drained,
+-- then removed.
+local ffi = require "ffi"
 local spool = require "portico.spool"
 local stats = require "portico.stats"
 local settings = require "portico.settings"
 
-local ngx = ngx
-local var = ngx.var
-local find, sub, gsub, format, char = string.find, string.sub, string.gsub, string.format, string.char
-local concat = table.concat
+local state = ngx.shared.portico_state
+local byte, sub, gsub, format, char = string.byte, string.sub, string.gsub, string.format, string.char
 local re_find = ngx.re.find
-local start_time, get_method = ngx.req.start_time, ngx.req.get_method
+local min = math.min
 
-local _M = {}
+ffi.cdef [[
+int kill(int pid, int sig);
+]]
+local SIGUSR1 = 10
+local SLICE = 256 * 1024 -- bytes of raw log per batch
 
+-- JSON string escaping for client-controlled text (problem bodies, ingestion):
+-- quotes, backslashes, control characters and bytes >= 0x80 as \u00XX.
 local ESC = {}
 for i = 0, 255 do
     local c = char(i)
@@ -31,87 +38,138 @@ ESC["\\"] = "\\\\"
 local UNSAFE = '[%c"\\\128-\255]'
 local UNSAFE_RE = [=[["\\\x00-\x1f\x7f-\xff]]=] -- same set; ngx.re is JIT-friendly, Lua patterns are not
 
-local function esc(s)
+local scratch, scratch_len = nil, 0
+
+-- The first `len` bytes of chunk with "\n" turned into "," (records -> JSON
+-- array body), and the number of records. A JIT-compiled byte loop: Lua's
+-- gsub walks its pattern matcher per character and took milliseconds per
+-- slice, stalling this worker's requests.
+local function join_lines(chunk, len)
+    if scratch_len < len then
+        scratch_len = len
+        scratch = ffi.new("uint8_t[?]", len)
+    end
+    ffi.copy(scratch, chunk, len)
+    local n, high = 1, false
+    for i = 0, len - 1 do
+        local b = scratch[i]
+        if b == 10 then
+            scratch[i] = 44
+            n = n + 1
+        elseif b >= 128 then
+            high = true
+        end
+    end
+    local out = ffi.string(scratch, len)
+    if high then
+        -- nginx's JSON escaping leaves bytes >= 0x80 alone; keep batches valid UTF-8
+        out = gsub(out, "[\128-\255]", ESC)
+    end
+    return out, n
+end
+
+-- position of the last "\n" (scanning back from the end: it is almost always near)
+local function last_newline(s)
+    for i = #s, 1, -1 do
+        if byte(s, i) == 10 then
+            return i
+        end
+    end
+end
+
+local _M = {}
+
+function _M.escape(s)
     if not re_find(s, UNSAFE_RE, "jo") then
         return s
     end
     return (gsub(s, UNSAFE, ESC))
 end
-_M.escape = esc
 
-local buf, n = {}, 0
-local carry, carry_count = nil, 0
-local MAX_BUFFER = 200000
-local EARLY_FLUSH = 20000
-local early_pending = false
+local function live_path()
+    return settings.spool_dir .. "/access.log"
+end
 
-local flush
+local function rotated_path(gen)
+    return settings.spool_dir .. "/access.log." .. gen
+end
+_M.rotated_path = rotated_path
 
-function _M.log()
-    stats.inc("requests")
-    if n >= MAX_BUFFER then
-        stats.inc("log_records_dropped")
-        return
+local function reopen_logs()
+    local f = io.open(settings.prefix .. "/logs/nginx.pid", "r")
+    local pid = f and tonumber(f:read("*l"))
+    if f then
+        f:close()
     end
-    local ctx = ngx.ctx
-    local path, rid, rec = ctx.path, ctx.rid, ctx.rec
-    if not path then
-        -- never reached the access phase, or ngx.ctx was reset by an error_page redirect
-        local ru = var.request_uri or ""
-        local q = find(ru, "?", 1, true)
-        path = esc(q and sub(ru, 1, q - 1) or ru)
-        rid = var.portico_rid
-        rid = esc((rid and rid ~= "") and rid or var.request_id)
-        rec = var.portico_rec
-    end
-    local line = '{"t":' .. start_time() .. ',"id":"' .. rid .. '","m":"' .. get_method() .. '","p":"' .. path
-        .. '","s":' .. ngx.status .. "," .. var.portico_log_tail
-    if rec and rec ~= "" then
-        line = line .. "," .. rec
-    end
-    n = n + 1
-    buf[n] = line .. "}"
-    if n >= EARLY_FLUSH and not early_pending then
-        early_pending = true
-        ngx.timer.at(0, flush)
+    if pid then
+        ffi.C.kill(pid, SIGUSR1)
     end
 end
 
-flush = function(premature)
-    early_pending = false
+-- one ingestion step; runs under the spool lock
+local function ingest_locked()
+    local gen = state:get("ing_gen") or 0
+    local off = state:get("ing_off") or 0
+    local rotating = state:get("ing_rotating")
+    local path = rotating and rotated_path(gen) or live_path()
+    local size = 0
+    local f = io.open(path, "rb")
+    if f then
+        size = f:seek("end")
+        if size < off then
+            off = 0 -- the file was replaced behind our back: start over rather than skip
+        end
+        -- small slices with a yield in between keep each pause of this worker short
+        while size > off do
+            f:seek("set", off)
+            local chunk = f:read(min(size - off, SLICE))
+            local nl = last_newline(chunk)
+            if not nl then
+                if #chunk < SLICE then
+                    break -- a line still being written
+                end
+                nl = #chunk -- no record is this long: skip the garbage rather than stall
+                stats.inc("log_records_dropped")
+            end
+            local records, n = join_lines(chunk, nl - 1)
+            off = off + nl
+            spool.append_locked(records, n + 1, gen .. ":" .. off)
+            state:set("ing_off", off)
+            stats.inc("requests", n + 1)
+            ngx.sleep(0.001)
+        end
+        f:close()
+    end
+    if rotating then
+        local quiet = ngx.now() - (state:get("ing_rotated_at") or 0) > 2 * (settings.log_flush_interval or 0.2) + 1
+        if off >= size and quiet then
+            os.remove(path)
+            state:set("ing_gen", gen + 1)
+            state:set("ing_off", 0)
+            state:delete("ing_rotating")
+        end
+    elseif off >= settings.access_log_rotate_bytes and off >= size then
+        if os.rename(live_path(), rotated_path(gen)) then
+            state:set("ing_rotating", true)
+            state:set("ing_rotated_at", ngx.now())
+            reopen_logs()
+        end
+    end
+end
+
+local function tick(premature)
     stats.flush()
-    if n == 0 and not carry then
+    if premature or ngx.worker.id() ~= 0 then
         return
     end
-    local records, count = nil, n + carry_count
-    if n > 0 then
-        records = concat(buf, ",", 1, n)
-        if carry then
-            records = carry .. "," .. records
-        end
-    else
-        records = carry
-    end
-    buf, n = {}, 0
-    carry, carry_count = nil, 0
-    local seq, err = spool.append(records, count, not premature)
-    if not seq then
-        if premature then
-            stats.inc("log_records_dropped", count)
-            ngx.log(ngx.ERR, "access log: ", count, " records lost at exit: ", err)
-        else
-            carry, carry_count = records, count -- retry on the next tick
-            ngx.log(ngx.WARN, "access log flush deferred: ", err)
-        end
-    end
-    if premature then
-        stats.flush()
+    local ok, err = spool.with_lock(ingest_locked)
+    if not ok then
+        ngx.log(ngx.WARN, "access log ingestion: ", err)
     end
 end
-_M.flush = flush
 
 function _M.start()
-    assert(ngx.timer.every(settings.log_flush_interval or 0.2, flush))
+    assert(ngx.timer.every(settings.log_flush_interval or 0.2, tick))
 end
 
 return _M

@@ -39,11 +39,7 @@ for cause, c in pairs(CAUSES) do
 end
 
 local function request_id()
-    local rid = ngx.ctx.rid -- already escaped by the access phase
-    if rid then
-        return rid
-    end
-    rid = var.portico_rid -- survives error_page redirects; client-supplied, so escape
+    local rid = var.portico_rid -- client-supplied, so escape
     if rid and rid ~= "" then
         return require("portico.logging").escape(rid)
     end

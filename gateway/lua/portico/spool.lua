@@ -1,6 +1,7 @@
 -- Sequenced on-disk spool of access-log batches, read by the platform by cursor
 -- and acknowledged. One line per batch:
---   {"sequence":17,"count":3,"records":[{...},{...},{...}]}
+--   {"sequence":17,"count":3,"src":"0:52311","records":[{...},{...},{...}]}
+-- ("src" is where the batch ended in nginx's access.log, see portico.logging)
 -- Lines go to segment files "seg-<first sequence>.log"; a segment is closed at
 -- spool_segment_bytes, acknowledged segments are deleted, and when the spool
 -- exceeds spool_max_bytes the oldest segments are dropped (and counted).
@@ -95,6 +96,22 @@ function _M.recover()
             records = records + tonumber(c)
         end
         bytes = #content
+        -- resume nginx's access.log where the last batch ended
+        local gen, off
+        for g, o in gmatch(content, '"src":"(%d+):(%d+)"') do
+            gen, off = g, o
+        end
+        if gen then
+            state:set("ing_gen", tonumber(gen))
+            state:set("ing_off", tonumber(off))
+        end
+    end
+    local rotated = io.open(dir() .. "/access.log." .. (state:get("ing_gen") or 0), "rb")
+    if rotated then
+        -- stopped in the middle of a rotation: drain the renamed file first
+        rotated:close()
+        state:set("ing_rotating", true)
+        state:set("ing_rotated_at", 0)
     end
     state:set("log_seq", seq)
     state:set("log_committed", seq)
@@ -121,13 +138,15 @@ local function enforce_bound(segs)
     end
 end
 
-local function append_locked(records, count)
+-- appends one batch; caller holds the spool lock (see with_lock)
+function _M.append_locked(records, count, src)
     local seq = (state:get("log_seq") or 0) + 1
-    local line = '{"sequence":' .. seq .. ',"count":' .. count .. ',"records":[' .. records .. ']}\n'
+    local head = '{"sequence":' .. seq .. ',"count":' .. count .. ',"src":"' .. src .. '","records":['
+    local size = #head + #records + 3
     local segs = segments()
     local cur = segs[#segs]
     local bytes = state:get("log_seg_bytes") or 0
-    if not cur or (bytes > 0 and bytes + #line > settings.spool_segment_bytes) then
+    if not cur or (bytes > 0 and bytes + size > settings.spool_segment_bytes) then
         if cur then
             cur.bytes, cur.records = bytes, state:get("log_seg_records") or 0
         end
@@ -139,39 +158,28 @@ local function append_locked(records, count)
         enforce_bound(segs)
         write_index(segs)
     end
-    local f, err = io.open(seg_path(cur.first), "ab")
-    if not f then
-        return nil, err
-    end
-    local ok, werr = f:write(line)
+    local f = assert(io.open(seg_path(cur.first), "ab"))
+    local ok, werr = f:write(head, records, "]}\n") -- no concatenated copy of a big batch
     f:close()
-    if not ok then
-        return nil, werr
-    end
+    assert(ok, werr)
     state:set("log_seq", seq)
     state:set("log_committed", seq)
-    state:set("log_seg_bytes", bytes + #line)
+    state:set("log_seg_bytes", bytes + size)
     state:incr("log_seg_records", count, 0)
     return seq
 end
 
--- records: comma-joined JSON objects; can_yield: false inside exiting timers
-function _M.append(records, count, can_yield)
-    local got
-    if can_yield then
-        got = lock.acquire("spool_lock", 2, 5)
-    else
-        got = lock.acquire_spin("spool_lock", 0.5, 5)
-    end
-    if not got then
+-- runs fn() holding the cross-worker spool lock; returns true or nil, err
+function _M.with_lock(fn)
+    if not lock.acquire("spool_lock", 2, 5) then
         return nil, "spool busy"
     end
-    local ok, seq, err = pcall(append_locked, records, count)
+    local ok, err = pcall(fn)
     lock.release("spool_lock")
     if not ok then
-        return nil, seq
+        return nil, err
     end
-    return seq, err
+    return true
 end
 
 -- batches with after < sequence <= committed, oldest first
@@ -183,16 +191,24 @@ function _M.read(after, max_batches, max_bytes)
         local seg_last = segs[i + 1] and segs[i + 1].first - 1 or committed
         if seg_last > after then
             local content = read_file(seg_path(s.first)) or ""
-            for line in gmatch(content, "[^\n]+") do
-                local seq = tonumber(match(line, '^{"sequence":(%d+)'))
+            -- plain find (memchr) per line: Lua patterns walk every byte of a segment
+            local pos = 1
+            while true do
+                local nl = find(content, "\n", pos, true)
+                if not nl then
+                    break
+                end
+                local seq = tonumber(match(sub(content, pos, pos + 40), '^{"sequence":(%d+)'))
                 if seq and seq > after and seq <= committed then
-                    if #out >= max_batches or (#out > 0 and bytes + #line > max_bytes) then
+                    local size = nl - pos
+                    if #out >= max_batches or (#out > 0 and bytes + size > max_bytes) then
                         return out, last
                     end
-                    out[#out + 1] = line
-                    bytes = bytes + #line
+                    out[#out + 1] = sub(content, pos, nl - 1)
+                    bytes = bytes + size
                     last = seq
                 end
+                pos = nl + 1
             end
         end
     end

@@ -186,6 +186,7 @@ local function compile_api(a)
     local header = type(a.key_header) == "string" and a.key_header ~= "" and a.key_header or "X-API-Key"
     return {
         id = a.id,
+        id_s = tostring(a.id),
         slug = a.slug,
         host = type(a.host) == "string" and a.host ~= "" and lower(a.host) or nil,
         prefix = prefix,
@@ -206,10 +207,12 @@ local function compile_api(a)
 end
 
 local function compile(meta)
-    local c = { version = meta.version, routes = {}, plans = {}, subs = {} }
+    local c = { version = meta.version, routes = {}, plans = {}, subs = {}, by_id = {} }
     for _, a in ipairs(meta.apis or {}) do
         if type(a) == "table" then
-            c.routes[#c.routes + 1] = compile_api(a)
+            local api = compile_api(a)
+            c.routes[#c.routes + 1] = api
+            c.by_id[api.id_s] = api
         end
     end
     -- longest prefix first; at equal length a host-bound API beats a host-less one
@@ -260,6 +263,7 @@ local function compile(meta)
             -- several subscriptions to one API: the active one wins
             if not prev or (prev.status ~= "active" and s.status == "active") then
                 s.blocked_until = tonumber(s.blocked_until)
+                s.id_s = tostring(s.id)
                 per_app[s.api_id] = s
             end
         end
@@ -312,9 +316,7 @@ function _M.key(raw, secret)
         key_cache:set(raw, rec)
     end
     if secret then
-        -- per-key strings computed once, not per request
-        rec.prefix = sub(secret, 1, 16)
-        rec.log = ',"key":"' .. rec.prefix .. '","app":' .. (rec.app or 0) .. ',"org":' .. (rec.org or 0)
+        rec.prefix = sub(secret, 1, 16) -- computed once per key, not per request
         secret_cache:set(secret, rec)
     end
     return rec

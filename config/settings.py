@@ -42,6 +42,8 @@ PORTICO_GATEWAY_URL = env.str("PORTICO_GATEWAY_URL", default="http://127.0.0.1:8
 # Extra secret mixed into key digests is deliberately NOT used: keys are 256-bit random, so a plain SHA-256
 # is sufficient (ASVS 6.5.2) and lets gateways verify keys without holding any platform secret.
 PORTICO_MAX_ACTIVE_KEYS_PER_APPLICATION = _positive_int("PORTICO_MAX_ACTIVE_KEYS_PER_APPLICATION", 5)
+# Encrypts secrets the platform must reuse (gateway push secrets); derived from SECRET_KEY when empty.
+PORTICO_SECRETS_KEY = env.str("PORTICO_SECRETS_KEY", default="")
 PORTICO_MAX_PAGE_SIZE = _positive_int("PORTICO_MAX_PAGE_SIZE", 100)
 PORTICO_INVITATION_MAX_AGE = timedelta(days=_positive_int("PORTICO_INVITATION_DAYS", 7))
 
@@ -224,6 +226,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 
 # --- OAuth2 (gateways authenticate with the client-credentials grant). Default models, not swapped. ---
+# Named explicitly so models that point at DOT's application (gateway_sync.Gateway) resolve in migrations.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
     "SCOPES": {"gateway": "Pull gateway configuration and report heartbeats"},
     "DEFAULT_SCOPES": [],
@@ -255,6 +259,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300, "socket_timeout": 2, "socket_connect_timeout": 2}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
+# Periodic work (celery beat). Each app adds its own entries: gateway_sync (reconcile, pruning), analytics (log
+# collection, quota resets).
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 
 # --- Security headers ---
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -9,6 +9,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from keys.models import ApiKey
@@ -106,22 +107,48 @@ _KEY_FIELDS = (
 )
 
 
+def enforced_keys(now: datetime) -> QuerySet[ApiKey]:
+    """Keys a gateway should hold: usable now, in an active organisation."""
+    active_orgs = Organisation.objects.filter(status=Organisation.Status.ACTIVE)
+    return ApiKey.objects.usable_at(now).filter(application__organisation__in=active_orgs)
+
+
+def enforced_subscriptions() -> QuerySet[Subscription]:
+    """Subscriptions a gateway should hold: not ended, in an active organisation."""
+    active_orgs = Organisation.objects.filter(status=Organisation.Status.ACTIVE)
+    return Subscription.objects.live().filter(application__organisation__in=active_orgs)
+
+
+def key_entries(keys: QuerySet[ApiKey]) -> list[dict[str, Any]]:
+    """Snapshot entries for `keys` in two queries, whatever their number."""
+    rows = list(keys.values(*_KEY_FIELDS))
+    scopes: dict[int, list[int]] = defaultdict(list)
+    scope_rows = ApiKey.apis.through.objects.filter(apikey__in=keys.values("id"))
+    for key_id, api_id in scope_rows.values_list("apikey_id", "api_id"):
+        scopes[key_id].append(api_id)
+    return [key_entry(row, sorted(scopes.get(row["id"], []))) for row in rows]
+
+
+def subscription_entries(subscriptions: QuerySet[Subscription]) -> list[dict[str, Any]]:
+    return [subscription_entry(sub) for sub in subscriptions.order_by("id").values(*_SUB_FIELDS)]
+
+
+def api_entries(apis: QuerySet[Api]) -> list[dict[str, Any]]:
+    return [api_entry(api) for api in apis.order_by("id").values(*_API_FIELDS)]
+
+
+def plan_entries(plans: QuerySet[Plan]) -> list[dict[str, Any]]:
+    return [plan_entry(plan) for plan in plans.order_by("id").values(*_PLAN_FIELDS)]
+
+
 def build_snapshot(*, version: int) -> dict[str, Any]:
     """Everything a gateway enforces. Suspended organisations and dead keys are simply absent."""
     now = timezone.now()
-    active_orgs = Organisation.objects.filter(status=Organisation.Status.ACTIVE)
-    usable_keys = ApiKey.objects.usable_at(now).filter(application__organisation__in=active_orgs)
-    keys = list(usable_keys.values(*_KEY_FIELDS))
-    scopes: dict[int, list[int]] = defaultdict(list)
-    scope_rows = ApiKey.apis.through.objects.filter(apikey__in=usable_keys.values("id"))
-    for key_id, api_id in scope_rows.values_list("apikey_id", "api_id"):
-        scopes[key_id].append(api_id)
-    subscriptions = Subscription.objects.live().filter(application__organisation__in=active_orgs)
     return {
         "version": version,
         "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "apis": [api_entry(api) for api in Api.objects.order_by("id").values(*_API_FIELDS)],
-        "plans": [plan_entry(plan) for plan in Plan.objects.order_by("id").values(*_PLAN_FIELDS)],
-        "subscriptions": [subscription_entry(sub) for sub in subscriptions.order_by("id").values(*_SUB_FIELDS)],
-        "keys": [key_entry(key, sorted(scopes.get(key["id"], []))) for key in keys],
+        "apis": api_entries(Api.objects.all()),
+        "plans": plan_entries(Plan.objects.all()),
+        "subscriptions": subscription_entries(enforced_subscriptions()),
+        "keys": key_entries(enforced_keys(now)),
     }

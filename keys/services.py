@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from gateway_sync import changes as config_changes
 from keys import tokens
 from keys.models import ApiKey, PersonalAccessToken
 from portal.audit import audit_record
@@ -111,6 +112,7 @@ def key_issue(
         target=key,
         data={"prefix": key.prefix, "application": application.pk},
     )
+    config_changes.record_keys([key])
     return key, issued.token
 
 
@@ -141,6 +143,7 @@ def key_update(
         key.apis.set(scopes)
         changes["apis"] = [api.slug for api in scopes]
     audit_record(action="key.updated", actor=actor, organisation=key.application.organisation, target=key, data=changes)
+    config_changes.record_keys([key])
     return key
 
 
@@ -184,6 +187,7 @@ def key_rotate(*, actor: Any, key: ApiKey, grace: timedelta, name: str | None = 
         target=key,
         data={"old": key.prefix, "new": successor.prefix, "old_valid_until": deadline.isoformat()},
     )
+    config_changes.record_keys([key, successor])
     return successor, issued.token
 
 
@@ -203,6 +207,7 @@ def key_revoke(*, actor: Any, key: ApiKey) -> ApiKey:
         target=key,
         data={"prefix": key.prefix},
     )
+    config_changes.record_keys([key])
     return key
 
 

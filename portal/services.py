@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from gateway_sync import changes as config_changes
 from portal.audit import audit_record
 from portal.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from portal.models import (
@@ -83,6 +84,7 @@ def organisation_set_status(*, organisation: Organisation, status: str, actor: A
     organisation.status = status
     organisation.save(update_fields=["status"])
     audit_record(action=f"organisation.{status}", actor=actor, organisation=organisation, target=organisation)
+    config_changes.record_organisation(organisation)
     return organisation
 
 
@@ -322,6 +324,7 @@ def subscription_create(*, actor: Any, application: Application, plan: Plan) -> 
         target=subscription,
         data={"plan": plan.slug, "status": status},
     )
+    config_changes.record_subscriptions([subscription])
     return subscription
 
 
@@ -354,6 +357,7 @@ def subscription_change_plan(*, actor: Any, subscription: Subscription, plan: Pl
         target=subscription,
         data={"from": old_plan.slug, "to": plan.slug, "status": subscription.status},
     )
+    config_changes.record_subscriptions([subscription])
     return subscription
 
 
@@ -374,6 +378,7 @@ def subscription_cancel(*, actor: Any, subscription: Subscription) -> Subscripti
         organisation=subscription.application.organisation,
         target=subscription,
     )
+    config_changes.record_subscriptions([subscription])
     return subscription
 
 
@@ -402,6 +407,7 @@ def subscription_approve(*, actor: Any, subscription: Subscription) -> Subscript
         organisation=subscription.application.organisation,
         target=subscription,
     )
+    config_changes.record_subscriptions([subscription])
     _notify_developers(
         subscription,
         f"Your subscription to {subscription.api.name} is active",
@@ -423,6 +429,7 @@ def subscription_reject(*, actor: Any, subscription: Subscription) -> Subscripti
         organisation=subscription.application.organisation,
         target=subscription,
     )
+    config_changes.record_subscriptions([subscription])
     _notify_developers(
         subscription,
         f"Your subscription to {subscription.api.name} was declined",

@@ -1,0 +1,113 @@
+"""The transactional outbox: services call these inside their own transaction to publish what gateways enforce.
+
+Each change carries the object's full edge state as of that transaction (or a delete), so replaying a change
+a gateway already has is harmless and the latest change for an object always wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from gateway_sync import snapshot
+from gateway_sync.models import ConfigChange, FeedState
+from keys.models import ApiKey
+from portal.models import Api, Organisation, Plan, Subscription
+
+
+def current_version() -> int:
+    """The newest committed version (0 before the first change)."""
+    return FeedState.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+
+
+def _allocate(count: int) -> int:
+    """Reserve `count` versions and return the first; the row lock is held until our commit."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("Config changes must be recorded inside the transaction that makes them.")
+    updated = FeedState.objects.filter(pk=1).update(version=F("version") + count)
+    if not updated:  # first change ever on this database
+        FeedState.objects.create(pk=1, version=count)
+        return 1
+    return current_version() - count + 1
+
+
+def _record(entries: list[tuple[str, str, str, dict[str, Any] | None]]) -> None:
+    if not entries:
+        return
+    first = _allocate(len(entries))
+    ConfigChange.objects.bulk_create(
+        ConfigChange(version=first + offset, kind=kind, op=op, object_id=object_id, data=data)
+        for offset, (kind, op, object_id, data) in enumerate(entries)
+    )
+    _schedule_push()
+
+
+def _schedule_push() -> None:
+    """Ask the workers to push once this transaction commits (once per transaction, however many changes)."""
+    from gateway_sync.tasks import enqueue_push
+
+    if not any(callback is enqueue_push for _, callback, _ in connection.run_on_commit):
+        transaction.on_commit(enqueue_push, robust=True)
+
+
+def record_keys(keys: Iterable[ApiKey]) -> None:
+    """Publish the current edge state of these keys: upsert if enforceable now, delete otherwise."""
+    keys = list(keys)
+    if not keys:
+        return
+    ids = [key.pk for key in keys]
+    live = {e["digest"]: e for e in snapshot.key_entries(snapshot.enforced_keys(timezone.now()).filter(pk__in=ids))}
+    digests = ApiKey.objects.filter(pk__in=ids).order_by("pk").values_list("digest", flat=True)
+    _record(
+        [
+            (ConfigChange.Kind.KEY, ConfigChange.Op.UPSERT, digest, live[digest])
+            if digest in live
+            else (ConfigChange.Kind.KEY, ConfigChange.Op.DELETE, digest, None)
+            for digest in digests
+        ]
+    )
+
+
+def record_subscriptions(subscriptions: Iterable[Subscription]) -> None:
+    """Publish the current edge state of these subscriptions (status, plan, quota block)."""
+    ids = sorted(sub.pk for sub in subscriptions)
+    if not ids:
+        return
+    live = {e["id"]: e for e in snapshot.subscription_entries(snapshot.enforced_subscriptions().filter(pk__in=ids))}
+    _record(
+        [
+            (ConfigChange.Kind.SUBSCRIPTION, ConfigChange.Op.UPSERT, str(pk), live[pk])
+            if pk in live
+            else (ConfigChange.Kind.SUBSCRIPTION, ConfigChange.Op.DELETE, str(pk), None)
+            for pk in ids
+        ]
+    )
+
+
+def record_api(api_id: int) -> None:
+    """Publish an API's routing and policy, or its removal."""
+    entries = snapshot.api_entries(Api.objects.filter(pk=api_id))
+    if entries:
+        _record([(ConfigChange.Kind.API, ConfigChange.Op.UPSERT, str(api_id), entries[0])])
+    else:
+        _record([(ConfigChange.Kind.API, ConfigChange.Op.DELETE, str(api_id), None)])
+
+
+def record_plan(plan_id: int) -> None:
+    """Publish a plan's limits, or its removal."""
+    entries = snapshot.plan_entries(Plan.objects.filter(pk=plan_id))
+    if entries:
+        _record([(ConfigChange.Kind.PLAN, ConfigChange.Op.UPSERT, str(plan_id), entries[0])])
+    else:
+        _record([(ConfigChange.Kind.PLAN, ConfigChange.Op.DELETE, str(plan_id), None)])
+
+
+def record_organisation(organisation: Organisation) -> None:
+    """Suspending or reactivating an organisation adds or removes all its keys and subscriptions at the edge."""
+    now = timezone.now()
+    record_keys(ApiKey.objects.usable_at(now).filter(application__organisation=organisation))
+    record_subscriptions(Subscription.objects.live().filter(application__organisation=organisation))

@@ -1,0 +1,93 @@
+"""The gateway fleet and the versioned change feed that keeps it in step with the platform."""
+
+from __future__ import annotations
+
+from django.db import models
+from oauth2_provider.settings import oauth2_settings
+
+
+class Gateway(models.Model):
+    """One edge gateway: how the platform reaches it, and what it last told us."""
+
+    class Health(models.TextChoices):
+        UNKNOWN = "unknown", "Unknown"
+        HEALTHY = "healthy", "Healthy"
+        LAGGING = "lagging", "Lagging"
+        UNREACHABLE = "unreachable", "Unreachable"
+
+    name = models.SlugField(max_length=64, unique=True)
+    admin_url = models.URLField(help_text="Base URL of the gateway's admin listener, e.g. http://127.0.0.1:8081")
+    enabled = models.BooleanField(default=True)
+    # The OAuth2 client the gateway authenticates as when it pulls config (client-credentials, scope `gateway`).
+    oauth_application = models.OneToOneField(
+        oauth2_settings.APPLICATION_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="gateway",
+    )
+    # The HMAC secret for signed admin requests, encrypted at rest (gateway_sync.secrets).
+    push_secret_encrypted = models.TextField(blank=True, editable=False)
+    applied_version = models.BigIntegerField(default=0)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    last_pushed_at = models.DateTimeField(null=True, blank=True)
+    health = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
+    counters = models.JSONField(default=dict, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    # Highest log batch sequence ingested and acknowledged; collection resumes after it.
+    log_cursor = models.BigIntegerField(default=0)
+    log_collected_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FeedState(models.Model):
+    """The single row holding the feed's current version.
+
+    Every writer bumps it with a row lock held until commit, so versions become visible in the
+    order they were allocated: a gateway that has seen version V can never miss a later-committed V-1.
+    """
+
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"feed at version {self.version}"
+
+
+class ConfigChange(models.Model):
+    """One enforcement-relevant change, written in the same transaction as the change itself."""
+
+    class Kind(models.TextChoices):
+        KEY = "key", "Key"
+        API = "api", "API"
+        PLAN = "plan", "Plan"
+        SUBSCRIPTION = "subscription", "Subscription"
+
+    class Op(models.TextChoices):
+        UPSERT = "upsert", "Upsert"
+        DELETE = "delete", "Delete"
+
+    version = models.BigIntegerField(primary_key=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    op = models.CharField(max_length=8, choices=Op.choices)
+    # Key digest for keys, the integer id (as text) otherwise.
+    object_id = models.CharField(max_length=64)
+    data = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["version"]
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.kind} {self.op} {self.object_id}"
+
+    def as_delta(self) -> dict[str, object]:
+        """The change as the gateway protocol's delta entry (docs/gateway-protocol.md §3)."""
+        object_id: str | int = self.object_id if self.kind == self.Kind.KEY else int(self.object_id)
+        return {"version": self.version, "kind": self.kind, "op": self.op, "id": object_id, "data": self.data}

@@ -1,0 +1,39 @@
+"""Encryption at rest for secrets the platform must be able to use again (gateway push secrets).
+
+Fernet (AES-128-CBC + HMAC-SHA256) from `cryptography`, keyed by PORTICO_SECRETS_KEY or, when that is
+unset, a key derived from SECRET_KEY with HKDF so a separate setting is optional.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+
+
+@functools.cache
+def _fernet(material: str) -> Fernet:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"portico-secrets-at-rest").derive(
+        material.encode()
+    )
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _current() -> Fernet:
+    return _fernet(settings.PORTICO_SECRETS_KEY or settings.SECRET_KEY)
+
+
+def encrypt(plaintext: str) -> str:
+    return _current().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    """The plaintext; raises ValueError when the token was not made with our key (or was tampered with)."""
+    try:
+        return _current().decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise ValueError("secret cannot be decrypted with the configured key") from None

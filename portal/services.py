@@ -260,8 +260,13 @@ def application_create(*, membership: Membership, name: str, description: str = 
 
 @transaction.atomic
 def application_update(
-    *, actor: Any, application: Application, name: str | None = None, description: str | None = None
+    *, membership: Membership, application: Application, name: str | None = None, description: str | None = None
 ) -> Application:
+    """Owners and admins edit an application's name and description."""
+    membership_require(membership)
+    if application.organisation_id != membership.organisation_id:
+        raise NotFound("Application not found.")
+    actor = membership.user
     if name is not None:
         application.name = name.strip()
     if description is not None:

@@ -151,7 +151,7 @@ def application_edit(request: HttpRequest, application_id: int) -> HttpResponse:
     form = ApplicationForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.application_update(actor=request.user, application=application, **form.cleaned_data)
+            services.application_update(membership=membership, application=application, **form.cleaned_data)
         except (ApplicationError, ValidationError) as error:
             if is_access_error(error):
                 raise

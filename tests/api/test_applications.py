@@ -41,10 +41,17 @@ def test_the_application_list_is_paginated_with_a_maximum_page_size(alice_api, o
     assert len(huge["results"]) == 3
 
 
-def test_a_member_renames_an_application(bob_api, application) -> None:
-    response = bob_api.patch(f"/api/v1/applications/{application.pk}/", {"name": "Renamed"}, format="json")
+def test_an_admin_renames_an_application(alice_api, application) -> None:
+    response = alice_api.patch(f"/api/v1/applications/{application.pk}/", {"name": "Renamed"}, format="json")
     assert response.status_code == 200
     assert response.json()["name"] == "Renamed" and response.json()["description"] == application.description
+
+
+def test_a_plain_member_cannot_rename_an_application(bob_api, application) -> None:
+    response = bob_api.patch(f"/api/v1/applications/{application.pk}/", {"name": "Renamed"}, format="json")
+    assert_problem(response, 403)
+    application.refresh_from_db()
+    assert application.name != "Renamed"
 
 
 def test_an_empty_patch_changes_nothing(alice_api, application) -> None:

@@ -80,7 +80,7 @@ class ApplicationScopedView(ObjectView):
 class ApplicationDetailView(ApplicationScopedView):
     """One application: members edit it; deleting it (which revokes its keys) is for owners and admins."""
 
-    required_roles = {"GET": ANY_MEMBER, "PATCH": ANY_MEMBER, "DELETE": MANAGERS}
+    required_roles = {"GET": ANY_MEMBER, "PATCH": MANAGERS, "DELETE": MANAGERS}
 
     @extend_schema(operation_id="applications_retrieve", tags=APPLICATIONS, responses=ApplicationSerializer)
     def get(self, request: Request, application_id: int) -> Response:
@@ -94,7 +94,9 @@ class ApplicationDetailView(ApplicationScopedView):
     )
     def patch(self, request: Request, application_id: int) -> Response:
         data = self.input(ApplicationUpdateSerializer)
-        application = services.application_update(actor=request.user, application=self.get_object(), **data)
+        application = services.application_update(
+            membership=self.get_membership(), application=self.get_object(), **data
+        )
         return self.output(ApplicationSerializer, application)
 
     @extend_schema(operation_id="applications_delete", tags=APPLICATIONS, responses={204: None})

@@ -123,12 +123,14 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# The cache only holds throttling counters, so a Redis outage must not take the portal down with it:
+# while Redis is unreachable each process counts in its own memory (portal/cache.py).
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "portal.cache.RedisWithLocalFallback",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("PORTICO_CACHE_PREFIX", default="portico"),
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
     }
 }
 

@@ -23,8 +23,9 @@ run: setup
 	scripts/ensure-services.sh
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input -v 0
 	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
-	DJANGO_DEBUG=1 $(PY) manage.py gateway_snapshot --output var/gateway/snapshot.json
-	test -s var/gateway/push-secret || (umask 077; $(PY) -c "import secrets; print(secrets.token_hex(32))" > var/gateway/push-secret)
+	@# edge-1's OAuth2 client and push secret (kept while still valid); Procfile.dev's gateway reads them from the file.
+	DJANGO_DEBUG=1 $(PY) manage.py register_gateway --name edge-1 --admin-url http://127.0.0.1:8081 \
+		--env-file var/gateway/edge-1.env
 	@echo "Portal:      http://127.0.0.1:8000/   (API docs: /api/docs/, admin: /admin/)"
 	@echo "Gateway:     http://127.0.0.1:8080/   (admin listener 127.0.0.1:8081)"
 	@echo "Mail:        links are written to $(PORTICO_VAR_DIR)/mail/"
@@ -33,7 +34,7 @@ run: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy portal/services.py portal/selectors.py keys/services.py keys/tokens.py
+	$(VENV)/bin/mypy portal/services.py portal/selectors.py keys/services.py keys/tokens.py gateway_sync/services.py
 
 test: setup
 	scripts/ensure-services.sh --postgres

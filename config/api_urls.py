@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("portal.api.urls")),
     path("", include("keys.api.urls")),
+    path("", include("analytics.api.urls")),
 ]

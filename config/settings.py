@@ -265,6 +265,46 @@ CELERY_TASK_ALWAYS_EAGER = False
 # collection, quota resets).
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 
+# --- Gateway config feed and pushes (gateway_sync) ---
+# Changes older than this many days are pruned, but the newest MIN_VERSIONS always stay; a gateway further
+# behind is answered 410 and pulls a full snapshot.
+PORTICO_FEED_RETENTION_DAYS = _positive_int("PORTICO_FEED_RETENTION_DAYS", 7)
+PORTICO_FEED_RETENTION_MIN_VERSIONS = _positive_int("PORTICO_FEED_RETENTION_MIN_VERSIONS", 10_000)
+# Most changes per /gateway/v1/changes answer or push; a bigger push backlog is replaced by a full snapshot.
+PORTICO_FEED_PAGE_SIZE = _positive_int("PORTICO_FEED_PAGE_SIZE", 1000)
+PORTICO_GATEWAY_PUSH_TIMEOUT = env.float("PORTICO_GATEWAY_PUSH_TIMEOUT", default=3.0)
+PORTICO_GATEWAY_PUSH_CONCURRENCY = _positive_int("PORTICO_GATEWAY_PUSH_CONCURRENCY", 16)
+# A gateway silent for longer than this (3 missed default heartbeats) is lagging, or unreachable if pushes fail.
+PORTICO_GATEWAY_HEARTBEAT_STALE_SECONDS = _positive_int("PORTICO_GATEWAY_HEARTBEAT_STALE_SECONDS", 90)
+PORTICO_GATEWAY_RECONCILE_SECONDS = _positive_int("PORTICO_GATEWAY_RECONCILE_SECONDS", 15)
+CELERY_BEAT_SCHEDULE |= {
+    "gateway-reconcile": {
+        "task": "gateway_sync.tasks.reconcile_gateways",
+        "schedule": float(PORTICO_GATEWAY_RECONCILE_SECONDS),
+        "options": {"expires": PORTICO_GATEWAY_RECONCILE_SECONDS},
+    },
+    "gateway-prune-changes": {"task": "gateway_sync.tasks.prune_changes", "schedule": 3600.0},
+}
+
+# --- Usage collection (analytics) ---
+# Seconds between log collections from each gateway: quotas can overshoot by about rate x this (docs/architecture.md).
+PORTICO_USAGE_COLLECT_INTERVAL = env.float("PORTICO_USAGE_COLLECT_INTERVAL", default=2.0)
+if not 0.1 <= PORTICO_USAGE_COLLECT_INTERVAL <= 3600:
+    raise ImproperlyConfigured("PORTICO_USAGE_COLLECT_INTERVAL must be between 0.1 and 3600 seconds")
+# Batches per fetch and fetches per task run: the backlog one run may take on is bounded.
+PORTICO_USAGE_FETCH_LIMIT = _positive_int("PORTICO_USAGE_FETCH_LIMIT", 100)
+PORTICO_USAGE_FETCH_ROUNDS = _positive_int("PORTICO_USAGE_FETCH_ROUNDS", 10)
+# Records older than this are refused at ingest (their partition and rollups may already be gone).
+PORTICO_USAGE_MAX_EVENT_AGE_DAYS = _positive_int("PORTICO_USAGE_MAX_EVENT_AGE_DAYS", 35)
+PORTICO_USAGE_EVENT_RETENTION_DAYS = _positive_int("PORTICO_USAGE_EVENT_RETENTION_DAYS", 30)
+PORTICO_USAGE_MINUTE_RETENTION_DAYS = _positive_int("PORTICO_USAGE_MINUTE_RETENTION_DAYS", 7)
+PORTICO_USAGE_HOUR_RETENTION_DAYS = _positive_int("PORTICO_USAGE_HOUR_RETENTION_DAYS", 90)
+CELERY_BEAT_SCHEDULE |= {
+    "analytics-collect-logs": {"task": "analytics.tasks.collect_logs", "schedule": PORTICO_USAGE_COLLECT_INTERVAL},
+    "analytics-release-quota-blocks": {"task": "analytics.tasks.release_quota_blocks", "schedule": 30.0},
+    "analytics-maintain-storage": {"task": "analytics.tasks.maintain_usage_storage", "schedule": 3600.0},
+}
+
 # --- Security headers ---
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -10,11 +10,13 @@ from portal.health import redis_client
 
 urlpatterns = [
     path("", include("portal.urls")),
+    path("", include("analytics.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path("gateway/v1/", include("gateway_sync.api.urls")),
     path("admin/", admin.site.urls),
     path("healthz", errors_views.liveness, name="healthz"),
     path(

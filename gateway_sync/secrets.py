@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hmac
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -37,3 +38,8 @@ def decrypt(token: str) -> str:
         return _current().decrypt(token.encode()).decode()
     except InvalidToken:
         raise ValueError("secret cannot be decrypted with the configured key") from None
+
+
+def constant_time_equal(a: str, b: str) -> bool:
+    """Compare secrets without leaking where they differ."""
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 
 from keys import services
@@ -61,6 +62,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a key made here could not be shown to its owner; issue keys from the portal or API
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: the revocation reaches the gateways, a deleted row would not
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: ModelForm, change: bool) -> None:
+        services.key_update(actor=request.user, key=obj, name=obj.name)  # the only editable field
 
     @admin.action(description="Revoke selected keys now")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:

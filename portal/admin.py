@@ -1,6 +1,8 @@
 """Admin for tenants, the catalog, applications, subscriptions and the audit trail.
 
-Actions call the same services as the portal, so approvals and suspensions are audited and emailed alike.
+Actions call the same services as the portal, so approvals and suspensions are audited and emailed alike. Every
+write that gateways enforce (catalog edits, statuses) goes through a service, which publishes it to the change
+feed; rows whose deletion would bypass that (organisations, applications, subscriptions) are not deletable here.
 """
 
 from __future__ import annotations
@@ -8,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
+from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 
 from portal import services
@@ -44,6 +48,10 @@ class OrganisationAdmin(admin.ModelAdmin):
     search_fields = ["name", "memberships__user__email"]
     inlines = [MembershipInline]
     actions = ["suspend", "reactivate"]
+    readonly_fields = ["status"]  # changed by the actions, which publish it to the gateways
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # suspend instead: a deletion would cascade to keys without telling the gateways
 
     @admin.action(description="Suspend selected organisations (their keys stop working)")
     def suspend(self, request: HttpRequest, queryset: QuerySet[Organisation]) -> None:
@@ -99,6 +107,28 @@ class ApiAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug", "path_prefix"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [PlanInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def save_model(self, request: HttpRequest, obj: Api, form: ModelForm, change: bool) -> None:
+        services.api_save(actor=request.user, api=obj)
+
+    def delete_model(self, request: HttpRequest, obj: Api) -> None:
+        services.api_delete(actor=request.user, api=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Api]) -> None:
+        for api in queryset:
+            services.api_delete(actor=request.user, api=api)
+
+    def save_formset(self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool) -> None:
+        if formset.model is not Plan:
+            super().save_formset(request, form, formset, change)
+            return
+        plans = formset.save(commit=False)
+        for plan in formset.deleted_objects:
+            services.plan_delete(actor=request.user, plan=plan)
+        for plan in plans:
+            services.plan_save(actor=request.user, plan=plan)
+        formset.save_m2m()
 
 
 @admin.register(Plan)
@@ -119,6 +149,16 @@ class PlanAdmin(admin.ModelAdmin):
     list_select_related = ["api"]
     prepopulated_fields = {"slug": ["name"]}
 
+    def save_model(self, request: HttpRequest, obj: Plan, form: ModelForm, change: bool) -> None:
+        services.plan_save(actor=request.user, plan=obj)
+
+    def delete_model(self, request: HttpRequest, obj: Plan) -> None:
+        services.plan_delete(actor=request.user, plan=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Plan]) -> None:
+        for plan in queryset:
+            services.plan_delete(actor=request.user, plan=plan)
+
 
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
@@ -127,6 +167,13 @@ class ApplicationAdmin(admin.ModelAdmin):
     list_select_related = ["organisation", "created_by"]
     autocomplete_fields = ["organisation"]
     readonly_fields = ["created_by", "created_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Moving an application to another organisation would change its keys at the edge behind the feed's back.
+        return [*self.readonly_fields, "organisation"] if obj is not None else list(self.readonly_fields)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # its keys and subscriptions would vanish without the gateways hearing of it
 
 
 @admin.register(Subscription)
@@ -146,10 +193,22 @@ class SubscriptionAdmin(admin.ModelAdmin):
         "blocked_until",
         "blocked_reason",
     ]
-    actions = ["approve", "reject"]
+    actions = ["approve", "reject", "cancel"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # subscriptions are created by developers, so the rules in the service always apply
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # cancel instead, which the gateways hear about
+
+    @admin.action(description="Cancel selected subscriptions")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
+        _run_per_object(
+            request,
+            queryset,
+            lambda sub: services.subscription_cancel(actor=request.user, subscription=sub),
+            "Cancelled",
+        )
 
     @admin.action(description="Approve selected pending subscriptions")
     def approve(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:

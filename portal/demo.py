@@ -13,7 +13,7 @@ from django.db import transaction
 from keys.models import ApiKey
 from keys.services import key_issue, key_revoke
 from portal.models import Api, Application, Plan, Subscription
-from portal.services import application_create, organisation_ensure_personal, subscription_create
+from portal.services import api_save, application_create, organisation_ensure_personal, plan_save, subscription_create
 
 DEMO_OPENAPI: dict[str, Any] = {
     "openapi": "3.0.3",
@@ -45,6 +45,13 @@ class DemoCredentials:
     api_path_prefix: str
 
 
+def _with(obj: Any, values: dict[str, Any]) -> Any:
+    """`obj` with `values` set (an update_or_create whose save goes through a service, so gateways hear of it)."""
+    for name, value in values.items():
+        setattr(obj, name, value)
+    return obj
+
+
 def _user(email: str, *, staff: bool, password: str | None) -> tuple[Any, str | None]:
     """A verified demo user. A given password is (re)set; a new user without one gets a random password."""
     user_model = get_user_model()
@@ -68,9 +75,9 @@ def seed_demo(
     """Idempotent: re-running keeps users and data, and issues a fresh demo key (revoking the previous one)."""
     admin, admin_pw = _user("admin@portico.localhost", staff=True, password=admin_password)
     developer, developer_pw = _user("dev@portico.localhost", staff=False, password=developer_password)
-    api, _ = Api.objects.update_or_create(
-        slug="echo",
-        defaults={
+    api = _with(
+        Api.objects.filter(slug="echo").first() or Api(slug="echo"),
+        {
             "name": "Echo API",
             "version": "v1",
             "path_prefix": "/echo",
@@ -80,10 +87,10 @@ def seed_demo(
             "openapi_document": DEMO_OPENAPI,
         },
     )
-    free, _ = Plan.objects.update_or_create(
-        api=api,
-        slug="free",
-        defaults={
+    api = api_save(actor=admin, api=api)
+    free = _with(
+        Plan.objects.filter(api=api, slug="free").first() or Plan(api=api, slug="free"),
+        {
             "name": "Free",
             "rate_per_second": 5,
             "rate_per_minute": 100,
@@ -93,10 +100,10 @@ def seed_demo(
             "display_order": 1,
         },
     )
-    Plan.objects.update_or_create(
-        api=api,
-        slug="pro",
-        defaults={
+    free = plan_save(actor=admin, plan=free)
+    pro = _with(
+        Plan.objects.filter(api=api, slug="pro").first() or Plan(api=api, slug="pro"),
+        {
             "name": "Pro",
             "rate_per_second": 50,
             "rate_per_minute": 2000,
@@ -107,6 +114,7 @@ def seed_demo(
             "display_order": 2,
         },
     )
+    plan_save(actor=admin, plan=pro)
     organisation = organisation_ensure_personal(user=developer)
     application = Application.objects.filter(organisation=organisation, name="Demo app").first()
     if application is None:

@@ -6,6 +6,7 @@ live in one place.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from gateway_sync import changes as config_changes
 from portal.audit import audit_record
 from portal.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from portal.models import (
+    Api,
     Application,
     Invitation,
     Membership,
@@ -441,3 +443,109 @@ def subscription_reject(*, actor: Any, subscription: Subscription) -> Subscripti
         "portal/email/subscription_rejected.txt",
     )
     return subscription
+
+
+# --- Quota enforcement -----------------------------------------------------------------------------------------
+# Called by analytics.quota after each ingested log batch (blocks) and by its beat task (lifts).
+
+
+@transaction.atomic
+def subscription_block(*, subscription_id: int, until: datetime, reason: str) -> Subscription | None:
+    """Have every gateway refuse a subscription's traffic until `until`; no change if already blocked that long."""
+    subscription = (
+        Subscription.objects.select_for_update()
+        .select_related("application__organisation")
+        .filter(pk=subscription_id)
+        .first()
+    )
+    if subscription is None or (subscription.blocked_until is not None and subscription.blocked_until >= until):
+        return subscription
+    subscription.blocked_until = until
+    subscription.blocked_reason = reason
+    subscription.save(update_fields=["blocked_until", "blocked_reason"])
+    audit_record(
+        action="subscription.blocked",
+        actor_label="quota enforcement",
+        organisation=subscription.application.organisation,
+        target=subscription,
+        data={"reason": reason, "until": until.isoformat()},
+    )
+    config_changes.record_subscriptions([subscription])
+    return subscription
+
+
+@transaction.atomic
+def subscription_unblock(*, subscription_id: int, reasons: tuple[str, ...]) -> Subscription | None:
+    """Lift a block set for one of `reasons`; returns the subscription, or None when there was nothing to lift."""
+    subscription = (
+        Subscription.objects.select_for_update()
+        .select_related("application__organisation")
+        .filter(pk=subscription_id, blocked_until__isnull=False, blocked_reason__in=reasons)
+        .first()
+    )
+    if subscription is None:
+        return None
+    reason = subscription.blocked_reason
+    subscription.blocked_until = None
+    subscription.blocked_reason = ""
+    subscription.save(update_fields=["blocked_until", "blocked_reason"])
+    audit_record(
+        action="subscription.unblocked",
+        actor_label="quota enforcement",
+        organisation=subscription.application.organisation,
+        target=subscription,
+        data={"reason": reason},
+    )
+    config_changes.record_subscriptions([subscription])
+    return subscription
+
+
+# --- Catalog (staff, in the admin) -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def api_save(*, actor: Any, api: Api) -> Api:
+    """Create or update a published API; gateways receive its routing in the same transaction."""
+    created = api.pk is None
+    api.full_clean()
+    api.save()
+    audit_record(action="api.created" if created else "api.updated", actor=actor, target=api, data={"slug": api.slug})
+    config_changes.record_api(api.pk)
+    return api
+
+
+@transaction.atomic
+def api_delete(*, actor: Any, api: Api) -> None:
+    """Remove an API and its plans from the catalog and the gateways; refused while subscriptions refer to it."""
+    if api.subscriptions.exists():
+        raise Conflict(f"{api.name} has subscriptions; it cannot be deleted.")
+    api_id, plan_ids = api.pk, list(api.plans.order_by("pk").values_list("pk", flat=True))
+    audit_record(action="api.deleted", actor=actor, target=api, data={"slug": api.slug})
+    api.delete()
+    config_changes.record_api(api_id)  # recorded after the delete, so it publishes the removal
+    for plan_id in plan_ids:
+        config_changes.record_plan(plan_id)
+
+
+@transaction.atomic
+def plan_save(*, actor: Any, plan: Plan) -> Plan:
+    """Create or update a plan; gateways receive its limits in the same transaction."""
+    created = plan.pk is None
+    plan.full_clean()
+    plan.save()
+    audit_record(
+        action="plan.created" if created else "plan.updated", actor=actor, target=plan, data={"slug": plan.slug}
+    )
+    config_changes.record_plan(plan.pk)
+    return plan
+
+
+@transaction.atomic
+def plan_delete(*, actor: Any, plan: Plan) -> None:
+    """Remove a plan from the catalog and the gateways; refused while subscriptions refer to it."""
+    if plan.subscriptions.exists():
+        raise Conflict(f"{plan} has subscriptions; it cannot be deleted.")
+    plan_id = plan.pk
+    audit_record(action="plan.deleted", actor=actor, target=plan, data={"slug": plan.slug})
+    plan.delete()
+    config_changes.record_plan(plan_id)

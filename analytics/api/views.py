@@ -1,0 +1,55 @@
+"""Developer-facing usage of an application: views only validate and translate."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from analytics import selectors
+from analytics.api.serializers import UsageQuerySerializer, UsageSerializer
+from portal.api.permissions import ANY_MEMBER
+from portal.api.schema import problem
+from portal.api.views.applications import ApplicationScopedView
+
+USAGE = ["usage"]
+
+
+class ApplicationUsageView(ApplicationScopedView):
+    """Requests, errors, bytes and latency percentiles over time, and quota use of each subscription."""
+
+    required_roles = {"GET": ANY_MEMBER}
+
+    @extend_schema(
+        operation_id="applications_usage",
+        tags=USAGE,
+        parameters=[UsageQuerySerializer],
+        responses={200: UsageSerializer, 400: problem("Invalid granularity, range or filter.")},
+        description="Collected from the gateways every few seconds; ranges are capped per granularity.",
+    )
+    def get(self, request: Request, application_id: int) -> Response:
+        application = self.get_object()
+        query = UsageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        usage = selectors.usage_for_application(
+            application=application,
+            granularity=params["granularity"],
+            start=params["start"],
+            end=params["end"],
+            api_id=params.get("api"),
+            key_id=params.get("key"),
+        )
+        return self.output(
+            UsageSerializer,
+            {
+                "application": application.pk,
+                "granularity": params["granularity"],
+                "start": params["start"],
+                "end": params["end"],
+                "series": usage.series,
+                "totals": usage.totals,
+                "by_status_class": usage.by_status_class,
+                "quotas": selectors.quota_states(application=application),
+            },
+        )

@@ -1,0 +1,123 @@
+"""Collecting access-log batches from a gateway: fetch after the cursor, ingest, commit, then acknowledge.
+
+Acknowledging only after the commit means a crash anywhere leaves the batches readable at the gateway, and
+the unique (gateway, sequence) of IngestedBatch makes the re-read harmless (docs/gateway-protocol.md §6).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from django.db import transaction
+from django.utils import timezone
+
+from analytics.ingest import InvalidBatch, batches_ingest
+from gateway_sync.admin_client import GatewayAdminClient
+from gateway_sync.models import Gateway
+from gateway_sync.secrets import decrypt
+
+logger = logging.getLogger(__name__)
+
+
+class CollectionFailed(Exception):
+    """The gateway could not be read, or answered something that is not a log page."""
+
+
+@dataclass
+class CollectResult:
+    """What one collection run did."""
+
+    batches: int = 0
+    duplicates: int = 0
+    records: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    cursor: int = 0
+    busy: bool = False  # another worker holds this gateway
+
+
+def _page(client: GatewayAdminClient, after: int, limit: int) -> list[dict[str, Any]]:
+    try:
+        response = client.request("GET", f"/_portico/logs?after={after}&limit={limit}")
+        response.raise_for_status()
+        doc = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise CollectionFailed(f"reading logs failed: {exc}") from exc
+    batches = doc.get("batches") if isinstance(doc, dict) else None
+    if not isinstance(batches, list):
+        raise CollectionFailed("the log page has no list of batches")
+    return batches
+
+
+def _ack(client: GatewayAdminClient, sequence: int) -> None:
+    """Best effort: an ack that gets lost only delays the gateway's spool cleanup until the next one."""
+    try:
+        client.request("POST", "/_portico/logs/ack", {"sequence": sequence}).raise_for_status()
+    except requests.RequestException as exc:
+        logger.warning("log ack %s failed: %s", sequence, exc)
+
+
+def _sequence_of(batch: Any) -> int:
+    sequence = batch.get("sequence") if isinstance(batch, dict) else None
+    if type(sequence) is not int:
+        raise InvalidBatch("a batch without an integer sequence")
+    return sequence
+
+
+def _ingest_page(gateway_id: int, cursor: int, batches: list[dict[str, Any]], result: CollectResult) -> int | None:
+    """Ingest one page under the gateway's row lock; returns the new cursor, or None if another worker has it."""
+    with transaction.atomic():
+        gateway = Gateway.objects.select_for_update(skip_locked=True).filter(pk=gateway_id).first()
+        if gateway is None:
+            return None
+        if gateway.log_cursor != cursor:  # another run got here first; go round again from its cursor
+            return gateway.log_cursor
+        last, page, skipped = cursor, [], []
+        for batch in sorted(batches, key=_sequence_of):
+            sequence = _sequence_of(batch)
+            if sequence <= last:
+                continue  # at or below the cursor: already counted
+            page.append(batch)
+            skipped.append(sequence - last - 1)
+            last = sequence
+        for ingested in batches_ingest(gateway_id=gateway_id, batches=page, skipped_before=skipped):
+            result.batches += 1
+            result.duplicates += ingested.duplicate
+            result.records += ingested.records
+            result.rejected += ingested.rejected
+        result.skipped += sum(skipped)
+        Gateway.objects.filter(pk=gateway_id).update(log_cursor=last, log_collected_at=timezone.now())
+    return last
+
+
+def gateway_logs_collect(*, gateway_id: int, limit: int, rounds: int) -> CollectResult:
+    """Collect up to `rounds` pages of `limit` batches from one gateway, committing and acking page by page."""
+    result = CollectResult()
+    gateway = Gateway.objects.filter(pk=gateway_id, enabled=True).first()
+    if gateway is None:
+        return result
+    client = GatewayAdminClient(gateway.admin_url, decrypt(gateway.push_secret_encrypted))
+    cursor = result.cursor = gateway.log_cursor
+    try:
+        for _ in range(rounds):
+            batches = _page(client, cursor, limit)
+            if not batches:
+                break
+            new_cursor = _ingest_page(gateway_id, cursor, batches, result)
+            if new_cursor is None:
+                result.busy = True
+                break
+            if new_cursor > cursor:
+                _ack(client, new_cursor)
+            cursor = result.cursor = new_cursor
+            if len(batches) < limit:
+                break
+    except (CollectionFailed, InvalidBatch) as exc:
+        Gateway.objects.filter(pk=gateway_id).update(last_error=str(exc)[:500], last_error_at=timezone.now())
+        logger.warning("log collection from gateway %s stopped: %s", gateway.name, exc)
+    if result.skipped:
+        logger.warning("gateway %s: %d log batches were lost before collection", gateway.name, result.skipped)
+    return result

@@ -1,0 +1,239 @@
+"""Reads of usage: time series and totals from the rollups, latency percentiles, quota state of subscriptions.
+
+Callers scope first (portal.selectors.application_get), so everything here takes an application already
+proven to belong to the requester.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from analytics.models import LATENCY_BOUNDS_MS, LATENCY_FIELDS, QuotaUsage, UsageRollup
+from analytics.quota import period_ends, usage_current
+from portal.models import Application, Subscription
+
+PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
+# The longest range each granularity may be asked for: at most 1,440 points per series.
+MAX_RANGE: dict[str, timedelta] = {
+    UsageRollup.Granularity.MINUTE: timedelta(days=1),
+    UsageRollup.Granularity.HOUR: timedelta(days=60),
+    UsageRollup.Granularity.DAY: timedelta(days=1440),
+}
+STEP: dict[str, timedelta] = {
+    UsageRollup.Granularity.MINUTE: timedelta(minutes=1),
+    UsageRollup.Granularity.HOUR: timedelta(hours=1),
+    UsageRollup.Granularity.DAY: timedelta(days=1),
+}
+# The portal's period picker: a name, its granularity and how far back it looks.
+PERIODS: dict[str, tuple[str, timedelta, str]] = {
+    "hour": (UsageRollup.Granularity.MINUTE, timedelta(hours=1), "Last hour, by minute"),
+    "day": (UsageRollup.Granularity.HOUR, timedelta(days=1), "Last 24 hours, by hour"),
+    "month": (UsageRollup.Granularity.DAY, timedelta(days=30), "Last 30 days, by day"),
+}
+_SUMMED = ("requests", "errors", "denied", "bytes_in", "bytes_out", "latency_sum_ms", *LATENCY_FIELDS)
+
+
+def floor_to(moment: datetime, granularity: str) -> datetime:
+    """The start of the bucket holding `moment` (UTC)."""
+    moment = moment.astimezone(UTC)
+    if granularity == UsageRollup.Granularity.MINUTE:
+        return moment.replace(second=0, microsecond=0)
+    if granularity == UsageRollup.Granularity.HOUR:
+        return moment.replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def usage_window(*, period: str, now: datetime) -> tuple[str, datetime, datetime]:
+    """Granularity and half-open range [start, end) of a picker period, ending with the bucket holding `now`."""
+    granularity, span, _ = PERIODS[period]
+    end = floor_to(now, granularity) + STEP[granularity]
+    return granularity, end - span, end
+
+
+def usage_percentiles(histogram: Sequence[int]) -> dict[str, float | None]:
+    """p50/p95/p99 in milliseconds from a latency histogram, interpolated linearly inside the bucket.
+
+    The answer is within the bucket holding the true percentile (bounds about 1.6x apart); past the last bound
+    the bound itself is reported, as "at least".
+    """
+    total = sum(histogram)
+    answer: dict[str, float | None] = {}
+    for name, q in PERCENTILES:
+        if total == 0:
+            answer[name] = None
+            continue
+        rank, below = q * total, 0
+        for index, count in enumerate(histogram):
+            if count and below + count >= rank:
+                if index >= len(LATENCY_BOUNDS_MS):
+                    value = float(LATENCY_BOUNDS_MS[-1])
+                else:
+                    lower = float(LATENCY_BOUNDS_MS[index - 1]) if index else 0.0
+                    value = lower + (LATENCY_BOUNDS_MS[index] - lower) * (rank - below) / count
+                answer[name] = round(value, 3)
+                break
+            below += count
+    return answer
+
+
+@dataclass
+class UsagePoint:
+    """One bucket of a usage series (or the totals, with `time` None)."""
+
+    time: datetime | None
+    requests: int
+    errors: int
+    denied: int
+    bytes_in: int
+    bytes_out: int
+    latency_avg_ms: float | None
+    percentiles: dict[str, float | None]
+
+
+def _point(time: datetime | None, sums: dict[str, Any]) -> UsagePoint:
+    histogram = [int(sums[name] or 0) for name in LATENCY_FIELDS]
+    measured = sum(histogram)
+    return UsagePoint(
+        time=time,
+        requests=int(sums["requests"] or 0),
+        errors=int(sums["errors"] or 0),
+        denied=int(sums["denied"] or 0),
+        bytes_in=int(sums["bytes_in"] or 0),
+        bytes_out=int(sums["bytes_out"] or 0),
+        latency_avg_ms=round(float(sums["latency_sum_ms"]) / measured, 3) if measured else None,
+        percentiles=usage_percentiles(histogram),
+    )
+
+
+@dataclass
+class Usage:
+    """An application's usage over a range: series, totals, answers by status class."""
+
+    series: list[UsagePoint]
+    totals: UsagePoint
+    by_status_class: dict[str, int]
+
+
+def usage_for_application(
+    *,
+    application: Application,
+    granularity: str,
+    start: datetime,
+    end: datetime,
+    api_id: int | None = None,
+    key_id: int | None = None,
+) -> Usage:
+    """Rollups of one application in [start, end), optionally for one API or key: two queries."""
+    rows = UsageRollup.objects.filter(
+        granularity=granularity, application_id=application.pk, bucket__gte=start, bucket__lt=end
+    )
+    if api_id is not None:
+        rows = rows.filter(api_id=api_id)
+    if key_id is not None:
+        rows = rows.filter(key_id=key_id)
+    sums = {name: Sum(name) for name in _SUMMED}
+    buckets: list[dict[str, Any]] = [dict(row) for row in rows.values("bucket").annotate(**sums).order_by("bucket")]
+    totals: dict[str, Any] = {name: sum(row[name] or 0 for row in buckets) for name in _SUMMED}
+    classes = rows.values("status_class").annotate(n=Sum("requests")).order_by("status_class")
+    return Usage(
+        series=[_point(row["bucket"], row) for row in buckets],
+        totals=_point(None, totals),
+        by_status_class={f"{row['status_class']}xx": int(row["n"]) for row in classes},
+    )
+
+
+def usage_by_status_class(
+    *, application: Application, granularity: str, start: datetime, end: datetime
+) -> dict[datetime, dict[int, int]]:
+    """Requests per bucket and status class (1 to 5) of one application in [start, end): one query."""
+    rows = (
+        UsageRollup.objects.filter(
+            granularity=granularity, application_id=application.pk, bucket__gte=start, bucket__lt=end
+        )
+        .values("bucket", "status_class")
+        .annotate(n=Sum("requests"))
+        .order_by("bucket", "status_class")
+    )
+    answer: dict[datetime, dict[int, int]] = {}
+    for row in rows:
+        answer.setdefault(row["bucket"], {})[row["status_class"]] = int(row["n"])
+    return answer
+
+
+@dataclass
+class QuotaMeter:
+    """One quota period of a subscription, as a meter shows it."""
+
+    label: str
+    used: int
+    limit: int
+    percent: int
+    resets_at: datetime
+
+    @property
+    def high(self) -> int:
+        """Where a meter turns to a warning: 80% of the quota."""
+        return self.limit * 4 // 5
+
+
+@dataclass
+class QuotaState:
+    """Where a subscription stands against its plan's quotas right now."""
+
+    subscription: Subscription
+    day_limit: int | None
+    day_used: int
+    day_resets_at: datetime
+    month_limit: int | None
+    month_used: int
+    month_resets_at: datetime
+
+    @property
+    def blocked(self) -> bool:
+        until = self.subscription.blocked_until
+        return until is not None and until > timezone.now()
+
+    def day_percent(self) -> int | None:
+        return min(100, self.day_used * 100 // self.day_limit) if self.day_limit else None
+
+    def month_percent(self) -> int | None:
+        return min(100, self.month_used * 100 // self.month_limit) if self.month_limit else None
+
+    def meters(self) -> list[QuotaMeter]:
+        """The day and month quotas the plan has (none when it is unlimited)."""
+        meters = []
+        if self.day_limit:
+            percent = self.day_percent() or 0
+            meters.append(QuotaMeter("Today", self.day_used, self.day_limit, percent, self.day_resets_at))
+        if self.month_limit:
+            percent = self.month_percent() or 0
+            meters.append(QuotaMeter("This month", self.month_used, self.month_limit, percent, self.month_resets_at))
+        return meters
+
+
+def quota_states(*, application: Application, now: datetime | None = None) -> list[QuotaState]:
+    """Quota use of the application's live subscriptions in the current UTC day and month: two queries."""
+    now = now or timezone.now()
+    subscriptions = list(
+        Subscription.objects.live().filter(application=application).select_related("api", "plan").order_by("pk")
+    )
+    usage = usage_current(subscription_ids=[s.pk for s in subscriptions], now=now)
+    day_end, month_end = period_ends(now)
+    return [
+        QuotaState(
+            subscription=sub,
+            day_limit=sub.plan.quota_per_day,
+            day_used=usage.get((sub.pk, QuotaUsage.Period.DAY), 0),
+            day_resets_at=day_end,
+            month_limit=sub.plan.quota_per_month,
+            month_used=usage.get((sub.pk, QuotaUsage.Period.MONTH), 0),
+            month_resets_at=month_end,
+        )
+        for sub in subscriptions
+    ]

@@ -1,0 +1,11 @@
+"""Portal pages of the usage pipeline (REST routes are in analytics.api.urls)."""
+
+from django.urls import path
+
+from analytics import views
+
+app_name = "analytics"
+
+urlpatterns = [
+    path("applications/<int:application_id>/usage/", views.application_usage, name="application_usage"),
+]

@@ -1,0 +1,286 @@
+"""Config propagation benchmark: how fast platform changes reach real gateways.
+
+    .venv/bin/python -m bench.sync.run [--trials 100] [--keys 100000] [--delta-trials 50] [--json out.json]
+
+Everything on 127.0.0.1: a scratch PostgreSQL database on the local server (`--database-url`, dropped and
+re-created), a private Redis broker, the portal (`manage.py runserver`), a Celery worker, the demo upstream and
+two gateways pulling from the portal with their own OAuth2 credentials (polling every 30 s, so only pushes count).
+
+(b) full snapshot: `build_snapshot` + JSON for --keys keys, in-process and over HTTP (`/gateway/v1/config`), and
+    each gateway's own load time (`last_load_seconds` in its status) when it pulls that snapshot at start;
+(a) revocation: --trials times, revoke a key through the REST API (PAT) and poll both gateways until 401;
+(c) one-key delta: with the worker stopped, `gateways_push()` of a single revocation to both gateways.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    ms = [v * 1000 for v in values]
+    return {
+        "n": len(ms),
+        "p50_ms": round(pct(ms, 50), 1),
+        "p99_ms": round(pct(ms, 99), 1),
+        "max_ms": round(max(ms), 1),
+        "mean_ms": round(statistics.fmean(ms), 1),
+    }
+
+
+def recreate_database(url: str) -> None:
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--delta-trials", type=int, default=50)
+    parser.add_argument("--keys", type=int, default=100_000)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/portico_bench_sync")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="portico-bench-sync-"))
+    from tests.support.private_services import PrivateRedis
+
+    broker = PrivateRedis.create(tmp / "redis")
+    broker.start()
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": args.database_url,
+            "REDIS_URL": broker.url,
+            "CELERY_BROKER_URL": broker.url,
+            "PORTICO_VAR_DIR": str(tmp / "var"),
+            "PORTICO_MAX_ACTIVE_KEYS_PER_APPLICATION": str(args.keys + args.trials + args.delta_trials + 10),
+        }
+    )
+    processes: list[subprocess.Popen[bytes]] = []
+    gateways: list[Any] = []
+    try:
+        recreate_database(args.database_url)
+        subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=REPO, check=True)
+        return run(args, tmp, processes, gateways)
+    finally:
+        for gateway in gateways:
+            gateway.stop(signal.SIGTERM)
+        for proc in processes:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        broker.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, tmp: Path, processes: list[subprocess.Popen[bytes]], gateways: list[Any]) -> int:
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from gateway_sync.changes import current_version
+    from gateway_sync.services import gateway_register, gateways_push
+    from gateway_sync.snapshot import build_snapshot
+    from keys.models import ApiKey
+    from keys.services import access_token_issue, key_issue, key_revoke
+    from portal.models import Api, Plan
+    from portal.services import application_create, organisation_create, subscription_create
+    from tests.gateway.conftest import Gateway, free_port, start_process, wait_until
+
+    results: dict[str, Any] = {"keys": args.keys}
+
+    # --- data: one API, an unlimited plan, trial keys issued through the services, bulk keys for volume
+    upstream_port, portal_port = free_port(), free_port()
+    user = get_user_model().objects.create_user(username="bench", email="bench@example.com", password="x" * 16)
+    organisation = organisation_create(user=user, name="Bench")
+    membership = organisation.memberships.get(user=user)
+    api = Api.objects.create(
+        name="Echo", slug="echo", path_prefix="/echo", upstream_url=f"http://127.0.0.1:{upstream_port}"
+    )
+    plan = Plan.objects.create(api=api, name="Unlimited", slug="unlimited")
+    application = application_create(membership=membership, name="Bench app")
+    subscription_create(actor=user, application=application, plan=plan)
+    trial_keys = [key_issue(actor=user, application=application, name=f"t{i}") for i in range(args.trials)]
+    delta_keys = [key_issue(actor=user, application=application, name=f"d{i}") for i in range(args.delta_trials)]
+    bulk_app = application_create(membership=membership, name="Bulk")
+    subscription_create(actor=user, application=bulk_app, plan=plan)
+    started = time.monotonic()
+    ApiKey.objects.bulk_create(
+        (
+            ApiKey(
+                application=bulk_app,
+                name="bulk",
+                prefix="ptc_live_" + hashlib.sha256(str(i).encode()).hexdigest()[:7],
+                last4="0000",
+                digest=hashlib.sha256(os.urandom(32)).hexdigest(),
+            )
+            for i in range(args.keys)
+        ),
+        batch_size=5000,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # as autovacuum would soon: fresh bulk rows otherwise get a nested-loop plan
+    print(f"seeded {args.keys} bulk keys in {time.monotonic() - started:.1f}s", flush=True)
+    _, pat = access_token_issue(user=user, name="bench")
+    registered = [gateway_register(name=f"edge-{i}", admin_url="http://127.0.0.1:9") for i in (1, 2)]
+
+    # --- (b) snapshot build, in-process
+    builds = []
+    for _ in range(3):
+        started = time.monotonic()
+        body = json.dumps(build_snapshot(version=current_version()), separators=(",", ":"))
+        builds.append(time.monotonic() - started)
+    results["snapshot_build"] = {**summary(builds), "json_mb": round(len(body) / 1e6, 1)}
+    print("snapshot build:", results["snapshot_build"], flush=True)
+
+    # --- processes
+    env = dict(os.environ)
+    log = open(tmp / "processes.log", "ab")  # noqa: SIM115 - closed with the processes
+    spawn = lambda argv: processes.append(subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=log))  # noqa: E731
+    spawn([sys.executable, "-m", "gateway.demo_upstream", "--listen", f"127.0.0.1:{upstream_port}",
+           "--runtime-dir", str(tmp / "upstream"), "--workers", "1"])  # fmt: skip
+    wait_until(lambda: requests.get(f"http://127.0.0.1:{upstream_port}/ping", timeout=1).ok, timeout=30)
+    spawn([sys.executable, "manage.py", "runserver", f"127.0.0.1:{portal_port}", "--noreload"])
+    portal = f"http://127.0.0.1:{portal_port}"
+    wait_until(lambda: requests.get(portal + "/healthz", timeout=1).ok, timeout=60)
+    worker_log = tmp / "worker.log"
+    with open(worker_log, "ab") as wlog:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "2", "--loglevel", "INFO",
+             "--without-heartbeat", "--without-gossip", "--without-mingle"],
+            cwd=REPO, env=env, stdout=wlog, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    processes.append(worker)
+    wait_until(lambda: b"ready." in worker_log.read_bytes(), timeout=60)
+
+    # (b) over HTTP, with a real client-credentials token
+    gw_row, client_id, client_secret, push_secret = registered[0]
+    token = requests.post(
+        portal + "/o/token/",
+        data={"grant_type": "client_credentials", "scope": "gateway"},
+        auth=(client_id, client_secret),
+        timeout=10,
+    ).json()["access_token"]
+    fetches = []
+    for _ in range(3):
+        started = time.monotonic()
+        response = requests.get(portal + "/gateway/v1/config", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        response.raise_for_status()
+        fetches.append(time.monotonic() - started)
+    results["snapshot_http"] = summary(fetches)
+    print("snapshot over HTTP:", results["snapshot_http"], flush=True)
+
+    # gateways pull that snapshot at start
+    loads = []
+    for (row, cid, secret, push), index in zip(registered, (1, 2), strict=True):
+        port, admin_port = free_port(), free_port()
+        runtime = tmp / f"gw{index}"
+        gw_args = [
+            "--name", row.name, "--listen", f"127.0.0.1:{port}", "--admin", f"127.0.0.1:{admin_port}",
+            "--runtime-dir", str(runtime), "--workers", "1", "--push-secret", push,
+            "--config-url", portal + "/gateway/v1/config", "--token-url", portal + "/o/token/",
+            "--client-id", cid, "--client-secret", secret, "--poll-interval", "30", "--heartbeat-interval", "5",
+            "--trusted-proxy", "127.0.0.1/32",
+        ]  # fmt: skip
+        gateway = Gateway(row.name, port, admin_port, runtime, gw_args)
+        gateways.append(gateway)
+        started = time.monotonic()
+        gateway.proc = start_process(["-m", "gateway.launcher", *gw_args], runtime)
+        gateway.wait_ready(timeout=120)
+        ready_after = time.monotonic() - started
+        type(row).objects.filter(pk=row.pk).update(admin_url=gateway.admin_url)
+        status = gateway.status()["config"]
+        loads.append({"keys": status["keys"], "last_load_s": round(status["last_load_seconds"], 2),
+                      "start_to_ready_s": round(ready_after, 2)})  # fmt: skip
+    results["snapshot_gateway_load"] = loads
+    print("gateway loads:", loads, flush=True)
+
+    # --- (a) revocation through the REST API until both gateways refuse the key
+    api_calls, first, fleet = [], [], []
+    sessions = [requests.Session() for _ in gateways]
+    for trial, (key, secret) in enumerate(trial_keys):
+        # Each trial speaks from its own client address: gateways throttle addresses that present invalid keys.
+        for session in sessions:
+            session.headers["X-Forwarded-For"] = f"10.{trial // 250}.{trial % 250}.1"
+        for gateway, session in zip(gateways, sessions, strict=True):
+            answer = session.get(gateway.url + "/echo/x", headers={"X-API-Key": secret}, timeout=5)
+            assert answer.status_code == 200, answer.text
+        started = time.monotonic()
+        response = requests.post(
+            f"{portal}/api/v1/keys/{key.pk}/revoke/", headers={"Authorization": f"Bearer {pat}"}, timeout=10
+        )
+        assert response.status_code == 200, response.text
+        api_calls.append(time.monotonic() - started)
+        refused: dict[int, float] = {}
+        while len(refused) < len(gateways):
+            for index, (gateway, session) in enumerate(zip(gateways, sessions, strict=True)):
+                if index in refused:
+                    continue
+                status = session.get(gateway.url + "/echo/x", headers={"X-API-Key": secret}, timeout=5).status_code
+                if status == 401:
+                    refused[index] = time.monotonic() - started
+            if time.monotonic() - started > 10:
+                raise AssertionError("revocation not enforced within 10 s")
+        first.append(min(refused.values()))
+        fleet.append(max(refused.values()))
+    results["revocation"] = {
+        "api_call": summary(api_calls),
+        "first_gateway_refuses": summary(first),
+        "both_gateways_refuse": summary(fleet),
+    }
+    print("revocation:", json.dumps(results["revocation"]), flush=True)
+
+    # --- (c) one-key delta pushed to both gateways (worker stopped, so this process does the push)
+    worker.terminate()
+    worker.wait(20)
+    pushes = []
+    for trial, (key, secret) in enumerate(delta_keys):
+        for session in sessions:
+            session.headers["X-Forwarded-For"] = f"10.200.{trial}.1"
+        key_revoke(actor=user, key=key)  # commits; its enqueue waits in the broker, nobody consumes it
+        started = time.monotonic()
+        outcome = gateways_push()
+        pushes.append(time.monotonic() - started)
+        assert all(r.status == "applied" for r in outcome), outcome
+        assert all(s.get(g.url + "/echo/x", headers={"X-API-Key": secret}).status_code == 401
+                   for g, s in zip(gateways, sessions, strict=True))  # fmt: skip
+    results["one_key_delta_push"] = summary(pushes)
+    print("one-key delta push to 2 gateways:", results["one_key_delta_push"], flush=True)
+
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

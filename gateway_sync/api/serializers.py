@@ -1,0 +1,19 @@
+"""Input of the gateway endpoints. Lenient about fields it does not know: gateways may report more later."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class HeartbeatErrorSerializer(serializers.Serializer):
+    at = serializers.FloatField(required=False, allow_null=True)
+    error = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class HeartbeatSerializer(serializers.Serializer):
+    """`{"name", "version", "counters", "errors"}` as in docs/gateway-protocol.md §4."""
+
+    name = serializers.CharField(max_length=64)
+    version = serializers.IntegerField(min_value=0, allow_null=True, required=False, default=None)
+    counters = serializers.DictField(required=False, default=dict)
+    errors = HeartbeatErrorSerializer(many=True, required=False, default=list, max_length=50)

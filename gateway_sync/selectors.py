@@ -1,0 +1,51 @@
+"""Reads about the gateway fleet, shared by the admin fleet page and the management commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth.hashers import check_password
+
+from gateway_sync import secrets as secret_box
+from gateway_sync.changes import current_version
+from gateway_sync.models import Gateway
+
+
+@dataclass(frozen=True)
+class FleetRow:
+    """One gateway as the fleet page shows it."""
+
+    gateway: Gateway
+    drift: int
+    heartbeat_age: timedelta | None
+    log_lag: timedelta | None
+
+
+def fleet_status(*, now: datetime) -> tuple[int, list[FleetRow]]:
+    """The feed's current version and every gateway's drift, heartbeat age and log lag (two queries)."""
+    current = current_version()
+    rows = [
+        FleetRow(
+            gateway=gateway,
+            drift=max(current - gateway.applied_version, 0),
+            heartbeat_age=now - gateway.last_heartbeat_at if gateway.last_heartbeat_at else None,
+            log_lag=now - gateway.log_collected_at if gateway.log_collected_at else None,
+        )
+        for gateway in Gateway.objects.select_related("oauth_application").order_by("name")
+    ]
+    return current, rows
+
+
+def gateway_credentials_match(*, gateway: Gateway, client_id: str, client_secret: str, push_secret: str) -> bool:
+    """Whether these credentials (e.g. from a gateway's env file) are the ones the platform holds now."""
+    application = gateway.oauth_application
+    if application is None or application.client_id != client_id:
+        return False
+    try:
+        stored_push_secret = secret_box.decrypt(gateway.push_secret_encrypted)
+    except ValueError:
+        return False
+    return check_password(client_secret, application.client_secret) and secret_box.constant_time_equal(
+        stored_push_secret, push_secret
+    )

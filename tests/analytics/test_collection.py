@@ -1,0 +1,91 @@
+"""Collection end to end: real requests through a real gateway, collected, counted once and acknowledged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db.models import Sum
+
+from analytics.collection import gateway_logs_collect
+from analytics.models import IngestedBatch, RequestEvent, UsageRollup
+from analytics.tasks import collect_gateway_logs
+from gateway_sync import secrets
+from gateway_sync.models import Gateway
+from gateway_sync.snapshot import build_snapshot
+from keys.models import ApiKey
+from portal.models import Plan
+from tests.gateway.conftest import PUSH_SECRET, wait_until
+
+
+@pytest.fixture
+def edge(api, api_key, subscription, upstream, start_gateway) -> tuple[Any, Gateway, str]:
+    """A real gateway serving the platform's snapshot, registered as a Gateway row; and alice's key."""
+    api.upstream_url = upstream
+    api.save()
+    Plan.objects.filter(pk=subscription.plan_id).update(rate_per_second=None, rate_per_minute=None)
+    running = start_gateway(build_snapshot(version=1), extra=["--log-flush-interval", "0.05"])
+    row = Gateway.objects.create(
+        name="edge-1", admin_url=running.admin_url, push_secret_encrypted=secrets.encrypt(PUSH_SECRET)
+    )
+    return running, row, api_key[1]
+
+
+def _drive(running: Any, secret: str, count: int) -> None:
+    """Send `count` requests and wait until the gateway has put them all in batches."""
+    total = len(running.records()) + count
+    for n in range(count):
+        assert running.get(f"/weather/items/{n}", key=secret).status_code == 200
+    wait_until(lambda: len(running.records()) >= total)
+
+
+def test_requests_through_a_gateway_are_collected_counted_and_acknowledged(edge, application) -> None:
+    running, row, secret = edge
+    _drive(running, secret, 40)
+    assert running.get("/weather/items", key="ptc_live_nope").status_code == 401
+
+    wait_until(lambda: len(running.records()) >= 41)
+    collect_gateway_logs(row.pk)
+
+    assert RequestEvent.objects.count() == 41
+    assert RequestEvent.objects.filter(application_id=application.pk, status=200).count() == 40
+    day = UsageRollup.objects.filter(granularity="day", application_id=application.pk)
+    assert day.aggregate(n=Sum("requests"))["n"] == 40
+    row.refresh_from_db()
+    last = IngestedBatch.objects.order_by("-sequence").first()
+    assert row.log_cursor == last.sequence and row.log_collected_at is not None
+    assert running.status()["log"]["acked"] == row.log_cursor
+    assert running.logs(after=row.log_cursor)["batches"] == []
+    assert ApiKey.objects.get(application=application).last_used_at is not None
+
+
+def test_a_backlog_is_collected_in_bounded_steps_and_counted_once(edge) -> None:
+    running, row, secret = edge
+    for _ in range(4):  # several flush intervals: several batches
+        _drive(running, secret, 5)
+    batches = len(running.logs()["batches"])
+    assert batches >= 2
+
+    first = gateway_logs_collect(gateway_id=row.pk, limit=1, rounds=1)
+    assert first.batches == 1
+    while gateway_logs_collect(gateway_id=row.pk, limit=1, rounds=3).batches:
+        pass
+
+    assert RequestEvent.objects.count() == 20
+    assert UsageRollup.objects.filter(granularity="minute").aggregate(n=Sum("requests"))["n"] == 20
+    assert IngestedBatch.objects.count() == batches
+
+
+def test_an_unreachable_gateway_is_recorded_not_fatal(gateway) -> None:
+    result = gateway_logs_collect(gateway_id=gateway.pk, limit=10, rounds=2)
+    assert result.batches == 0
+    gateway.refresh_from_db()
+    assert "reading logs failed" in gateway.last_error
+    assert gateway.log_cursor == 0
+
+
+def test_a_disabled_gateway_is_not_collected(gateway) -> None:
+    Gateway.objects.filter(pk=gateway.pk).update(enabled=False)
+    assert gateway_logs_collect(gateway_id=gateway.pk, limit=10, rounds=1).batches == 0
+    gateway.refresh_from_db()
+    assert gateway.last_error == ""

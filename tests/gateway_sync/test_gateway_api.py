@@ -1,0 +1,130 @@
+"""/gateway/v1/config, /changes and /heartbeat as the gateway protocol (docs/gateway-protocol.md §2-4) describes."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from gateway_sync.changes import current_version
+from gateway_sync.models import ConfigChange, Gateway
+from gateway_sync.services import feed_prune
+from keys import tokens
+from keys.services import key_issue, key_revoke
+from tests.api.conftest import assert_problem
+
+pytestmark = pytest.mark.django_db
+
+
+def test_config_is_the_snapshot_at_the_current_version_with_an_etag(gateway_api, api_key):
+    key, secret = api_key
+    response = gateway_api.get("/gateway/v1/config")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["version"] == current_version() and response["ETag"] == f'"{current_version()}"'
+    assert [k["digest"] for k in body["keys"]] == [tokens.digest(secret)]
+    assert secret not in response.content.decode() and "client_secret" not in response.content.decode()
+
+
+def test_config_answers_304_until_the_version_moves(gateway_api, api_key, alice, application):
+    etag = gateway_api.get("/gateway/v1/config")["ETag"]
+    unchanged = gateway_api.get("/gateway/v1/config", HTTP_IF_NONE_MATCH=etag)
+    assert unchanged.status_code == 304 and unchanged["ETag"] == etag and unchanged.content == b""
+    key_issue(actor=alice, application=application, name="another")
+    assert gateway_api.get("/gateway/v1/config", HTTP_IF_NONE_MATCH=etag).status_code == 200
+
+
+def test_config_costs_the_same_queries_for_many_keys(
+    gateway_api, application, subscription, alice, settings, django_assert_max_num_queries
+):
+    settings.PORTICO_MAX_ACTIVE_KEYS_PER_APPLICATION = 100
+    gateway_api.get("/gateway/v1/config")  # warm: token and application lookups
+    with django_assert_max_num_queries(10) as few:
+        gateway_api.get("/gateway/v1/config")
+    for index in range(40):
+        key_issue(actor=alice, application=application, name=f"k{index}")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        body = gateway_api.get("/gateway/v1/config").json()
+    assert len(body["keys"]) == 40
+
+
+def test_changes_come_in_version_order_from_after(gateway_api, api_key, alice, application):
+    start = current_version()
+    issued, _ = key_issue(actor=alice, application=application, name="new")
+    key_revoke(actor=alice, key=api_key[0])
+    body = gateway_api.get(f"/gateway/v1/changes?after={start}").json()
+    assert body["from"] == start and body["to"] == current_version() == start + 2
+    assert [(c["version"], c["kind"], c["op"], c["id"]) for c in body["changes"]] == [
+        (start + 1, "key", "upsert", issued.digest),
+        (start + 2, "key", "delete", api_key[0].digest),
+    ]
+
+
+def test_nothing_new_is_an_empty_list_at_the_current_version(gateway_api, api_key):
+    now = current_version()
+    assert gateway_api.get(f"/gateway/v1/changes?after={now}").json() == {"from": now, "to": now, "changes": []}
+
+
+def test_changes_are_paged_and_to_is_the_last_version_included(gateway_api, api_key, alice, application, settings):
+    settings.PORTICO_FEED_PAGE_SIZE = 2
+    settings.PORTICO_MAX_ACTIVE_KEYS_PER_APPLICATION = 100
+    start = current_version()
+    for index in range(5):
+        key_issue(actor=alice, application=application, name=f"k{index}")
+    seen, after = [], start
+    while True:
+        page = gateway_api.get(f"/gateway/v1/changes?after={after}").json()
+        if not page["changes"]:
+            break
+        assert len(page["changes"]) <= 2 and page["to"] == page["changes"][-1]["version"]
+        seen += [c["version"] for c in page["changes"]]
+        after = page["to"]
+    assert seen == list(range(start + 1, start + 6))
+
+
+@pytest.mark.parametrize("after", ["", "abc", "-1", "1.5", "1e3", "9" * 40])
+def test_after_must_be_a_non_negative_integer(gateway_api, after):
+    body = assert_problem(gateway_api.get(f"/gateway/v1/changes?after={after}"), 400)
+    assert "after" in body["errors"]
+
+
+def test_changes_older_than_the_retained_feed_answer_410(gateway_api, api_key, alice, application, settings):
+    start = current_version()
+    for index in range(3):
+        key_issue(actor=alice, application=application, name=f"k{index}")
+    ConfigChange.objects.update(created_at=timezone.now() - timedelta(days=8))
+    key_issue(actor=alice, application=application, name="fresh")
+    settings.PORTICO_FEED_RETENTION_MIN_VERSIONS = 1
+    assert feed_prune() == start + 3  # every expired change; the newest one stays
+    assert_problem(gateway_api.get(f"/gateway/v1/changes?after={start}"), 410)
+    assert gateway_api.get(f"/gateway/v1/changes?after={start + 3}").json()["to"] == start + 4
+
+
+def test_pruning_keeps_the_newest_versions_however_old(api_key, settings):
+    ConfigChange.objects.update(created_at=timezone.now() - timedelta(days=30))
+    settings.PORTICO_FEED_RETENTION_MIN_VERSIONS = 100
+    assert feed_prune() == 0
+
+
+def test_a_version_from_another_database_moves_the_feed_past_it_and_answers_410(gateway_api, api_key):
+    body = assert_problem(gateway_api.get("/gateway/v1/changes?after=1763900000"), 410)
+    assert "not from this feed" in body["detail"]
+    assert current_version() == 1763900001
+    assert gateway_api.get("/gateway/v1/config").json()["version"] == 1763900001  # newer than what it holds
+
+
+def test_heartbeat_records_version_counters_and_the_latest_error(gateway_api, edge):
+    response = gateway_api.post(
+        "/gateway/v1/heartbeat",
+        {"name": "edge-1", "version": 5, "counters": {"requests": 10}, "future_field": 1,
+         "errors": [{"at": 1732356000.1, "error": "old"}, {"at": 1732356009.5, "error": "token: timeout"}]},
+        content_type="application/json",
+    )  # fmt: skip
+    assert response.status_code == 204
+    gateway = Gateway.objects.get(pk=edge.gateway.pk)
+    assert gateway.applied_version == 5 and gateway.counters == {"requests": 10}
+    assert gateway.last_error == "gateway: token: timeout" and gateway.last_heartbeat_at is not None
+
+
+def test_heartbeat_body_is_validated(gateway_api):
+    assert_problem(gateway_api.post("/gateway/v1/heartbeat", {"version": "x"}, content_type="application/json"), 400)
+    assert_problem(gateway_api.post("/gateway/v1/heartbeat", b"{", content_type="application/json"), 400)

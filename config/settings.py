@@ -232,6 +232,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
     "SCOPES": {"gateway": "Pull gateway configuration and report heartbeats"},
+    "SCOPES_BACKEND_CLASS": "gateway_sync.scopes.GatewayOnlyScopes",
     "DEFAULT_SCOPES": [],
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
     "PKCE_REQUIRED": True,

@@ -1,5 +1,6 @@
 """Only an enabled, registered gateway with a `gateway`-scoped OAuth2 token gets into /gateway/v1/ (#33, #35)."""
 
+import base64
 from datetime import timedelta
 
 import pytest
@@ -54,9 +55,27 @@ def test_a_token_of_another_oauth_application_is_refused(db, method, path):
         authorization_grant_type=application_model.GRANT_CLIENT_CREDENTIALS,
         client_secret="s3cret-" + "x" * 40,
     )
-    token = fetch_token(Client(), other.client_id, "s3cret-" + "x" * 40)
+    token = fetch_token(Client(), other.client_id, "s3cret-" + "x" * 40, scope=None)
     body = assert_problem(_call(Client(), method, path, **_bearer(token)), 403)
-    assert "registered gateway" in body["detail"]
+    assert "registered gateway" in body["detail"] or "scope" in body["detail"]
+
+
+def test_only_a_registered_gateway_is_ever_granted_the_gateway_scope(db):
+    application_model = get_application_model()
+    other = application_model.objects.create(
+        name="Some integration",
+        client_type=application_model.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=application_model.GRANT_CLIENT_CREDENTIALS,
+        client_secret="s3cret-" + "x" * 40,
+    )
+    basic = base64.b64encode(f"{other.client_id}:{'s3cret-' + 'x' * 40}".encode()).decode()
+    response = Client().post(
+        "/o/token/",
+        "grant_type=client_credentials&scope=gateway",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=f"Basic {basic}",
+    )
+    assert response.status_code == 400 and response.json()["error"] == "invalid_scope"
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)

@@ -42,7 +42,7 @@ subscription_create(actor=user, application=application, plan=plan)
 key, secret = key_issue(actor=user, application=application, name="k")
 _, pat = access_token_issue(user=user, name="ops")
 gateway, client_id, client_secret, push_secret = gateway_register(name="edge-f", admin_url=ADMIN_URL)
-print(json.dumps({"key_id": key.pk, "key": secret, "pat": pat, "client_id": client_id,
+print(json.dumps({"key_id": key.pk, "application_id": application.pk, "key": secret, "pat": pat, "client_id": client_id,
                   "client_secret": client_secret, "push_secret": push_secret}))
 """
 
@@ -102,6 +102,10 @@ class Stack:
         port = int(args[3].rsplit(":", 1)[1])
         self.gateway = Gateway("edge-f", port, admin_port, runtime, args)
         return self.gateway.start()
+
+    def collect_usage(self) -> None:
+        """What beat does every few seconds: ask the workers to collect every gateway's access log."""
+        self.manage("shell", "-c", "from analytics.tasks import collect_logs; collect_logs.delay()")
 
     def api(self, method: str, path: str, **kw: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.seed['pat']}"}

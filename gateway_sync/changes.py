@@ -50,7 +50,7 @@ def _schedule_push() -> None:
     """Ask the workers to push once this transaction commits (once per transaction, however many changes)."""
     from gateway_sync.tasks import enqueue_push
 
-    if not any(callback is enqueue_push for _, callback, _ in connection.run_on_commit):
+    if not any(entry[1] is enqueue_push for entry in connection.run_on_commit):  # (savepoints, callback, robust)
         transaction.on_commit(enqueue_push, robust=True)
 
 

@@ -12,7 +12,7 @@ import ipaddress
 import math
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -134,86 +134,71 @@ def _text(value: Any, cap: int) -> tuple[str, bool]:
     return value, changed
 
 
-def _seconds(value: Any) -> tuple[float | None, bool]:
-    """Seconds as milliseconds; anything but a sane non-negative number becomes None."""
-    if value is None:
+def _address(value: str) -> tuple[str | None, bool]:
+    """A client address in canonical form, or None (and repaired) when it is not an IP address."""
+    if value == "":
         return None, False
-    kind = type(value)
-    if (kind is float or kind is int) and 0 <= value <= MAX_SECONDS:
-        return value * 1000.0, False
-    return None, True
+    if len(value) > 45:
+        return None, True
+    try:
+        return str(ipaddress.ip_address(value)), False
+    except ValueError:
+        return None, True
 
 
-def _count(value: Any) -> tuple[int, bool]:
-    if type(value) is int and 0 <= value <= MAX_BYTES:
-        return value, False
-    return 0, True
+# Validated addresses by their text: a pure function of the string, so the cache may outlive a page.
+_ADDRESSES: dict[str, tuple[str | None, bool]] = {}
+_ADDRESSES_MAX = 50_000
 
 
-def _id(value: Any) -> tuple[int | None, bool]:
-    if value is None:
-        return None, False
-    if type(value) is int and 0 < value <= MAX_ID:
-        return value, False
-    return None, True
+def _copy_text(value: str) -> str:
+    """A cleaned string as a COPY text field: control characters are gone already, so only `\\` is special."""
+    return value.replace("\\", "\\\\")
 
 
-class _Addresses(dict[Any, tuple[str | None, bool]]):
-    """Per-batch cache of validated client addresses (a batch repeats the same few many times)."""
-
-    def __missing__(self, value: Any) -> tuple[str | None, bool]:
-        if value is None or value == "":
-            result: tuple[str | None, bool] = (None, False)
-        elif type(value) is not str or len(value) > 45:
-            result = (None, True)
-        else:
-            try:
-                result = (str(ipaddress.ip_address(value)), False)
-            except ValueError:
-                result = (None, True)
-        if type(value) is str:
-            self[value] = result
-        return result
+# Latencies come with millisecond resolution, so a page repeats few values: each is converted, formatted and
+# placed in a histogram bucket once. Pure functions of the value, so the caches may outlive a page.
+_LATENCIES: dict[float, tuple[float, str, int]] = {}
+_SECONDS: dict[int, str] = {}
+_CACHE_MAX = 100_000
 
 
-def _clean(rec: Any, lo: float, hi: float, addresses: _Addresses) -> list[Any] | None:
-    """One record as a mutable row (see _ROW), or None when it must be rejected outright."""
-    if type(rec) is not dict:
-        return None
-    t, status = rec.get("t"), rec.get("s")
-    if not ((type(t) is float or type(t) is int) and lo <= t <= hi):  # NaN and infinities fail too
-        return None
-    if not (type(status) is int and 100 <= status <= 599):
-        return None
-    rt, d1 = _seconds(rec.get("rt"))
-    ut, d2 = _seconds(rec.get("ut"))
-    bi, d3 = _count(rec.get("bi"))
-    bo, d4 = _count(rec.get("bo"))
-    request_id, d5 = _text(rec.get("id"), _CAP_ID)
-    method, d6 = _text(rec.get("m"), _CAP_METHOD)
-    path, d7 = _text(rec.get("p"), _CAP_PATH)
-    prefix, d8 = _text(rec.get("key"), _CAP_KEY)
-    ip, d9 = addresses[rec.get("ip")]
-    api, d10 = _id(rec.get("api"))
-    app, d11 = _id(rec.get("app"))
-    org, d12 = _id(rec.get("org"))
-    sub, d13 = _id(rec.get("sub"))
-    plan, d14 = _id(rec.get("plan"))
-    lim = rec.get("lim")
-    d15 = lim not in LIMIT_OUTCOMES if type(lim) is str else lim is not None
-    if d15:
-        lim = ""
-    dirty = d1 or d2 or d3 or d4 or d5 or d6 or d7 or d8 or d9 or d10 or d11 or d12 or d13 or d14 or d15
-    return [t, request_id, method, path, status, rt, ut, bi, bo, ip, api, app, org, sub, plan, prefix, lim, dirty]
+def _latency(seconds: float) -> tuple[float, str, int]:
+    """Milliseconds, as COPY text, and the histogram counter index (6 + bucket), of a valid latency."""
+    if len(_LATENCIES) >= _CACHE_MAX:
+        _LATENCIES.clear()
+    ms = seconds * 1000.0
+    entry = _LATENCIES[seconds] = (ms, repr(ms), 6 + bisect_left(LATENCY_BOUNDS_MS, ms))
+    return entry
 
 
-# Positions in a cleaned row.
-_T, _RID, _M, _P, _S, _RT, _UT, _BI, _BO, _IP, _API, _APP, _ORG, _SUB, _PLAN, _KEY, _LIM, _DIRTY = range(18)
+def _timestamp_text(t: float) -> str:
+    """`datetime.fromtimestamp(t, UTC)` as PostgreSQL text, to the same microsecond, without a datetime per event.
+
+    CPython rounds the fraction half-to-even to microseconds, as `round` does (tests/analytics/test_ingest.py).
+    """
+    fraction, whole = math.modf(t)
+    micro = round(fraction * 1e6)
+    second = int(whole)
+    if micro >= 1_000_000:
+        second, micro = second + 1, micro - 1_000_000
+    text = _SECONDS.get(second)
+    if text is None:
+        if len(_SECONDS) >= _CACHE_MAX:
+            _SECONDS.clear()
+        text = _SECONDS[second] = f"{datetime.fromtimestamp(second, UTC):%Y-%m-%d %H:%M:%S}"
+    return f"{text}.{micro:06d}+00"
+
+
+# An identity is what a record says about who called what: (api, application, organisation, subscription, plan,
+# key prefix), each already validated in form. A page has few of them, so they are checked against the database
+# and resolved once each, not once per record.
+Identity = tuple[int | None, int | None, int | None, int | None, int | None, str]
 
 
 @dataclass
 class _Known:
-    """Which of the ids a batch mentions exist, and how they relate."""
+    """Which of the ids a page mentions exist, and how they relate."""
 
     apps: dict[int, int]  # application -> organisation
     apis: set[int]
@@ -222,12 +207,12 @@ class _Known:
     keys: dict[tuple[int, str], int | None]  # (application, prefix) -> key (None when ambiguous)
 
 
-def _lookup(rows: list[list[Any]]) -> _Known:
-    app_ids = {r[_APP] for r in rows if r[_APP] is not None}
-    api_ids = {r[_API] for r in rows if r[_API] is not None}
-    plan_ids = {r[_PLAN] for r in rows if r[_PLAN] is not None}
-    sub_ids = {r[_SUB] for r in rows if r[_SUB] is not None}
-    prefixes = {r[_KEY] for r in rows if r[_KEY] and r[_APP] is not None}
+def _lookup(identities: Collection[Identity]) -> _Known:
+    api_ids = {i[0] for i in identities if i[0] is not None}
+    app_ids = {i[1] for i in identities if i[1] is not None}
+    sub_ids = {i[3] for i in identities if i[3] is not None}
+    plan_ids = {i[4] for i in identities if i[4] is not None}
+    prefixes = {i[5] for i in identities if i[5] and i[1] is not None}
     apps = dict(Application.objects.filter(pk__in=app_ids).values_list("id", "organisation_id")) if app_ids else {}
     subs = Subscription.objects.filter(pk__in=sub_ids).values_list("id", "application_id", "api_id") if sub_ids else []
     keys: dict[tuple[int, str], int | None] = {}
@@ -246,22 +231,96 @@ def _lookup(rows: list[list[Any]]) -> _Known:
     )
 
 
+@dataclass
+class _Resolved:
+    """An identity after the id checks: what is stored and counted for its records."""
+
+    api: int | None
+    app: int | None
+    org: int | None
+    sub: int | None
+    plan: int | None
+    key_id: int | None
+    prefix: str
+    dirty: bool  # an id was dropped or corrected
+
+    def copy_suffix(self) -> str:
+        """The identity's columns as the end of a COPY text line (see _COPY_COLUMNS)."""
+        fields = (self.api, self.app, self.org, self.sub, self.plan, self.key_id)
+        ids = "\t".join("\\N" if v is None else str(v) for v in fields)
+        return f"{ids}\t{_copy_text(self.prefix)}\n"
+
+
+def _resolve(identity: Identity, known: _Known) -> _Resolved:
+    """Unknown ids are dropped, the organisation is the application's and a subscription must match both."""
+    api, app, org, sub, plan, prefix = identity
+    dirty = False
+    if app is not None and app not in known.apps:
+        app, dirty = None, True
+    real_org = known.apps[app] if app is not None else None
+    if org != real_org:
+        org, dirty = real_org, True
+    if api is not None and api not in known.apis:
+        api, dirty = None, True
+    if plan is not None and plan not in known.plans:
+        plan, dirty = None, True
+    if sub is not None and known.subs.get(sub) != (app, api):
+        sub, dirty = None, True
+    key_id = known.keys.get((app, prefix)) if app is not None and prefix else None
+    return _Resolved(api, app, org, sub, plan, key_id, prefix, dirty)
+
+
 # --------------------------------------------------------------------------- writing
 
 
-def _write_events(events: list[tuple[Any, ...]]) -> None:
+# Events are written in this column order: the identity's columns come last, so a page's lines can be built
+# before the identities are resolved and completed per identity with one join (see _write_events).
+_COPY_COLUMNS = (
+    "time",
+    "gateway_id",
+    "sequence",
+    "position",
+    "request_id",
+    "method",
+    "path",
+    "status",
+    "latency_ms",
+    "upstream_ms",
+    "bytes_in",
+    "bytes_out",
+    "client_ip",
+    "limit_outcome",
+    "api_id",
+    "application_id",
+    "organisation_id",
+    "subscription_id",
+    "plan_id",
+    "key_id",
+    "key_prefix",
+)
+
+
+def _write_events(lines: dict[Identity, list[Any]], resolved: dict[Identity, _Resolved]) -> None:
+    """COPY the page's events: PostgreSQL gets text lines, other databases (the smoke suite's SQLite) rows."""
     table = RequestEvent._meta.db_table
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-            with raw.copy(f"COPY {table} ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
-                for row in events:
-                    copy.write_row(row)
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy,
+        ):
+            for identity, heads in lines.items():
+                suffix = resolved[identity].copy_suffix()
+                copy.write(suffix.join(heads) + suffix)
         return
     adapt = connection.ops.adapt_datetimefield_value
-    sql = f"INSERT INTO {table} ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})"
+    sql = f"INSERT INTO {table} ({', '.join(_COPY_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COPY_COLUMNS))})"
+    params = []
+    for identity, heads in lines.items():
+        r = resolved[identity]
+        tail = (r.api, r.app, r.org, r.sub, r.plan, r.key_id, r.prefix)
+        params += [(adapt(head[0]), *head[1:], *tail) for head in heads]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(adapt(row[0]), *row[1:]) for row in events])
+        cursor.executemany(sql, params)
 
 
 def _collapse(groups: dict[tuple[int, ...], list[float]], seconds: int) -> dict[tuple[int, ...], list[float]]:
@@ -421,120 +480,237 @@ def batches_ingest(
     return results
 
 
-def _clean_all(
-    work: list[tuple[IngestResult, Any]], now: datetime
-) -> list[tuple[IngestResult, list[list[Any]], list[int]]]:
-    now_ts = now.timestamp()
-    lo = now_ts - settings.PORTICO_USAGE_MAX_EVENT_AGE_DAYS * 86400
-    hi = now_ts + FUTURE_SLACK_SECONDS
-    addresses = _Addresses()
-    cleaned = []
-    for result, records in work:
-        rows: list[list[Any]] = []
-        positions: list[int] = []
-        if not isinstance(records, list):
-            result.rejected = 1  # the whole payload is one unusable record
-            records = []
-        if len(records) > MAX_RECORDS_PER_BATCH:
-            result.rejected += len(records) - MAX_RECORDS_PER_BATCH
-            records = records[:MAX_RECORDS_PER_BATCH]
-        for position, rec in enumerate(records):
-            row = _clean(rec, lo, hi, addresses)
-            if row is None:
-                result.rejected += 1
-            else:
-                rows.append(row)
-                positions.append(position)
-        cleaned.append((result, rows, positions))
-    return cleaned
+@dataclass
+class _Page:
+    """What the scan of a page's records gathers, keyed by identity until the identities are resolved."""
+
+    lines: dict[Identity, list[Any]]  # COPY text lines without the identity's columns (rows off PostgreSQL)
+    minutes: dict[tuple[int, Identity, int], list[float]]  # (minute, identity, status class) -> counters
+    admitted: dict[tuple[Identity, int], int]  # (identity, UTC day number) -> requests let through
+    last_seen: dict[Identity, float]  # identities with a key prefix -> newest event time
+    clean: list[dict[Identity, int]]  # per batch: records with nothing repaired yet, by identity
 
 
-def _ingest_records(gateway_id: int, work: list[tuple[IngestResult, Any]], now: datetime) -> None:
-    cleaned = _clean_all(work, now)
-    known = _lookup([row for _, rows, _ in cleaned for row in rows])
-    events: list[tuple[Any, ...]] = []
-    minutes: dict[tuple[int, ...], list[float]] = {}
-    last_used: dict[int, float] = {}
-    admitted: dict[tuple[int, str, date], int] = defaultdict(int)
-    days: dict[int, tuple[date, date]] = {}
-    stamps: dict[float, datetime] = {}
-    bounds = LATENCY_BOUNDS_MS
-    for result, rows, positions in cleaned:
-        sequence = result.sequence
-        result.records = len(rows)
-        for row, position in zip(rows, positions, strict=True):
-            t, app, api, sub, plan, org = row[_T], row[_APP], row[_API], row[_SUB], row[_PLAN], row[_ORG]
-            dirty = row[_DIRTY]
-            if app is not None and app not in known.apps:
-                app, dirty = None, True
-            real_org = known.apps[app] if app is not None else None
-            if org != real_org:
-                org, dirty = real_org, True
-            if api is not None and api not in known.apis:
-                api, dirty = None, True
-            if plan is not None and plan not in known.plans:
-                plan, dirty = None, True
-            if sub is not None and known.subs.get(sub) != (app, api):
-                sub, dirty = None, True
-            key_id = known.keys.get((app, row[_KEY])) if app is not None and row[_KEY] else None
-            if dirty:
-                result.sanitised += 1
+def _scan(page: _Page, result: IngestResult, records: Any, gateway_id: int, lo: float, hi: float, text: bool) -> None:
+    """Validate one batch's records as hostile input and gather them into the page.
+
+    This loop runs for every event, so the common case (well-formed, ASCII, in range) is checked inline and
+    only odd values go through the helpers; the rules are those of the docstring at the top of this module.
+    """
+    if not isinstance(records, list):
+        result.rejected = 1  # the whole payload is one unusable record
+        records = []
+    if len(records) > MAX_RECORDS_PER_BATCH:
+        result.rejected += len(records) - MAX_RECORDS_PER_BATCH
+        records = records[:MAX_RECORDS_PER_BATCH]
+    lines, minutes, admitted, last_seen = page.lines, page.minutes, page.admitted, page.last_seen
+    clean: dict[Identity, int] = {}
+    page.clean.append(clean)
+    addresses, latencies, denied_outcomes, n_counters = _ADDRESSES, _LATENCIES, DENIED_OUTCOMES, _N_COUNTERS
+    stamps: dict[Any, Any] = {}
+    null = "\\N"  # COPY's NULL
+    head: Any
+    stamp: Any
+    head_prefix = f"{gateway_id}\t{result.sequence}\t"
+    rejected = stored = dirty_records = 0
+    for position, rec in enumerate(records):
+        if type(rec) is not dict:
+            rejected += 1
+            continue
+        t, status = rec.get("t"), rec.get("s")
+        if not ((type(t) is float or type(t) is int) and lo <= t <= hi) or not (  # NaN and infinities fail too
+            type(status) is int and 100 <= status <= 599
+        ):
+            rejected += 1
+            continue
+        dirty = False
+        rt = rec.get("rt")
+        if rt is None:
+            rt_text = null
+        elif (type(rt) is float or type(rt) is int) and 0 <= rt <= MAX_SECONDS:
+            rt, rt_text, bucket = latencies.get(rt) or _latency(rt)
+        else:
+            rt, rt_text, dirty = None, null, True
+        ut = rec.get("ut")
+        if ut is None:
+            ut_text = null
+        elif (type(ut) is float or type(ut) is int) and 0 <= ut <= MAX_SECONDS:
+            ut, ut_text, _ = latencies.get(ut) or _latency(ut)
+        else:
+            ut, ut_text, dirty = None, null, True
+        bi = rec.get("bi")
+        if not (type(bi) is int and 0 <= bi <= MAX_BYTES):
+            bi, dirty = 0, True
+        bo = rec.get("bo")
+        if not (type(bo) is int and 0 <= bo <= MAX_BYTES):
+            bo, dirty = 0, True
+        request_id = rec.get("id")
+        if not (
+            type(request_id) is str and len(request_id) <= _CAP_ID and request_id.isascii() and request_id.isprintable()
+        ):
+            request_id, changed = _text(request_id, _CAP_ID)
+            dirty = dirty or changed
+        method = rec.get("m")
+        if not (type(method) is str and len(method) <= _CAP_METHOD and method.isascii() and method.isprintable()):
+            method, changed = _text(method, _CAP_METHOD)
+            dirty = dirty or changed
+        path = rec.get("p")
+        if not (type(path) is str and len(path) <= _CAP_PATH and path.isascii() and path.isprintable()):
+            path, changed = _text(path, _CAP_PATH)
+            dirty = dirty or changed
+        prefix = rec.get("key")
+        if not (type(prefix) is str and len(prefix) <= _CAP_KEY and prefix.isascii() and prefix.isprintable()):
+            prefix, changed = _text(prefix, _CAP_KEY)
+            dirty = dirty or changed
+        ip = rec.get("ip")
+        if type(ip) is str:
+            checked = addresses.get(ip)
+            if checked is None:
+                if len(addresses) >= _ADDRESSES_MAX:
+                    addresses.clear()
+                checked = addresses[ip] = _address(ip)
+            ip, changed = checked
+            dirty = dirty or changed
+        elif ip is not None:
+            ip, dirty = None, True
+        lim = rec.get("lim")
+        if type(lim) is str:
+            if lim not in LIMIT_OUTCOMES:
+                lim, dirty = "", True
+        elif lim is None:
+            lim = ""  # not logged: no outcome to tell, nothing repaired
+        else:
+            lim, dirty = "", True
+        api = rec.get("api")
+        if api is not None and not (type(api) is int and 0 < api <= MAX_ID):
+            api, dirty = None, True
+        app = rec.get("app")
+        if app is not None and not (type(app) is int and 0 < app <= MAX_ID):
+            app, dirty = None, True
+        org = rec.get("org")
+        if org is not None and not (type(org) is int and 0 < org <= MAX_ID):
+            org, dirty = None, True
+        sub = rec.get("sub")
+        if sub is not None and not (type(sub) is int and 0 < sub <= MAX_ID):
+            sub, dirty = None, True
+        plan = rec.get("plan")
+        if plan is not None and not (type(plan) is int and 0 < plan <= MAX_ID):
+            plan, dirty = None, True
+        identity = (api, app, org, sub, plan, prefix)
+
+        if text:
+            stamp = _timestamp_text(t)
+        else:
             stamp = stamps.get(t)
             if stamp is None:
                 stamp = stamps[t] = datetime.fromtimestamp(t, UTC)
-            status, lim, rt = row[_S], row[_LIM], row[_RT]
-            events.append(
-                (
-                    stamp,
-                    gateway_id,
-                    sequence,
-                    position,
-                    row[_RID],
-                    row[_M],
-                    row[_P],
-                    status,
-                    rt,
-                    row[_UT],
-                    row[_BI],
-                    row[_BO],
-                    row[_IP],
-                    api,
-                    app,
-                    org,
-                    sub,
-                    plan,
-                    key_id,
-                    row[_KEY],
-                    lim,
-                )
+        if text:
+            head = (
+                f"{stamp}\t{head_prefix}{position}\t{request_id}\t{method}\t{path}\t{status}\t"
+                f"{rt_text}\t{ut_text}\t{bi}\t{bo}\t"
+                f"{null if ip is None else ip}\t{lim}\t"
             )
-            second = math.floor(t)
-            group = (second - second % 60, org or 0, app or 0, key_id or 0, api or 0, status // 100)
-            counters = minutes.get(group)
-            if counters is None:
-                counters = minutes[group] = [0] * _N_COUNTERS
-            counters[0] += 1
-            if status >= 500:
-                counters[1] += 1
-            if lim in DENIED_OUTCOMES:
-                counters[2] += 1
-            counters[3] += row[_BI]
-            counters[4] += row[_BO]
-            if rt is not None:
-                counters[5] += rt
-                counters[6 + bisect_left(bounds, rt)] += 1
-            if key_id is not None and last_used.get(key_id, 0.0) < t:
-                last_used[key_id] = t
-            if lim == "ok" and sub is not None:
-                day_number = second // 86400
-                periods = days.get(day_number)
-                if periods is None:
-                    day = date(1970, 1, 1) + timedelta(days=day_number)
-                    periods = days[day_number] = (day, day.replace(day=1))
-                admitted[(sub, QuotaUsage.Period.DAY, periods[0])] += 1
-                admitted[(sub, QuotaUsage.Period.MONTH, periods[1])] += 1
-    if events:
-        _write_events(events)
+            if "\\" in request_id or "\\" in method or "\\" in path:
+                head = (
+                    f"{stamp}\t{head_prefix}{position}\t{_copy_text(request_id)}\t{_copy_text(method)}\t"
+                    f"{_copy_text(path)}\t{status}\t{rt_text}\t{ut_text}\t"
+                    f"{bi}\t{bo}\t{null if ip is None else ip}\t{lim}\t"
+                )
+        else:
+            head = (
+                stamp,
+                gateway_id,
+                result.sequence,
+                position,
+                request_id,
+                method,
+                path,
+                status,
+                rt,
+                ut,
+                bi,
+                bo,
+                ip,
+                lim,
+            )
+        heads = lines.get(identity)
+        if heads is None:
+            heads = lines[identity] = []
+        heads.append(head)
+        stored += 1
+        if dirty:
+            dirty_records += 1
+        else:
+            clean[identity] = clean.get(identity, 0) + 1
+
+        second = int(t)  # t > 0, so this is the floor
+        group = (second - second % 60, identity, status // 100)
+        counters = minutes.get(group)
+        if counters is None:
+            counters = minutes[group] = [0] * n_counters
+        counters[0] += 1
+        if status >= 500:
+            counters[1] += 1
+        if lim in denied_outcomes:
+            counters[2] += 1
+        counters[3] += bi
+        counters[4] += bo
+        if rt is not None:
+            counters[5] += rt
+            counters[bucket] += 1
+        if prefix and last_seen.get(identity, 0.0) < t:
+            last_seen[identity] = t
+        if lim == "ok" and sub is not None:
+            day = (identity, second // 86400)
+            admitted[day] = admitted.get(day, 0) + 1
+    result.rejected += rejected
+    result.records = stored
+    result.sanitised = dirty_records  # plus the records whose ids are corrected, once the ids are checked
+
+
+def _ingest_records(gateway_id: int, work: list[tuple[IngestResult, Any]], now: datetime) -> None:
+    now_ts = now.timestamp()
+    lo = now_ts - settings.PORTICO_USAGE_MAX_EVENT_AGE_DAYS * 86400
+    hi = now_ts + FUTURE_SLACK_SECONDS
+    text = connection.vendor == "postgresql"
+    page = _Page(lines={}, minutes={}, admitted={}, last_seen={}, clean=[])
+    for result, records in work:
+        _scan(page, result, records, gateway_id, lo, hi, text)
+    known = _lookup(page.lines.keys())
+    resolved = {identity: _resolve(identity, known) for identity in page.lines}
+    for (result, _), clean in zip(work, page.clean, strict=True):
+        result.sanitised += sum(n for identity, n in clean.items() if resolved[identity].dirty)
+
+    minutes: dict[tuple[int, ...], list[float]] = {}
+    for (minute, identity, status_class), counters in page.minutes.items():
+        r = resolved[identity]
+        group = (minute, r.org or 0, r.app or 0, r.key_id or 0, r.api or 0, status_class)
+        into = minutes.get(group)
+        if into is None:
+            minutes[group] = counters
+        else:
+            for i in range(_N_COUNTERS):
+                into[i] += counters[i]
+    admitted: dict[tuple[int, str, date], int] = defaultdict(int)
+    days: dict[int, tuple[date, date]] = {}
+    for (identity, day_number), n in page.admitted.items():
+        sub = resolved[identity].sub
+        if sub is None:
+            continue
+        periods = days.get(day_number)
+        if periods is None:
+            day = date(1970, 1, 1) + timedelta(days=day_number)
+            periods = days[day_number] = (day, day.replace(day=1))
+        admitted[(sub, QuotaUsage.Period.DAY, periods[0])] += n
+        admitted[(sub, QuotaUsage.Period.MONTH, periods[1])] += n
+    last_used: dict[int, float] = {}
+    for identity, t in page.last_seen.items():
+        key_id = resolved[identity].key_id
+        if key_id is not None and last_used.get(key_id, 0.0) < t:
+            last_used[key_id] = t
+
+    if page.lines:
+        _write_events(page.lines, resolved)
         _write_rollups(minutes)
     if admitted:
         _write_quota_usage(admitted)

@@ -176,3 +176,18 @@ def test_a_batch_without_an_integer_sequence_is_refused(gateway, envelope: Any) 
     with pytest.raises(InvalidBatch):
         batch_ingest(gateway_id=gateway.pk, batch=envelope)
     assert not IngestedBatch.objects.exists()
+
+
+def test_event_times_are_written_to_the_microsecond_datetime_would_give() -> None:
+    """The COPY text of a time is built without a datetime per event; it must round exactly like one."""
+    import random
+    from datetime import UTC, datetime
+
+    from analytics.ingest import _timestamp_text
+
+    rng = random.Random(7)
+    samples = [rng.uniform(1.7e9, 1.9e9) for _ in range(20_000)]
+    samples += [1795000000.0000005, 1795000000.0000015, 1795000000.9999996, 1795000000, 1795000000.5]
+    for t in samples:
+        expected = f"{datetime.fromtimestamp(t, UTC):%Y-%m-%d %H:%M:%S.%f}+00"
+        assert _timestamp_text(t) == expected, t

@@ -4,7 +4,7 @@ Plain Python (no Django) so it can run on a bare gateway host:
 
     python -m gateway.launcher --name edge-1 --listen 127.0.0.1:8080 --admin 127.0.0.1:8081 \\
         --runtime-dir /var/lib/portico/edge-1 --push-secret S [--snapshot-file F] \\
-        [--config-url URL --token-url URL --client-id ID --client-secret S]
+        [--config-url URL --token-url URL --client-id ID --client-secret S] [--redis HOST:PORT/DB]
 
 nginx replaces this process (exec), so the launcher's PID is the nginx master's.
 Secrets go to <runtime>/conf/portico.json (mode 0600), never into nginx.conf.
@@ -17,6 +17,7 @@ import json
 import os
 import pwd
 import re
+import secrets
 import shutil
 import sys
 from collections.abc import Sequence
@@ -61,6 +62,21 @@ class GatewayOptions:
     upstream_keepalive: int = 128
     error_log_level: str = "warn"
     nginx: str = "nginx"
+    invalid_key_limit: int = 50
+    invalid_key_window: float = 60.0
+    redis: str | None = None
+    redis_password: str | None = None
+    redis_timeout_ms: int = 50
+    redis_retry_interval: float = 1.0
+    redis_pool_size: int = 64
+
+
+def parse_redis(value: str) -> tuple[str, int, int]:
+    """`host:port/db` (or `redis://host:port/db`, `[v6]:port`) -> (host, port, db)."""
+    m = re.fullmatch(r"(?:redis://)?(\[[^\]]+\]|[^:/\[\]]+)(?::(\d+))?(?:/(\d+))?/?", value)
+    if not m:
+        raise ValueError(f"--redis: expected HOST:PORT/DB, got {value!r}")
+    return m.group(1).strip("[]"), int(m.group(2) or 6379), int(m.group(3) or 0)
 
 
 def render_template(name: str, values: dict[str, str]) -> str:
@@ -88,6 +104,33 @@ def prepare_runtime(runtime_dir: Path) -> Path:
     return prefix
 
 
+def known_upstreams(opts: GatewayOptions, prefix: Path) -> dict[str, str]:
+    """`addr:port` -> upstream block name, for the API upstreams in the snapshots present at start.
+
+    Only IP literals (and `localhost`): anything else is resolved at request time by the balancer.
+    """
+    found: dict[str, str] = {}
+    sources = [prefix / "state" / "snapshot.json"]
+    if opts.snapshot_file:
+        sources.append(Path(opts.snapshot_file))
+    for source in sources:
+        try:
+            apis = json.loads(source.read_text()).get("apis") or []
+        except (OSError, ValueError, AttributeError):
+            continue
+        for api in apis:
+            url = api.get("upstream_url") if isinstance(api, dict) else None
+            m = re.match(r"^(https?)://(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost)(?::(\d+))?(?:/|$)", url or "")
+            if not m:
+                continue
+            host = "127.0.0.1" if m.group(2) == "localhost" else m.group(2)
+            port = m.group(3) or ("443" if m.group(1) == "https" else "80")
+            addr = f"{host}:{port}"
+            if addr not in found and len(found) < 256:
+                found[addr] = f"portico_u{len(found)}"
+    return found
+
+
 def _indent(lines: Sequence[str]) -> str:
     return "\n".join(f"        {line}" for line in lines)
 
@@ -98,7 +141,9 @@ def render(opts: GatewayOptions) -> Path:
         raise ValueError("--tls-cert and --tls-key go together")
     if opts.config_url and not (opts.token_url and opts.client_id and opts.client_secret):
         raise ValueError("--config-url needs --token-url, --client-id and --client-secret")
+    redis = parse_redis(opts.redis) if opts.redis else None
     prefix = prepare_runtime(opts.runtime_dir)
+    static = known_upstreams(opts, prefix)
     settings = {
         "name": opts.name,
         "prefix": str(prefix),
@@ -117,6 +162,20 @@ def render(opts: GatewayOptions) -> Path:
         "spool_segment_bytes": opts.spool_segment_bytes,
         "access_log_rotate_bytes": opts.access_log_rotate_bytes,
         "fetch_timeout_ms": 60000,
+        "static_upstreams": static,
+        "invalid_key_limit": opts.invalid_key_limit,
+        "invalid_key_window": opts.invalid_key_window,
+        "redis": {
+            "host": redis[0],
+            "port": redis[1],
+            "db": redis[2],
+            "password": opts.redis_password,
+            "timeout_ms": opts.redis_timeout_ms,
+            "retry_interval": opts.redis_retry_interval,
+            "pool_size": opts.redis_pool_size,
+        }
+        if redis
+        else None,
     }
     settings_file = prefix / "conf" / "portico.json"
     fd = os.open(settings_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -155,12 +214,23 @@ def render(opts: GatewayOptions) -> Path:
         "real_ip": "\n".join(real_ip),
         "settings_file": str(settings_file),
         "upstream_keepalive": str(opts.upstream_keepalive),
+        # request ids are <this>-<pid>-<connection>-<n>: unique across restarts and reloads
+        "rid_prefix": secrets.token_hex(4) + "-",
         "listen": _indent(listen),
         "tls": _indent(tls),
         "admin": opts.admin,
         "hsts": hsts,
         "log_flush": f"{max(1, int(opts.log_flush_interval * 1000))}ms",
     }
+    # the proxy directives, once per upstream scheme (see location @portico_https)
+    upstream_tls = "\n".join(f"            {d}" for d in ("proxy_ssl_server_name on;", "proxy_ssl_name $pt_uhost;"))
+    for scheme, ssl in (("http", ""), ("https", upstream_tls)):
+        text = render_template("proxy.conf.tmpl", {"hsts": hsts, "scheme": scheme, "ssl": ssl})
+        values[f"proxy_{scheme}"] = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    values["static_upstreams"] = "\n".join(
+        f"    upstream {name} {{ server {addr}; keepalive {opts.upstream_keepalive}; keepalive_requests 10000; }}"
+        for addr, name in static.items()
+    )
     conf = prefix / "conf" / "nginx.conf"
     conf.write_text(render_template("gateway.conf.tmpl", values))
     return conf
@@ -221,6 +291,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--upstream-keepalive", type=int, default=128)
     p.add_argument("--error-log-level", default="warn")
     p.add_argument("--nginx", default="nginx", help="nginx binary")
+    p.add_argument(
+        "--invalid-key-limit",
+        type=int,
+        default=50,
+        help="invalid-key 401s per client address within --invalid-key-window before it gets 429s (0: off)",
+    )
+    p.add_argument("--invalid-key-window", type=float, default=60.0, help="seconds")
+    p.add_argument(
+        "--redis",
+        default=env("PORTICO_GATEWAY_REDIS"),
+        help="HOST:PORT/DB of the Redis shared by all gateways for rate limits (default: per-gateway limits)",
+    )
+    # the Redis password only from the environment: a command line is visible to every local user
+    p.set_defaults(redis_password=env("PORTICO_GATEWAY_REDIS_PASSWORD"))
+    p.add_argument("--redis-timeout-ms", type=int, default=50, help="connect/send/read timeout per Redis call")
+    p.add_argument(
+        "--redis-retry-interval",
+        type=float,
+        default=1.0,
+        help="seconds a worker skips Redis after a failure (circuit breaker)",
+    )
+    p.add_argument("--redis-pool-size", type=int, default=64, help="idle Redis connections kept per worker")
     p.add_argument("--render-only", action="store_true", help="write the config and exit")
 
 

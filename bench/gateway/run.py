@@ -3,8 +3,10 @@
     .venv/bin/python -m bench.gateway.run [--runs 5] [--duration 5] [--workers 1 2] [--keys 100000 1000000]
 
 Both proxies front the same demo upstream, with the same worker count, measured in alternating
-wrk runs in one session; medians are reported with gateway/plain ratios. Then the time and
-memory to load 100k and 1M-key snapshots. Bounded: about 3 minutes with the defaults.
+wrk runs in one session; medians are reported with gateway/plain ratios. A third target is the
+same gateway with --redis (rate windows shared through a private redis-server; --no-redis skips
+it). Then the time and memory to load 100k and 1M-key snapshots. Bounded: about 6 minutes with
+the defaults.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -24,8 +27,8 @@ from typing import Any
 
 import requests
 
-from gateway.keyformat import digest, display_prefix, make_key
 from gateway.launcher import prepare_runtime, user_directive
+from keys.tokens import DISPLAY_PREFIX_LENGTH, digest, generate
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -88,7 +91,7 @@ def bench_snapshot(upstream: str, n_keys: int, key: str) -> dict[str, Any]:
     keys = [
         {
             "digest": digest(key),
-            "prefix": display_prefix(key),
+            "prefix": key[:DISPLAY_PREFIX_LENGTH],
             "application_id": 5,
             "organisation_id": 2,
             "status": "active",
@@ -159,7 +162,9 @@ def bench_snapshot(upstream: str, n_keys: int, key: str) -> dict[str, Any]:
 GATEWAY_EXTRA: list[str] = []
 
 
-def start_gateway(tmp: Path, name: str, workers: int, snap_file: Path, keys_dict: str = "64m"):
+def start_gateway(
+    tmp: Path, name: str, workers: int, snap_file: Path, keys_dict: str = "64m", extra: list[str] | None = None
+):
     port, admin = free_port(), free_port()
     args = [
         "-m",
@@ -181,6 +186,7 @@ def start_gateway(tmp: Path, name: str, workers: int, snap_file: Path, keys_dict
         "--keys-dict-size",
         keys_dict,
         *GATEWAY_EXTRA,
+        *(extra or []),
     ]
     return spawn(args), port, admin
 
@@ -208,58 +214,94 @@ def wrk(url: str, key: str | None, duration: int, connections: int) -> dict[str,
     }
 
 
-def throughput(tmp: Path, upstream: str, workers: int, runs: int, duration: int, connections: int) -> dict[str, Any]:
-    key = make_key()
+def start_redis(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """A private redis-server on a free loopback port (never the machine's own instance)."""
+    port = free_port()
+    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    p = subprocess.Popen([*args, "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return p, port
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("redis-server did not come up")
+
+
+def stop_redis(p: subprocess.Popen[bytes]) -> None:
+    if p.poll() is None:
+        p.terminate()
+        p.wait(10)
+
+
+def medians(results: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
+    metrics = ("rps", "p50", "p99")
+    return {name: {m: statistics.median(r[m] for r in rs) for m in metrics} for name, rs in results.items()}
+
+
+def throughput(
+    tmp: Path, upstream: str, workers: int, runs: int, duration: int, connections: int, redis_port: int | None
+) -> dict[str, Any]:
+    key = generate("live").token
     snap = tmp / f"bench-{workers}.json"
     snap.write_text(json.dumps(bench_snapshot(upstream, 1000, key)))
     plain, plain_port = start_plain(tmp, workers, upstream)
-    gw, gw_port, gw_admin = start_gateway(tmp, f"gw{workers}", workers, snap)
+    procs = [plain]
+    targets = {"plain": (f"http://127.0.0.1:{plain_port}/demo/bench", None)}
+    admins = {}
     try:
+        gw, gw_port, admins["gateway"] = start_gateway(tmp, f"gw{workers}", workers, snap)
+        procs.append(gw)
+        targets["gateway"] = (f"http://127.0.0.1:{gw_port}/demo/bench", key)
+        if redis_port:
+            # same gateway, rate windows shared through Redis: one Redis round trip per request
+            shared, sh_port, admins["gateway_redis"] = start_gateway(
+                tmp, f"gwr{workers}", workers, snap, extra=["--redis", f"127.0.0.1:{redis_port}/0"]
+            )
+            procs.append(shared)
+            targets["gateway_redis"] = (f"http://127.0.0.1:{sh_port}/demo/bench", key)
         wait_http(f"http://127.0.0.1:{plain_port}/demo/")
-        wait_http(f"http://127.0.0.1:{gw_admin}/_portico/ready")
-        targets = {
-            "plain": (f"http://127.0.0.1:{plain_port}/demo/bench", None),
-            "gateway": (f"http://127.0.0.1:{gw_port}/demo/bench", key),
-        }
+        for admin in admins.values():
+            wait_http(f"http://127.0.0.1:{admin}/_portico/ready")
         for url, k in targets.values():  # warm-up: JIT, keepalive pools
             wrk(url, k, 1, connections)
-        results: dict[str, list[dict[str, float]]] = {"plain": [], "gateway": []}
+        names = list(targets)
+        results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
         for i in range(runs):
-            order = ["plain", "gateway"] if i % 2 == 0 else ["gateway", "plain"]
-            for name in order:
+            for name in names if i % 2 == 0 else reversed(names):
                 url, k = targets[name]
                 results[name].append(wrk(url, k, duration, connections))
         # latency without queueing: one connection, so p99 shows the per-request cost, not the backlog
-        single: dict[str, list[dict[str, float]]] = {"plain": [], "gateway": []}
+        single: dict[str, list[dict[str, float]]] = {name: [] for name in names}
         for i in range(runs):
-            order = ["plain", "gateway"] if i % 2 == 0 else ["gateway", "plain"]
-            for name in order:
+            for name in names if i % 2 == 0 else reversed(names):
                 url, k = targets[name]
                 single[name].append(wrk(url, k, max(2, duration // 2), 1))
-        status = requests.get(f"http://127.0.0.1:{gw_admin}/_portico/status", timeout=5).json()
+        status = {
+            name: requests.get(f"http://127.0.0.1:{admin}/_portico/status", timeout=5).json()
+            for name, admin in admins.items()
+        }
     finally:
-        stop(gw)
-        stop(plain)
-    med = {
-        name: {m: statistics.median(r[m] for r in rs) for m in ("rps", "p50", "p99")} for name, rs in results.items()
-    }
-    single_med = {
-        name: {m: statistics.median(r[m] for r in rs) for m in ("rps", "p50", "p99")} for name, rs in single.items()
-    }
-    return {
-        "workers": workers,
-        "runs": results,
-        "median": med,
-        "single_connection_median": single_med,
-        "single_p50_added_ms": single_med["gateway"]["p50"] - single_med["plain"]["p50"],
-        "single_p99_added_ms": single_med["gateway"]["p99"] - single_med["plain"]["p99"],
-        "rps_ratio": med["gateway"]["rps"] / med["plain"]["rps"],
-        "p99_added_ms": med["gateway"]["p99"] - med["plain"]["p99"],
-        "p50_added_ms": med["gateway"]["p50"] - med["plain"]["p50"],
-        "gateway_non2xx": sum(r["non2xx"] for r in results["gateway"]),
-        "gateway_log_records_dropped": status["counters"].get("log_records_dropped", 0),
-        "gateway_requests_logged": status["log"]["sequence"],
-    }
+        for p in reversed(procs):
+            stop(p)
+    med, single_med = medians(results), medians(single)
+    out: dict[str, Any] = {"workers": workers, "runs": results, "median": med, "single_connection_median": single_med}
+    for name in names[1:]:
+        out[name] = {
+            "rps_ratio": med[name]["rps"] / med["plain"]["rps"],
+            "p99_added_ms": med[name]["p99"] - med["plain"]["p99"],
+            "p50_added_ms": med[name]["p50"] - med["plain"]["p50"],
+            "single_p50_added_ms": single_med[name]["p50"] - single_med["plain"]["p50"],
+            "single_p99_added_ms": single_med[name]["p99"] - single_med["plain"]["p99"],
+            "non2xx": sum(r["non2xx"] for r in results[name]),
+            "log_records_dropped": status[name]["counters"].get("log_records_dropped", 0),
+            "requests_logged": status[name]["log"]["sequence"],
+            "limiter_fallback_allowed": status[name]["counters"].get("limiter.fallback_allowed", 0),
+        }
+    return out
 
 
 def rss_kb(pid: int) -> int:
@@ -270,7 +312,7 @@ def rss_kb(pid: int) -> int:
 
 
 def key_load(tmp: Path, upstream: str, n: int) -> dict[str, Any]:
-    key = make_key()
+    key = generate("live").token
     snap = tmp / f"keys-{n}.json"
     t0 = time.monotonic()
     snap.write_text(json.dumps(bench_snapshot(upstream, n, key)))
@@ -321,6 +363,12 @@ def main() -> int:
     ap.add_argument("--keys", type=int, nargs="*", default=[100_000, 1_000_000])
     ap.add_argument("--json", type=Path, help="also write raw results here")
     ap.add_argument("--gateway-arg", action="append", default=[], help="extra launcher option (repeatable)")
+    ap.add_argument(
+        "--no-redis",
+        dest="redis",
+        action="store_false",
+        help="skip the third target (the gateway with --redis, against a private redis-server)",
+    )
     ns = ap.parse_args()
     GATEWAY_EXTRA.extend(ns.gateway_arg)
 
@@ -332,20 +380,24 @@ def main() -> int:
             ["-m", "gateway.demo_upstream", "--listen", upstream, "--runtime-dir", str(tmp / "up"), "--workers", "1"]
         )
         out: dict[str, Any] = {"throughput": [], "key_load": []}
+        redis, redis_port = start_redis(tmp) if ns.redis else (None, None)
         try:
             wait_http(f"http://{upstream}/")
             for w in ns.workers:
-                r = throughput(tmp, upstream, w, ns.runs, ns.duration, ns.connections)
+                r = throughput(tmp, upstream, w, ns.runs, ns.duration, ns.connections, redis_port)
                 out["throughput"].append(r)
                 m = r["median"]
-                print(
-                    f"workers={w}: plain {m['plain']['rps']:.0f} req/s p99 {m['plain']['p99']:.2f} ms | "
-                    f"gateway {m['gateway']['rps']:.0f} req/s p99 {m['gateway']['p99']:.2f} ms | "
-                    f"ratio {r['rps_ratio']:.3f}x, p99 +{r['p99_added_ms']:.2f} ms, "
-                    f"p50 +{r['p50_added_ms']:.2f} ms, gateway non-2xx {r['gateway_non2xx']} | "
-                    f"one connection: p50 +{r['single_p50_added_ms']:.3f} ms, p99 +{r['single_p99_added_ms']:.3f} ms",
-                    flush=True,
-                )
+                for name in [n for n in m if n != "plain"]:
+                    g = r[name]
+                    print(
+                        f"workers={w} {name}: plain {m['plain']['rps']:.0f} req/s p99 {m['plain']['p99']:.2f} ms | "
+                        f"{name} {m[name]['rps']:.0f} req/s p99 {m[name]['p99']:.2f} ms | "
+                        f"ratio {g['rps_ratio']:.3f}x, p99 +{g['p99_added_ms']:.2f} ms, "
+                        f"p50 +{g['p50_added_ms']:.2f} ms, non-2xx {g['non2xx']} | "
+                        f"one connection: p50 +{g['single_p50_added_ms']:.3f} ms, "
+                        f"p99 +{g['single_p99_added_ms']:.3f} ms",
+                        flush=True,
+                    )
             for n in ns.keys:
                 r = key_load(tmp, upstream, n)
                 out["key_load"].append(r)
@@ -357,6 +409,8 @@ def main() -> int:
                 )
         finally:
             stop(up)
+            if redis:
+                stop_redis(redis)
     if ns.json:
         ns.json.write_text(json.dumps(out, indent=2))
     return 0

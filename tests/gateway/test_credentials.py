@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
-from gateway.keyformat import checksum, make_key
-from tests.gateway.conftest import api_entry, key_entry, snapshot, subscription_entry
+from keys.tokens import checksum
+from tests.gateway.conftest import api_entry, key_entry, make_key, snapshot, subscription_entry, wait_until
 
 
 def test_key_is_accepted_from_the_bearer_authorization_header(start_gateway, upstream):
@@ -126,11 +127,55 @@ def test_identity_headers_are_added_and_client_forgeries_removed(start_gateway, 
     assert "x-api-key" not in headers
 
 
-def test_unknown_key_flood_writes_nothing_to_the_error_log(start_gateway, upstream):
-    gw = start_gateway(snapshot(1, [api_entry(upstream)]))
+def get_from(source_ip: str, port: int, path: str, key: str) -> tuple[int, bytes]:
+    """One GET from another loopback address (all of 127.0.0.0/8 reaches the gateway on Linux)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source_ip, 0)) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return int(data.split(b" ", 2)[1]), data
+
+
+def test_unknown_key_flood_is_throttled_per_address_and_writes_nothing_to_the_error_log(start_gateway, upstream):
+    in_use, idle = key_entry(), key_entry()
+    gw = start_gateway(
+        snapshot(1, [api_entry(upstream)], keys=[in_use, idle]),
+        extra=["--invalid-key-limit", "20", "--invalid-key-window", "30"],
+    )
     before = gw.proc.error_log()
+    assert gw.get("/demo/x", in_use.secret).status_code == 200
 
-    statuses = {gw.get("/demo/x", make_key()).status_code for _ in range(300)}
+    flood = [gw.get("/demo/x", k) for k in [make_key() for _ in range(150)] + ["garbage"] * 50]
+    statuses = [r.status_code for r in flood]
 
-    assert statuses == {401}
+    assert statuses == [401] * 20 + [429] * 180
+    throttled = flood[-1]
+    assert throttled.headers["Content-Type"] == "application/problem+json"
+    assert throttled.json()["type"] == "https://portico.dev/problems/too-many-invalid-keys"
+    assert 1 <= int(throttled.headers["Retry-After"]) <= 30
+    # a key this worker verified recently is not looked up again, so it keeps working;
+    # any other key from the throttled address waits like the flood (no lookup is made)
+    assert gw.get("/demo/x", in_use.secret).status_code == 200
+    assert gw.get("/demo/x", idle.secret).status_code == 429
+    # another address is unaffected
+    status, _ = get_from("127.0.0.2", gw.port, "/demo/x", make_key())
+    assert status == 401
+    status, _ = get_from("127.0.0.2", gw.port, "/demo/x", idle.secret)
+    assert status == 200
     assert gw.proc.error_log() == before
+    # counters reach the shared status within a flush interval
+    wait_until(lambda: gw.status()["counters"]["denied"].get("too-many-invalid-keys", 0) >= 181, timeout=3)
+
+
+def test_invalid_key_throttling_ends_with_its_window(start_gateway, upstream):
+    key = key_entry()
+    gw = start_gateway(
+        snapshot(1, [api_entry(upstream)], keys=[key]), extra=["--invalid-key-limit", "3", "--invalid-key-window", "1"]
+    )
+
+    statuses = [gw.get("/demo/x", make_key()).status_code for _ in range(5)]
+    time.sleep(1.2)
+
+    assert statuses == [401, 401, 401, 429, 429]
+    assert gw.get("/demo/x", key.secret).status_code == 200

@@ -83,3 +83,35 @@ def test_rungateway_command_takes_the_launcher_options(tmp_path, capsys):
 
     assert "edge-3" in capsys.readouterr().out
     assert (tmp_path / "rt" / "conf" / "nginx.conf").exists()
+
+
+def test_redis_option_goes_to_the_settings_with_the_password_from_the_environment_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("PORTICO_GATEWAY_REDIS_PASSWORD", "redis-secret")
+    conf = render(tmp_path, "--redis", "10.0.0.5:6380/2", "--redis-timeout-ms", "30", "--invalid-key-limit", "7")
+
+    settings = json.loads((tmp_path / "rt" / "conf" / "portico.json").read_text())
+    assert settings["redis"] == {
+        "host": "10.0.0.5",
+        "port": 6380,
+        "db": 2,
+        "password": "redis-secret",
+        "timeout_ms": 30,
+        "retry_interval": 1.0,
+        "pool_size": 64,
+    }
+    assert settings["invalid_key_limit"] == 7
+    assert "redis-secret" not in conf
+    with pytest.raises(SystemExit):
+        launcher.build_parser().parse_args(["--name", "x", "--runtime-dir", "rt", "--redis-password", "p"])
+
+
+def test_without_redis_limits_stay_local(tmp_path):
+    render(tmp_path)
+
+    assert json.loads((tmp_path / "rt" / "conf" / "portico.json").read_text())["redis"] is None
+
+
+@pytest.mark.parametrize("value", ["redis://:6379", "host:port", "a:1/x"])
+def test_malformed_redis_address_is_refused(tmp_path, value):
+    with pytest.raises(ValueError, match="--redis"):
+        render(tmp_path, "--redis", value)

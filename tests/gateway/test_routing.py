@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from tests.gateway.conftest import api_entry, free_port, key_entry, snapshot, subscription_entry
+from tests.gateway.conftest import api_entry, change, free_port, key_entry, snapshot, subscription_entry
 
 
 def test_request_is_forwarded_with_method_path_query_host_and_body(start_gateway, upstream):
@@ -170,3 +170,74 @@ def test_tls_is_terminated_with_the_configured_certificate(start_gateway, upstre
     with socket.create_connection(("127.0.0.1", gw.port)) as s:
         s.sendall(b"GET /demo/x HTTP/1.1\r\nHost: x\r\n\r\n")
         assert b"HTTP/1.1 200" not in s.recv(200)
+
+
+def test_https_upstream_is_reached_over_tls(start_gateway, upstream, tmp_path):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    pk = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(pk.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(pk, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        pk.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    # the https upstream is a TLS-terminating gateway that takes its key from the query string,
+    # which the outer gateway forwards untouched
+    inner_key, outer_key = key_entry(), key_entry()
+    inner = start_gateway(
+        snapshot(1, [api_entry(upstream, allow_query_key=True)], keys=[inner_key]),
+        extra=["--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem")],
+        name="inner",
+    )
+    outer = start_gateway(
+        snapshot(1, [api_entry(f"https://localhost:{inner.port}/demo", path_prefix="/front")], keys=[outer_key]),
+        name="outer",
+    )
+
+    r = outer.get(f"/front/items?api_key={inner_key.secret}", outer_key.secret)
+
+    assert r.status_code == 200, r.text
+    assert r.json()["path"] == "/items"
+    assert r.json()["headers"]["x-portico-key-prefix"] == inner_key.secret[:16]
+    assert "x-api-key" not in r.json()["headers"]
+    assert r.headers["X-Request-Id"]
+
+
+def test_upstreams_known_at_start_get_static_blocks_and_new_ones_use_the_balancer(start_gateway, upstream):
+    key = key_entry()
+    defaults = {"connect_timeout_ms": 5000, "read_timeout_ms": 30000, "send_timeout_ms": 30000}
+    gw = start_gateway(snapshot(1, [api_entry(upstream, **defaults)], keys=[key]))
+    closed = f"http://127.0.0.1:{free_port()}"
+
+    static = gw.get("/demo/x", key.secret)
+    gw.push(
+        [
+            change(2, "api", 2, api_entry(closed, 2, "/other", **defaults)),
+            change(2, "subscription", 8, subscription_entry(8, api_id=2)),
+        ],
+        1,
+        2,
+    )
+    dynamic = gw.get("/other/x", key.secret)
+
+    conf = (gw.runtime_dir / "conf" / "nginx.conf").read_text()
+    assert f"upstream portico_u0 {{ server {upstream.removeprefix('http://')};" in conf
+    assert static.status_code == 200
+    assert dynamic.status_code == 502
+    assert dynamic.json()["type"].endswith("/bad-gateway")

@@ -1,42 +1,115 @@
 -- Request pipeline (access phase): route -> credential -> key lookup -> policy
 -- -> limits -> rewrite headers/URI for the proxy. Each step denies with a
--- problem+json answer. Results go into nginx variables ($portico_*) that the
+-- problem+json answer. Results go into nginx variables ($pt_*) that the
 -- config turns into proxy_set_header / add_header lines and the access log
 -- (log_format portico): a variable write is far cheaper than ngx.header,
 -- ngx.req.set_header or building a record in Lua, and variables survive the
 -- internal redirect nginx makes for 502/504 error pages (ngx.ctx does not).
+-- The request id is made by nginx itself (map $portico_rid in the config).
+--
+-- Cost notes (measured with callgrind, see docs/benchmarks.md): every
+-- ngx.var read looks the name up in a hash and copies the value into a new
+-- Lua string, so request headers are read in one pass over nginx's header
+-- list (FFI, no table, strings only for the headers we use); variables are
+-- written only when they carry a value.
+local ffi = require "ffi"
+local base = require "resty.core.base"
 local store = require "portico.store"
 local keyformat = require "portico.keyformat"
 local crypto = require "portico.crypto"
 local ip = require "portico.ip"
 local limits = require "portico.limits"
 local problem = require "portico.problem"
+local settings = require "portico.settings"
 
 local ngx = ngx
 local var = ngx.var
 local req = ngx.req
-local get_method, clear_header, get_headers, raw_header = req.get_method, req.clear_header, req.get_headers,
-    req.raw_header
-local re_find = ngx.re.find
+local C = ffi.C
+local ffi_str = ffi.string
+local get_request = base.get_request
+local get_method, clear_header, get_headers = req.get_method, req.clear_header, req.get_headers
 local byte, sub, find, lower, gsub, format = string.byte, string.sub, string.find, string.lower, string.gsub,
     string.format
-local tonumber, pairs = tonumber, pairs
+local tonumber, tostring, pairs, ceil, floor = tonumber, tostring, pairs, math.ceil, math.floor
 local now = ngx.now
+
+pcall(ffi.cdef, "int memcmp(const void *a, const void *b, size_t n);")
+
+-- Header values for counters: tostring() of a number takes LuaJIT's generic
+-- float formatting (about as slow as a shared-dict operation), so the values
+-- real plans produce are cached per worker.
+local NUMS = {}
+local function num_s(n)
+    if n >= 100000 then
+        return n == floor(n) and format("%d", n) or tostring(n)
+    end
+    local s = NUMS[n]
+    if not s then
+        s = tostring(n)
+        NUMS[n] = s
+    end
+    return s
+end
 
 local _M = {}
 
--- Request ids: nginx's $request_id draws from the CSPRNG on every request
--- (~1 us); a random per-worker prefix plus a counter is unique and near free.
-local rid_prefix, rid_seq
-local function new_request_id()
-    if not rid_prefix then
-        local seed = ngx.worker.pid() .. ":" .. ngx.now() .. ":" .. var.request_id
-        rid_prefix = sub(crypto.to_hex(crypto.sha256(seed)), 1, 16) .. "-"
-        rid_seq = 0
+---------------------------------------------------------------------------
+-- request headers in one pass
+---------------------------------------------------------------------------
+
+local MAX_HEADERS = 100
+local hbuf = ffi.new("ngx_http_lua_ffi_table_elt_t[?]", MAX_HEADERS)
+local htrunc = ffi.new("int[1]")
+
+-- filled by read_headers() for the current request (no yield in between)
+local h_authz, h_key, h_xak, h_cl, h_te, h_portico
+
+-- keys are nginx's lower-cased names; only the first of repeated headers counts
+local function read_headers(key_lname, key_len)
+    h_authz, h_key, h_xak, h_cl, h_te, h_portico = nil, nil, nil, nil, nil, false
+    local k0 = byte(key_lname, 1)
+    local r = get_request()
+    local n = C.ngx_http_lua_ffi_req_get_headers_count(r, MAX_HEADERS, htrunc)
+    if n <= 0 or C.ngx_http_lua_ffi_req_get_headers(r, hbuf, n, 0) ~= 0 then
+        return
     end
-    rid_seq = rid_seq + 1
-    return rid_prefix .. rid_seq
+    for i = 0, n - 1 do
+        local h = hbuf[i]
+        local len, d = h.key.len, h.key.data
+        local c = d[0]
+        if len == key_len and c == k0 and C.memcmp(d, key_lname, len) == 0 then
+            if not h_key then
+                h_key = ffi_str(h.value.data, h.value.len)
+            end
+            if len == 9 and not h_xak and C.memcmp(d, "x-api-key", 9) == 0 then
+                h_xak = h_key
+            end
+        elseif len == 9 and c == 120 and C.memcmp(d, "x-api-key", 9) == 0 then
+            h_xak = h_xak or ffi_str(h.value.data, h.value.len)
+        elseif len == 13 and c == 97 and C.memcmp(d, "authorization", 13) == 0 then
+            if not h_authz then
+                h_authz = ffi_str(h.value.data, h.value.len)
+            end
+        elseif len == 14 and c == 99 and C.memcmp(d, "content-length", 14) == 0 then
+            h_cl = h_cl or ffi_str(h.value.data, h.value.len)
+        elseif len == 17 and c == 116 and C.memcmp(d, "transfer-encoding", 17) == 0 then
+            h_te = true
+        elseif len >= 10 and c == 120 and C.memcmp(d, "x-portico-", 10) == 0 then
+            h_portico = true
+        end
+    end
+    if htrunc[0] ~= 0 then
+        h_portico = true -- more headers than we looked at: let the slow path scan them all
+    end
+    if key_len == 13 and key_lname == "authorization" then
+        h_authz = h_key -- an API whose key header is Authorization itself
+    end
 end
+
+---------------------------------------------------------------------------
+-- routing
+---------------------------------------------------------------------------
 
 local function matches(r, uri, host)
     if r.host and r.host ~= host then
@@ -74,36 +147,41 @@ local function escape_path(s)
     end))
 end
 
--- path (no query) to send upstream, honouring strip_prefix
-local function upstream_path(api, raw)
+-- request URI (path + query) to send upstream, honouring strip_prefix
+local function upstream_uri(api, ru)
     if api.strip then
-        local p = api.prefix
-        if api.plen > 1 then
-            local nb = byte(raw, api.plen + 1)
-            if sub(raw, 1, api.plen) == p and (nb == nil or nb == 47 or nb == 63) then
-                raw = sub(raw, api.plen + 1)
+        local plen = api.plen
+        if plen > 1 then
+            local nb = byte(ru, plen + 1)
+            if sub(ru, 1, plen) == api.prefix and (nb == nil or nb == 47 or nb == 63) then
+                ru = sub(ru, plen + 1)
             else
                 -- the raw path only matched after normalisation (%-escapes, dot
                 -- segments): forward the normalised form, never the raw one
-                raw = escape_path(sub(var.uri, api.plen + 1))
+                local q = find(ru, "?", 1, true)
+                ru = escape_path(sub(var.uri, plen + 1)) .. (q and sub(ru, q) or "")
             end
         end
-        if byte(raw, 1) ~= 47 then
-            raw = "/" .. raw
+        if byte(ru, 1) ~= 47 then
+            ru = "/" .. ru
         end
     end
-    local base = api.upstream.path
-    if base ~= "" then
-        raw = base .. raw
+    local b = api.upstream.path
+    if b ~= "" then
+        ru = b .. ru
     end
-    return raw
+    return ru
 end
 
-local function strip_query_key(args, param)
-    local t = ngx.decode_args(args, 100)
+local function strip_query_key(ru, param)
+    local q = find(ru, "?", 1, true)
+    if not q then
+        return ru
+    end
+    local t = ngx.decode_args(sub(ru, q + 1), 100)
     t[param] = nil
     local s = ngx.encode_args(t)
-    return s ~= "" and "?" .. s or ""
+    return sub(ru, 1, q - 1) .. (s ~= "" and "?" .. s or "")
 end
 
 local MISSING_KEY_HEADERS = { ["WWW-Authenticate"] = 'Bearer realm="portico"' }
@@ -146,45 +224,49 @@ local function body_size()
     return size
 end
 
--- The pipeline is split into stages on purpose: as one function it was too
--- big for a single LuaJIT trace ("too many spill slots") and ran interpreted;
--- each stage now compiles on its own. A stage returns nil after denying.
+---------------------------------------------------------------------------
+-- invalid-key flood throttling (per client address, before any key lookup)
+---------------------------------------------------------------------------
 
--- request id, config, route
-local function stage_route()
-    local rid = var.http_x_request_id
-    if not rid or #rid > 64 then
-        rid = new_request_id()
-    end
-    var.portico_rid = rid -- echoed in the answer, sent upstream, logged, and in problem bodies
+local limits_dict = ngx.shared.portico_limits
+local flood_max = tonumber(settings.invalid_key_limit) or 0
+local flood_window = tonumber(settings.invalid_key_window) or 60
 
-    local meta = store.current()
-    if not meta then
-        return problem.send("not-ready")
+-- nil, or seconds until the address may try unknown keys again
+local function flood_blocked(addr)
+    local n = limits_dict:get("iv" .. addr)
+    if n and n >= flood_max then
+        local ttl = limits_dict:ttl("iv" .. addr)
+        return ttl and ttl > 0 and ceil(ttl) or 1
     end
-    local api = route(meta, var.uri, var.host)
-    if not api then
-        return problem.send("no-route")
-    end
-    -- $portico_* variables feed the access log (log_format portico) as they become known
-    var.portico_api = api.id_s
-    return meta, api
 end
+
+local function invalid_key(addr)
+    if flood_max > 0 then
+        limits_dict:incr("iv" .. addr, 1, 0, flood_window) -- the window starts at the first failure
+    end
+    return problem.send("invalid-key")
+end
+
+---------------------------------------------------------------------------
+-- stages. The pipeline is split into stages on purpose: as one function it
+-- was too big for a single LuaJIT trace and ran interpreted; each stage now
+-- compiles on its own. A stage returns nil after denying.
+---------------------------------------------------------------------------
 
 -- credential: Bearer, then the API's key header, then (if allowed) the query
 local function stage_key(api)
     local src = 1
     local key
-    local authz = var.http_authorization
-    if authz then
-        key = bearer(authz)
+    if h_authz then
+        key = bearer(h_authz)
     end
     if not key then
         src = 2
-        key = var[api.key_var]
-        if not key and api.query_key then
+        key = h_key
+        if not key and api.query_var then
             src = 3
-            key = var["arg_" .. api.query_key]
+            key = var[api.query_var]
             key = key and ngx.unescape_uri(key)
         end
     end
@@ -194,18 +276,27 @@ local function stage_key(api)
     -- a key seen recently skips the checksum and SHA-256 (cache flushed on any config change)
     local k = store.cached_key(key)
     if not k then
+        -- the expensive path: throttled per address when it keeps failing
+        local addr
+        if flood_max > 0 then
+            addr = var.remote_addr
+            local retry = flood_blocked(addr)
+            if retry then
+                return problem.send("too-many-invalid-keys", nil, { ["Retry-After"] = retry })
+            end
+        end
         if not keyformat.valid(key) then
-            return problem.send("invalid-key")
+            return invalid_key(addr)
         end
         k = store.key(crypto.sha256(key), key)
         if not k then
-            var.portico_key = sub(key, 1, 16)
-            return problem.send("invalid-key")
+            var.pt_key = sub(key, 1, 16)
+            return invalid_key(addr)
         end
     end
-    var.portico_key = k.prefix
-    var.portico_app = k.app_s
-    var.portico_org = k.org_s
+    var.pt_key = k.prefix
+    var.pt_app = k.app_s
+    var.pt_org = k.org_s
     if k.exp and k.exp <= now() then
         return problem.send("expired-key")
     end
@@ -223,8 +314,11 @@ local function stage_policy(meta, api, k)
     if not plan then
         return problem.send("forbidden-api")
     end
-    var.portico_sub = s.id_s
-    var.portico_plan = plan.id_s
+    var.pt_sub = s.id_s
+    var.pt_plan = plan.id_s
+    if k.loggable then
+        var.pt_full = "1" -- every id of the log record is known (log_format portico_full)
+    end
     if k.cidrs and not ip.match(k.cidrs, var.remote_addr) then
         return problem.send("forbidden-ip")
     end
@@ -232,11 +326,10 @@ local function stage_policy(meta, api, k)
         return problem.send("method-not-allowed", nil, { Allow = api.allow })
     end
     if api.max_body then
-        local cl = var.http_content_length
         local size
-        if cl then
-            size = tonumber(cl)
-        elseif var.http_transfer_encoding then
+        if h_cl then
+            size = tonumber(h_cl)
+        elseif h_te then
             size = body_size()
         end
         if size and size > api.max_body then
@@ -247,52 +340,54 @@ local function stage_policy(meta, api, k)
 end
 
 local function deny_limit(info)
+    local outcome = info.outcome
+    if outcome == "unavailable" then
+        return problem.send("limiter-unavailable", { retry_after = info.retry_after },
+            { ["Retry-After"] = info.retry_after })
+    end
+    var.pt_lim = outcome
     local headers = { ["Retry-After"] = info.retry_after }
-    local extra = { limit = info.outcome == "rate" and "rate" or "quota", window = info.window,
+    local extra = { limit = outcome == "rate" and "rate" or "quota", window = info.window,
         retry_after = info.retry_after }
-    if info.outcome == "rate" then
+    if outcome == "rate" then
         headers["RateLimit-Limit"] = info.limit
         headers["RateLimit-Remaining"] = 0
         headers["RateLimit-Reset"] = info.reset
     elseif info.reason and info.reason ~= ngx.null then
         extra.reason = info.reason
     end
-    return problem.send(info.outcome == "rate" and "rate-limited" or "quota-exceeded", extra, headers)
+    return problem.send(outcome == "rate" and "rate-limited" or "quota-exceeded", extra, headers)
 end
 
 local function stage_limits(k, s, plan)
-    local ok, info = limits.check(k.digest, s, plan, now())
-    var.portico_lim = info.outcome
+    local ok, info = limits.check(k, s, plan, now())
     if not ok then
         return deny_limit(info)
     end
-    if info.limit then
-        var.portico_rl_limit = info.limit
-        var.portico_rl_remaining = info.remaining
-        var.portico_rl_reset = info.reset
+    var.pt_lim = "ok"
+    local rl = info.limit
+    if rl then
+        var.pt_rl = rl == plan.rate_per_second and plan.rate_per_second_s or plan.rate_per_minute_s
+        var.pt_rlr = num_s(info.remaining)
+        var.pt_rlt = num_s(info.reset)
     end
-    if info.day_limit then
-        var.portico_qd_limit = info.day_limit
-        var.portico_qd_remaining = info.day_remaining
+    if info.day_remaining then
+        var.pt_qd = plan.quota_per_day_s
+        var.pt_qdr = num_s(info.day_remaining)
     end
-    if info.month_limit then
-        var.portico_qm_limit = info.month_limit
-        var.portico_qm_remaining = info.month_remaining
+    if info.month_remaining then
+        var.pt_qm = plan.quota_per_month_s
+        var.pt_qmr = num_s(info.month_remaining)
     end
     return true
 end
 
+-- a client's x-portico-* headers (rare): the identity headers come from
+-- proxy_set_header (which also drops a client's copy), the others go here
 local function strip_portico_headers()
-    -- the identity headers come from proxy_set_header (which also drops a
-    -- client's copy); any other x-portico-* header is removed here. A regex
-    -- over the raw header block finds them without iterating a table (pairs()
-    -- is not JIT-compiled); HTTP/2 has no raw block, so it always scans.
-    local ok_raw, raw = pcall(raw_header, true)
-    if not ok_raw or re_find(raw, [[^x-portico-]], "joim") then
-        for name in pairs(get_headers(200)) do
-            if byte(name, 1) == 120 and sub(name, 1, 10) == "x-portico-" then
-                clear_header(name)
-            end
+    for name in pairs(get_headers(200)) do
+        if byte(name, 1) == 120 and sub(name, 1, 10) == "x-portico-" then
+            clear_header(name)
         end
     end
 end
@@ -304,29 +399,44 @@ local function stage_forward(api, src)
         return problem.send("bad-gateway")
     end
     local ru = var.request_uri
-    local q = find(ru, "?", 1, true)
-    local args = q and sub(ru, q) or ""
-    if src == 1 then
-        clear_header("Authorization")
-    elseif src == 2 then
+    -- Authorization and X-API-Key are always replaced by proxy_set_header
+    -- ($pt_authz, $pt_xak): the client's value is passed on unless it was the
+    -- credential, with no header-list edit for the usual credentials
+    if h_authz and src ~= 1 and not (src == 2 and api.key_lname == "authorization") then
+        var.pt_authz = h_authz
+    end
+    if h_xak and not (src == 2 and api.key_lname == "x-api-key") then
+        var.pt_xak = h_xak
+    end
+    if src == 2 and api.key_lname ~= "x-api-key" then
         clear_header(api.key_header)
-    else
-        args = strip_query_key(sub(args, 2), api.query_key)
+    elseif src == 3 then
+        ru = strip_query_key(ru, api.query_key)
     end
-    strip_portico_headers()
-    var.portico_upstream_uri = upstream_path(api, q and sub(ru, 1, q - 1) or ru) .. args
+    if h_portico then
+        strip_portico_headers()
+    end
+    var.pt_uri = upstream_uri(api, ru)
+    var.pt_up = api.up_name
     if up.scheme == "https" then
-        var.portico_scheme = "https"
-        var.portico_upstream_host = up.host
+        var.pt_uhost = up.host
+        return ngx.exec("@portico_https")
     end
-    -- the balancer finds the API again through $portico_api: no ngx.ctx table per request
+    -- the balancer finds the API again through $pt_api: no ngx.ctx table per request
 end
 
 function _M.run()
-    local meta, api = stage_route()
+    local meta = store.current()
     if not meta then
-        return
+        return problem.send("not-ready")
     end
+    local api = route(meta, var.uri, meta.host_routing and var.host)
+    if not api then
+        return problem.send("no-route")
+    end
+    -- $portico_* variables feed the access log (log_format portico) as they become known
+    var.pt_api = api.id_s
+    read_headers(api.key_lname, #api.key_lname)
     local k, src = stage_key(api)
     if not k then
         return

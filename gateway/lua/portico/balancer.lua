@@ -6,7 +6,9 @@ local store = require "portico.store"
 local _M = {}
 
 function _M.run()
-    local api = store.current().by_id[ngx.var.portico_api] -- set by the access phase
+    -- the access phase just called store.current() and set $pt_api
+    local meta = store.cached()
+    local api = meta and meta.by_id[ngx.var.pt_api]
     local up = api and api.upstream
     if not up then
         return ngx.exit(502) -- the API vanished with a config change mid-request
@@ -16,7 +18,9 @@ function _M.run()
         ngx.log(ngx.ERR, "cannot set upstream for API ", api.id, ": ", err)
         return ngx.exit(502)
     end
-    balancer.set_timeouts(api.connect_timeout, api.send_timeout, api.read_timeout)
+    if api.custom_timeouts then
+        balancer.set_timeouts(api.connect_timeout, api.send_timeout, api.read_timeout)
+    end
 end
 
 return _M

@@ -13,6 +13,9 @@ function _M.init(settings_path)
         "limits_local", "limits", "access", "balancer", "spool", "logging", "httpc", "sync", "admin" }) do
         require("portico." .. m)
     end
+    if require("portico.settings").redis then
+        require("portico.limits").enable_shared(require("portico.limits_shared"))
+    end
     require("portico.spool").recover()
 end
 

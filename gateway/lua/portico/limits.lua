@@ -1,17 +1,23 @@
 -- Rate limits (per key, per second and per minute) and quotas (per subscription,
 -- per UTC day and month) plus the platform's "blocked until" state.
--- Storage is delegated to a backend module (see limits_local.lua) so a shared
--- Redis backend with per-plan failure modes can be slotted in later.
+-- Counters live in the local shared dict (portico.limits_local). With --redis,
+-- the rate windows are shared by every gateway (portico.limits_shared); when
+-- the shared store is unreachable the plan's store_failure_mode decides:
+-- "allow" falls back to this gateway's own windows (counted), "deny" refuses
+-- with 503 limiter-unavailable. Quotas stay local (the platform enforces the
+-- global quota by pushing blocked_until).
 local stats = require "portico.stats"
+local localb = require "portico.limits_local"
 
-local floor, ceil, type = math.floor, math.ceil, type
+local floor, ceil = math.floor, math.ceil
+local window_take, counter_take, undo = localb.window_take, localb.counter_take, localb.undo
 
 local _M = {}
 
-local backend = require "portico.limits_local"
+local shared -- portico.limits_shared when --redis is set (see enable_shared)
 
-function _M.set_backend(b)
-    backend = b
+function _M.enable_shared(mod)
+    shared = mod
 end
 
 local DAY = 86400
@@ -44,95 +50,163 @@ local function month_info(now)
 end
 
 local function failed(err)
-    -- local backend failures (e.g. out of memory) admit: the platform's quota
+    -- local dict failures (e.g. out of memory) admit: the platform's quota
     -- enforcement still applies, and refusing paying traffic is worse
     stats.inc("limiter_errors")
-    ngx.log(ngx.WARN, "limiter backend failed: ", err)
+    ngx.log(ngx.WARN, "limiter failed: ", err)
 end
 
--- Straight-line code (no loops) on purpose: LuaJIT compiles this hot path into
--- one trace; loops here made it fall back to the interpreter.
-local function rate(info, prefix, key_id, limit, window, now)
-    local ok, remaining, reset, retry, handle = backend.window_take(prefix .. key_id, limit, window, now)
-    if ok == nil then
-        failed(remaining)
-        return true
-    end
-    if not ok then
-        retry = ceil(retry)
-        return false, { outcome = "rate", window = window == 1 and "second" or "minute", limit = limit,
-            remaining = 0, reset = retry, retry_after = retry }
-    end
+-- One result table per worker, refilled by every check(): the caller reads it
+-- before anything can yield, so no table is allocated per request.
+local info = {}
+
+local function reset_info()
+    info.outcome = "ok"
+    info.limit, info.remaining, info.reset = nil, nil, nil
+    info.day_remaining, info.month_remaining = nil, nil
+    info.window, info.retry_after, info.reason = nil, nil, nil
+end
+
+local function deny_rate(limit, window, retry)
+    retry = ceil(retry)
+    info.outcome, info.window, info.limit = "rate", window == 1 and "second" or "minute", limit
+    info.remaining, info.reset, info.retry_after = 0, retry, retry
+    return false, info
+end
+
+-- keeps the tightest window for the RateLimit-* headers
+local function note_rate(limit, remaining, reset)
     if not info.limit or remaining < info.remaining then
         info.limit, info.remaining, info.reset = limit, remaining, ceil(reset)
     end
-    return true, nil, handle
 end
 
-local function quota(id, limit, reset, window)
-    local ok, used, handle = backend.counter_take(id, limit, ceil(reset) + 3600)
+-- Local sliding windows for the key. Returns true, or false after filling info.
+-- Straight-line code (no loops): LuaJIT compiles it into one trace.
+local function local_rates(k, rps, rpm, now, headers)
+    local st1, st2
+    if rps then
+        st1 = k.rl_s
+        if not st1 then
+            st1 = {}
+            k.rl_s = st1
+        end
+        local ok, remaining, reset = window_take(st1, "s" .. k.lid, rps, 1, now)
+        if ok == nil then
+            failed(remaining)
+            st1 = nil
+        elseif not ok then
+            return deny_rate(rps, 1, reset)
+        elseif headers then
+            note_rate(rps, remaining, reset)
+        end
+    end
+    if rpm then
+        st2 = k.rl_m
+        if not st2 then
+            st2 = {}
+            k.rl_m = st2
+        end
+        local ok, remaining, reset = window_take(st2, "m" .. k.lid, rpm, 60, now)
+        if ok == nil then
+            failed(remaining)
+        elseif not ok then
+            if st1 then
+                undo(st1)
+            end
+            return deny_rate(rpm, 60, reset)
+        elseif headers then
+            note_rate(rpm, remaining, reset)
+        end
+    end
+    return true, st1, st2
+end
+
+local function quota(st, id, limit, period, reset, window)
+    local ok, used = counter_take(st, id, limit, period, ceil(reset) + 3600)
     if ok == nil then
         failed(used)
-        return true, 0
+        return true, nil
     end
     if not ok then
-        return false, { outcome = "quota", window = window, limit = limit, remaining = 0,
-            retry_after = ceil(reset) }
+        info.outcome, info.window, info.limit, info.remaining = "quota", window, limit, 0
+        info.retry_after = ceil(reset)
+        return false
     end
-    return true, limit - used, handle
+    return true, limit - used
 end
 
-local function undo(h1, h2, h3)
-    if h1 then backend.undo(h1) end
-    if h2 then backend.undo(h2) end
-    if h3 then backend.undo(h3) end
-end
-
--- key_id: raw digest; sub: subscription; plan: plan; now: seconds.
--- Returns allowed, info. info.outcome is "ok" | "rate" | "quota" | "blocked".
-function _M.check(key_id, sub, plan, now)
+-- k: key record; sub: subscription; plan: plan; now: seconds.
+-- Returns allowed, info. info.outcome is "ok" | "rate" | "quota" | "blocked"
+-- | "unavailable" (shared store down and the plan says deny).
+function _M.check(k, sub, plan, now)
+    reset_info()
     local bu = sub.blocked_until
     if bu and bu > now then
-        return false, { outcome = "blocked", window = "blocked", retry_after = ceil(bu - now),
-            reason = sub.blocked_reason }
+        info.outcome, info.window, info.retry_after = "blocked", "blocked", ceil(bu - now)
+        info.reason = sub.blocked_reason
+        return false, info
     end
-    local info = { outcome = "ok" }
-    local ok, deny, h1, h2, h3
     local rps, rpm, qd, qm = plan.rate_per_second, plan.rate_per_minute, plan.quota_per_day, plan.quota_per_month
-
-    if type(rps) == "number" then
-        ok, deny, h1 = rate(info, "s", key_id, rps, 1, now)
-        if not ok then
-            return false, deny
+    local st1, st2, ok
+    if rps or rpm then
+        if shared then
+            local res, retry = shared.take(k, rps, rpm, now, info)
+            if res == "ok" then
+                st1, st2 = nil, nil
+            elseif res == "denied" then
+                return false, info
+            elseif plan.store_failure_mode == "deny" then
+                stats.inc("limiter.fallback_denied")
+                info.outcome, info.retry_after = "unavailable", retry
+                return false, info
+            else
+                -- allowed under the fallback: this gateway's own windows, no
+                -- RateLimit headers (they would not describe the shared limit)
+                ok, st1, st2 = local_rates(k, rps, rpm, now, false)
+                if not ok then
+                    return false, info
+                end
+                stats.inc("limiter.fallback_allowed")
+            end
+        else
+            ok, st1, st2 = local_rates(k, rps, rpm, now, true)
+            if not ok then
+                return false, info
+            end
         end
     end
-    if type(rpm) == "number" then
-        ok, deny, h2 = rate(info, "m", key_id, rpm, 60, now)
-        if not ok then
-            undo(h1)
-            return false, deny
+    local sst
+    if qd then
+        sst = sub.q_day
+        if not sst then
+            sst = {}
+            sub.q_day = sst
         end
-    end
-    local sid = sub.id or 0
-    if type(qd) == "number" then
         local day = floor(now / DAY)
-        local remaining
-        ok, remaining, h3 = quota("d" .. sid .. ":" .. day, qd, (day + 1) * DAY - now, "day")
-        if not ok then
-            undo(h1, h2)
-            return false, remaining
+        local ok2, remaining = quota(sst, sub.q_id_d, qd, day, (day + 1) * DAY - now, "day")
+        if not ok2 then
+            if st1 then undo(st1) end
+            if st2 then undo(st2) end
+            return false, info
         end
-        info.day_limit, info.day_remaining = qd, remaining
+        info.day_remaining = remaining
     end
-    if type(qm) == "number" then
-        local idx, e = month_info(now)
-        local remaining
-        ok, remaining = quota("M" .. sid .. ":" .. idx, qm, e - now, "month")
-        if not ok then
-            undo(h1, h2, h3)
-            return false, remaining
+    if qm then
+        local mst = sub.q_month
+        if not mst then
+            mst = {}
+            sub.q_month = mst
         end
-        info.month_limit, info.month_remaining = qm, remaining
+        local idx, e = month_info(now)
+        local ok2, remaining = quota(mst, sub.q_id_m, qm, idx, e - now, "month")
+        if not ok2 then
+            if st1 then undo(st1) end
+            if st2 then undo(st2) end
+            if sst and info.day_remaining then undo(sst) end
+            return false, info
+        end
+        info.month_remaining = remaining
     end
     return true, info
 end

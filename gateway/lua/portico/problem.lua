@@ -20,6 +20,10 @@ local CAUSES = {
     ["method-not-allowed"] = { 405, "Method not allowed", "This API does not accept this method." },
     ["body-too-large"] = { 413, "Request body too large", "The request body exceeds this API's limit." },
     ["rate-limited"] = { 429, "Rate limit exceeded", "Too many requests; retry after the indicated delay." },
+    ["too-many-invalid-keys"] = { 429, "Too many invalid keys",
+        "Too many requests with invalid API keys from this address; retry after the indicated delay." },
+    ["limiter-unavailable"] = { 503, "Rate limiter unavailable",
+        "The shared rate-limit store is unreachable and this plan does not admit requests without it." },
     ["quota-exceeded"] = { 429, "Quota exhausted", "The subscription's quota is used up until the indicated time." },
     ["no-route"] = { 404, "No API at this path", "No API is published at this path." },
     ["not-ready"] = { 503, "Gateway not ready", "The gateway has no configuration yet." },
@@ -39,11 +43,8 @@ for cause, c in pairs(CAUSES) do
 end
 
 local function request_id()
-    local rid = var.portico_rid -- client-supplied, so escape
-    if rid and rid ~= "" then
-        return require("portico.logging").escape(rid)
-    end
-    return var.request_id
+    -- the client's X-Request-Id (so escaped) or one made by nginx (map $portico_rid)
+    return require("portico.logging").escape(var.portico_rid or "")
 end
 
 -- extra: table of additional members (encoded), or nil

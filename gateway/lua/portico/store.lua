@@ -60,7 +60,8 @@ local function decode_key(v)
     if not app then
         return nil
     end
-    local rec = { app = tonumber(app), org = tonumber(org), exp = tonumber(exp), app_s = app, org_s = org }
+    local rec = { app = tonumber(app), org = tonumber(org), exp = tonumber(exp), app_s = app, org_s = org,
+        loggable = app ~= "" and org ~= "" } -- both ids present: the log's fast format applies
     if apis ~= "" then
         rec.apis = {}
         for id in gmatch(apis, "[^,]+") do
@@ -196,7 +197,7 @@ local function compile_api(a)
         allow = methods and concat(a.methods, ", ") or nil,
         max_body = type(a.max_body_bytes) == "number" and a.max_body_bytes or nil,
         key_header = header,
-        key_var = "http_" .. gsub(lower(header), "-", "_"),
+        key_lname = lower(header), -- matched against nginx's lower-cased header names
         query_key = a.allow_query_key == true and (type(a.query_key_param) == "string" and a.query_key_param
             or "api_key") or nil,
         upstream = up and up.addr and up or nil,
@@ -211,8 +212,19 @@ local function compile(meta)
     for _, a in ipairs(meta.apis or {}) do
         if type(a) == "table" then
             local api = compile_api(a)
+            api.query_var = api.query_key and "arg_" .. api.query_key
+            -- the config's proxy_*_timeout are these defaults: the balancer skips set_timeouts
+            api.custom_timeouts = api.connect_timeout ~= 5 or api.send_timeout ~= 30 or api.read_timeout ~= 30
+            -- an upstream block rendered at start for this address skips the balancer phase
+            -- (which is the only place per-API timeouts can be set)
+            local up = api.upstream
+            local static = settings.static_upstreams
+            up = up and up.addr and type(static) == "table" and not api.custom_timeouts
+                and static[(up.addr:find(":", 1, true) and "[" .. up.addr .. "]" or up.addr) .. ":" .. up.port]
+            api.up_name = up or "portico_upstream"
             c.routes[#c.routes + 1] = api
             c.by_id[api.id_s] = api
+            c.host_routing = c.host_routing or api.host ~= nil -- otherwise $host is never read
         end
     end
     -- longest prefix first; at equal length a host-bound API beats a host-less one
@@ -249,6 +261,14 @@ local function compile(meta)
     for _, p in ipairs(meta.plans or {}) do
         if type(p) == "table" and p.id then
             p.id_s = tostring(p.id)
+            -- header values as strings once, not per request
+            for _, f in ipairs({ "rate_per_second", "rate_per_minute", "quota_per_day", "quota_per_month" }) do
+                if type(p[f]) == "number" then
+                    p[f .. "_s"] = tostring(p[f])
+                elseif p[f] ~= nil then
+                    p[f] = nil -- null or garbage: unlimited
+                end
+            end
             c.plans[p.id] = p
         end
     end
@@ -264,6 +284,8 @@ local function compile(meta)
             if not prev or (prev.status ~= "active" and s.status == "active") then
                 s.blocked_until = tonumber(s.blocked_until)
                 s.id_s = tostring(s.id)
+                -- quota counter names (the period index is appended by the limiter)
+                s.q_id_d, s.q_id_m = "d" .. (s.id or 0) .. ":", "M" .. (s.id or 0) .. ":"
                 per_app[s.api_id] = s
             end
         end
@@ -276,14 +298,17 @@ _M.compile = compile
 -- request-time reads (hot path)
 ---------------------------------------------------------------------------
 
-local cur_ptr, cur_slot, cur_meta
+local cur_rev, cur_slot, cur_meta
 local key_cache = assert(lrucache.new(20000)) -- raw digest -> record
 local secret_cache = assert(lrucache.new(20000)) -- presented key -> record (skips checksum + SHA-256)
 
--- compiled meta + active slot, or nil before the first config
+-- compiled meta + active slot, or nil before the first config. Checks the
+-- numeric "rev" (no string to intern) on every call, so a change is seen by
+-- the next request on every worker; "ptr" is only read when rev moved.
 function _M.current()
-    local p = state:get("ptr")
-    if p ~= cur_ptr then
+    local rev = state:get("rev")
+    if rev ~= cur_rev then
+        local p = state:get("ptr")
         if not p then
             return nil
         end
@@ -292,11 +317,16 @@ function _M.current()
         if type(meta) ~= "table" then
             return nil
         end
-        cur_meta, cur_slot, cur_ptr = compile(meta), slot, p
+        cur_meta, cur_slot, cur_rev = compile(meta), slot, rev
         key_cache:flush_all()
         secret_cache:flush_all()
     end
     return cur_meta, cur_slot
+end
+
+-- the compiled meta as of this worker's last current() call (balancer phase)
+function _M.cached()
+    return cur_meta
 end
 
 -- raw digest -> key record or nil (call after current()); `secret` is the
@@ -313,6 +343,7 @@ function _M.key(raw, secret)
             return nil
         end
         rec.digest = raw
+        rec.lid = sub(raw, 1, 12) -- limiter id: 96 bits of the digest keep counter keys short
         key_cache:set(raw, rec)
     end
     if secret then
@@ -344,9 +375,10 @@ function _M.version()
     return slot and slot:get(VERSION)
 end
 
+-- ptr first, then rev: a worker that sees the new rev always finds the new ptr
 local function swap_to(name)
-    local rev = state:incr("rev", 1, 0)
-    state:set("ptr", name .. ":" .. rev)
+    state:set("ptr", name .. ":" .. ((state:get("rev") or 0) + 1))
+    state:incr("rev", 1, 0)
 end
 
 local function by_id(list, id)

@@ -39,29 +39,6 @@ _CAP_ID, _CAP_METHOD, _CAP_PATH, _CAP_KEY = 64, 16, 512, 20
 # C0 and C1 control characters (and DEL) are dropped from every string; NUL would even break PostgreSQL text.
 _CONTROL = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])
 
-EVENT_COLUMNS = (
-    "time",
-    "gateway_id",
-    "sequence",
-    "position",
-    "request_id",
-    "method",
-    "path",
-    "status",
-    "latency_ms",
-    "upstream_ms",
-    "bytes_in",
-    "bytes_out",
-    "client_ip",
-    "api_id",
-    "application_id",
-    "organisation_id",
-    "subscription_id",
-    "plan_id",
-    "key_id",
-    "key_prefix",
-    "limit_outcome",
-)
 _GROUP = ("bucket", "organisation_id", "application_id", "key_id", "api_id", "status_class")
 _COUNTERS = ("requests", "errors", "denied", "bytes_in", "bytes_out", "latency_sum_ms", *LATENCY_FIELDS)
 _N_COUNTERS = len(_COUNTERS)

@@ -45,6 +45,7 @@ class GatewayOptions:
     client_secret: str | None = None
     snapshot_file: Path | None = None
     workers: str = "auto"
+    reuseport: bool = False
     tls_cert: Path | None = None
     tls_key: Path | None = None
     trusted_proxies: list[str] = field(default_factory=list)
@@ -183,7 +184,10 @@ def render(opts: GatewayOptions) -> Path:
         json.dump(settings, f, indent=2)
 
     ssl = " ssl" if opts.tls_cert else ""
-    listen = [f"listen {addr}{ssl};" for addr in opts.listen]
+    # SO_REUSEPORT gives each worker its own accept queue, so a burst of new connections spreads over all
+    # workers instead of piling onto whichever woke first (Kong listens this way by default).
+    reuse = " reuseport" if opts.reuseport else ""
+    listen = [f"listen {addr}{ssl}{reuse};" for addr in opts.listen]
     tls: list[str] = []
     if opts.tls_cert and opts.tls_key:
         tls = [
@@ -225,7 +229,10 @@ def render(opts: GatewayOptions) -> Path:
     # the proxy directives, once per upstream scheme (see location @portico_https)
     upstream_tls = "\n".join(f"            {d}" for d in ("proxy_ssl_server_name on;", "proxy_ssl_name $pt_uhost;"))
     for scheme, ssl in (("http", ""), ("https", upstream_tls)):
-        text = render_template("proxy.conf.tmpl", {"hsts": hsts, "scheme": scheme, "ssl": ssl})
+        text = render_template(
+            "proxy.conf.tmpl",
+            {"hsts": hsts, "scheme": scheme, "ssl": ssl, "client_scheme": "https" if opts.tls_cert else "http"},
+        )
         values[f"proxy_{scheme}"] = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
     values["static_upstreams"] = "\n".join(
         f"    upstream {name} {{ server {addr}; keepalive {opts.upstream_keepalive}; keepalive_requests 10000; }}"
@@ -263,6 +270,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--snapshot-file", type=Path, help="static snapshot, read at start and on reload")
     p.add_argument("--push-secret", default=env("PORTICO_GATEWAY_PUSH_SECRET"), help="HMAC key for admin requests")
     p.add_argument("--workers", default="auto")
+    p.add_argument(
+        "--reuseport",
+        action="store_true",
+        default=None,
+        help="one accept queue per worker (SO_REUSEPORT): spreads connection bursts over workers",
+    )
     p.add_argument("--tls-cert", type=Path)
     p.add_argument("--tls-key", type=Path)
     p.add_argument(

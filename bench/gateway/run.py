@@ -79,7 +79,7 @@ def start_plain(tmp: Path, workers: int, upstream: str) -> tuple[subprocess.Pope
         "user": user_directive(),
         "prefix": str(prefix),
         "upstream": upstream,
-        "listen": f"127.0.0.1:{port}",
+        "listen": f"127.0.0.1:{port}" + (" reuseport" if "--reuseport" in GATEWAY_EXTRA else ""),
     }
     text = (HERE / "plain_proxy.conf.tmpl").read_text()
     conf.write_text(re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], text))

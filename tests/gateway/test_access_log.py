@@ -103,6 +103,7 @@ def test_cursor_and_ack_return_each_batch_until_acknowledged_then_delete_it(star
     rest = gw.logs(after=mid)
     again = gw.logs(after=mid)
 
+    assert all(b["count"] == len(b["records"]) for b in first["batches"])
     assert ack.json() == {"acked": mid}
     assert [b["sequence"] for b in rest["batches"]] == [b["sequence"] for b in first["batches"][3:]]
     assert again == rest
@@ -181,6 +182,8 @@ def test_status_reports_config_keys_dicts_and_counters(start_gateway, upstream):
     gw.get("/demo/x", "ptc_live_nope")
 
     status = wait_until(lambda: (s := gw.status()) and s["counters"]["requests"] >= 3 and s)
+    time.sleep(0.5)  # a few more flush intervals: nothing else may be counted
+    status = gw.status()
 
     assert status["name"] == "edge-1" and status["ready"] is True
     assert status["config"]["version"] == 7
@@ -188,6 +191,7 @@ def test_status_reports_config_keys_dicts_and_counters(start_gateway, upstream):
     dicts = status["config"]["shared_dicts"]
     assert dicts["portico_keys_a"]["capacity"] > dicts["portico_keys_a"]["free"] > 0
     assert status["counters"]["denied"] == {"missing-key": 1, "invalid-key": 1}
+    assert status["counters"]["requests"] == 3
     assert status["counters"]["log_records_dropped"] == 0
     assert status["log"]["sequence"] >= 1
 

@@ -115,3 +115,10 @@ def test_without_redis_limits_stay_local(tmp_path):
 def test_malformed_redis_address_is_refused(tmp_path, value):
     with pytest.raises(ValueError, match="--redis"):
         render(tmp_path, "--redis", value)
+
+
+def test_reuseport_is_rendered_on_proxy_listeners_only_when_asked(tmp_path):
+    assert " reuseport;" not in render(tmp_path)
+    conf = render(tmp_path, "--reuseport", "--listen", "127.0.0.1:8080", "--listen", "[::1]:8080")
+    assert "listen 127.0.0.1:8080 reuseport;" in conf and "listen [::1]:8080 reuseport;" in conf
+    assert "listen 127.0.0.1:8081;" in conf  # the admin listener stays a single socket

@@ -21,6 +21,7 @@ local min = math.min
 ffi.cdef [[
 int kill(int pid, int sig);
 ]]
+pcall(ffi.cdef, "void *memchr(const void *s, int c, size_t n);")
 local SIGUSR1 = 10
 local SLICE = 256 * 1024 -- bytes of raw log per batch
 
@@ -39,25 +40,45 @@ local UNSAFE = '[%c"\\\128-\255]'
 local UNSAFE_RE = [=[["\\\x00-\x1f\x7f-\xff]]=] -- same set; ngx.re is JIT-friendly, Lua patterns are not
 
 local scratch, scratch_len = nil, 0
+local C = ffi.C
+local cast = ffi.cast
+local band = require("bit").band
+local HIGH8 = 0x8080808080808080ULL
+local u8p, u64p = ffi.typeof("uint8_t *"), ffi.typeof("const uint64_t *")
 
 -- The first `len` bytes of chunk with "\n" turned into "," (records -> JSON
--- array body), and the number of records. A JIT-compiled byte loop: Lua's
--- gsub walks its pattern matcher per character and took milliseconds per
--- slice, stalling this worker's requests.
+-- array body), and the number of records. Newlines are found with memchr
+-- (SIMD in glibc) and bytes >= 0x80 are looked for 8 at a time: a byte loop,
+-- even JIT-compiled, cost ~3,000 instructions per record; Lua's gsub walks
+-- its pattern matcher per character and took milliseconds per slice.
 local function join_lines(chunk, len)
-    if scratch_len < len then
-        scratch_len = len
-        scratch = ffi.new("uint8_t[?]", len)
+    if scratch_len < len + 8 then
+        scratch_len = len + 8
+        scratch = ffi.new("uint8_t[?]", len + 8)
     end
     ffi.copy(scratch, chunk, len)
-    local n, high = 1, false
-    for i = 0, len - 1 do
-        local b = scratch[i]
-        if b == 10 then
-            scratch[i] = 44
-            n = n + 1
-        elseif b >= 128 then
+    local n = 1
+    local p, left = cast(u8p, scratch), len
+    while left > 0 do
+        local q = C.memchr(p, 10, left)
+        if q == nil then
+            break
+        end
+        q = cast(u8p, q)
+        q[0] = 44
+        n = n + 1
+        left = left - tonumber(q - p) - 1
+        p = q + 1
+    end
+    -- pad to whole words with zeros: they are not high bytes
+    for i = len, len + 7 do
+        scratch[i] = 0
+    end
+    local w, high = cast(u64p, scratch), false
+    for i = 0, (len + 7) / 8 - 1 do
+        if band(w[i], HIGH8) ~= 0 then
             high = true
+            break
         end
     end
     local out = ffi.string(scratch, len)
@@ -133,9 +154,9 @@ local function ingest_locked()
             end
             local records, n = join_lines(chunk, nl - 1)
             off = off + nl
-            spool.append_locked(records, n + 1, gen .. ":" .. off)
+            spool.append_locked(records, n, gen .. ":" .. off)
             state:set("ing_off", off)
-            stats.inc("requests", n + 1)
+            stats.inc("requests", n)
             ngx.sleep(0.001)
         end
         f:close()

@@ -44,20 +44,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "apis",
         "replaced_by",
     ]
-    readonly_fields = [
-        "application",
-        "environment",
-        "masked",
-        "status",
-        "created_at",
-        "created_by",
-        "expires_at",
-        "revoked_at",
-        "last_used_at",
-        "allowed_cidrs",
-        "apis",
-        "replaced_by",
-    ]
+    # Only the name is edited here (through key_update); everything else changes through the key services.
+    readonly_fields = [field for field in fields if field != "name"]
     actions = ["revoke"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from analytics.ingest import InvalidBatch, batches_ingest
+from analytics.models import IngestedBatch, RequestEvent
 from gateway_sync.admin_client import GatewayAdminClient
 from gateway_sync.models import Gateway
 from gateway_sync.secrets import decrypt
@@ -93,6 +94,58 @@ def _ingest_page(gateway_id: int, cursor: int, batches: list[dict[str, Any]], re
     return last
 
 
+def _spool_state(client: GatewayAdminClient) -> dict[str, Any] | None:
+    """The gateway's log spool state from its status page (`sequence`, `acked`), or None when unreadable."""
+    try:
+        log = client.session.get(client.base_url + "/_portico/status", timeout=client.timeout).json()["log"]
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return None
+    return log if isinstance(log, dict) and type(log.get("acked")) is int else None
+
+
+def _spool_restarted(client: GatewayAdminClient, gateway_id: int, cursor: int) -> bool:
+    """Whether the gateway's spool started over below our cursor (wiped disk, new machine under the same name).
+
+    It only matters when the gateway has not acknowledged our cursor: then either our last ack was lost (its
+    batch `cursor` is still the one we stored) or the spool is new (that batch is missing or different).
+    """
+    state = _spool_state(client)
+    if state is None or state["acked"] >= cursor:
+        return False
+    if type(state.get("sequence")) is int and state["sequence"] < cursor:
+        return True
+    batches = _page(client, cursor - 1, 1)
+    if not batches or _sequence_of(batches[0]) != cursor:
+        return False
+    records = batches[0].get("records")
+    first = records[0].get("id") if isinstance(records, list) and records and isinstance(records[0], dict) else None
+    stored = (
+        RequestEvent.objects.filter(gateway_id=gateway_id, sequence=cursor, position=0)
+        .values_list("request_id", flat=True)
+        .first()
+    )
+    if stored is not None and first is not None and stored != first:
+        return True
+    _ack(client, cursor)  # same batch: our ack was lost, so repeat it
+    return False
+
+
+def _restart_cursor(gateway_id: int, cursor: int) -> bool:
+    """The gateway's spool started over (wiped, or a new machine under the same name): collect it from its start.
+
+    Our batch records only guard sequences above the cursor, which that gateway will now reuse, so they go.
+    """
+    with transaction.atomic():
+        gateway = Gateway.objects.select_for_update(skip_locked=True).filter(pk=gateway_id, log_cursor=cursor).first()
+        if gateway is None:
+            return False
+        IngestedBatch.objects.filter(gateway_id=gateway_id).delete()
+        message = f"log sequence restarted at the gateway (below {cursor}); collecting from its start"
+        Gateway.objects.filter(pk=gateway_id).update(log_cursor=0, last_error=message, last_error_at=timezone.now())
+    logger.warning("gateway %s: %s", gateway_id, message)
+    return True
+
+
 def gateway_logs_collect(*, gateway_id: int, limit: int, rounds: int) -> CollectResult:
     """Collect up to `rounds` pages of `limit` batches from one gateway, committing and acking page by page."""
     result = CollectResult()
@@ -102,6 +155,10 @@ def gateway_logs_collect(*, gateway_id: int, limit: int, rounds: int) -> Collect
     client = GatewayAdminClient(gateway.admin_url, decrypt(gateway.push_secret_encrypted))
     cursor = result.cursor = gateway.log_cursor
     try:
+        if cursor > 0 and _spool_restarted(client, gateway_id, cursor):
+            if not _restart_cursor(gateway_id, cursor):
+                return result
+            cursor = result.cursor = 0
         for _ in range(rounds):
             batches = _page(client, cursor, limit)
             if not batches:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 import pytest
 from django.db.models import Sum
 
-from analytics.collection import gateway_logs_collect
+from analytics.collection import CollectResult, _ingest_page, gateway_logs_collect
 from analytics.models import IngestedBatch, RequestEvent, UsageRollup
 from analytics.tasks import collect_gateway_logs
 from gateway_sync import secrets
+from gateway_sync.admin_client import GatewayAdminClient
 from gateway_sync.models import Gateway
 from gateway_sync.snapshot import build_snapshot
 from keys.models import ApiKey
@@ -89,3 +91,36 @@ def test_a_disabled_gateway_is_not_collected(gateway) -> None:
     assert gateway_logs_collect(gateway_id=gateway.pk, limit=10, rounds=1).batches == 0
     gateway.refresh_from_db()
     assert gateway.last_error == ""
+
+
+def test_a_gateway_whose_spool_starts_over_is_collected_from_its_new_start(edge, application) -> None:
+    running, row, secret = edge
+    _drive(running, secret, 10)
+    collect_gateway_logs(row.pk)
+    running.stop()
+    shutil.rmtree(running.runtime_dir / "spool")  # a wiped disk, or a new machine under the same name
+    running.start()
+    _drive(running, secret, 4)
+
+    collect_gateway_logs(row.pk)
+
+    day = UsageRollup.objects.filter(granularity="day", application_id=application.pk)
+    assert day.aggregate(n=Sum("requests"))["n"] == 14
+    row.refresh_from_db()
+    assert "restarted" in row.last_error and row.log_cursor == running.status()["log"]["sequence"]
+
+
+def test_a_lost_ack_is_repeated_and_nothing_is_counted_twice(edge, application) -> None:
+    running, row, secret = edge
+    _drive(running, secret, 6)
+    client = GatewayAdminClient(row.admin_url, PUSH_SECRET)
+    page = client.request("GET", "/_portico/logs?after=0&limit=100").json()["batches"]
+    _ingest_page(row.pk, 0, page, CollectResult())  # committed, but the ack never reached the gateway
+    row.refresh_from_db()
+    assert running.status()["log"]["acked"] < row.log_cursor
+
+    collect_gateway_logs(row.pk)
+
+    day = UsageRollup.objects.filter(granularity="day", application_id=application.pk)
+    assert day.aggregate(n=Sum("requests"))["n"] == 6
+    assert running.status()["log"]["acked"] == row.log_cursor

@@ -3,8 +3,40 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 from tests.gateway.conftest import api_entry, change, free_port, key_entry, snapshot, subscription_entry
+
+
+def self_signed_localhost_cert(folder: Path, with_san: bool = False) -> tuple[Path, Path]:
+    """A one-day self-signed EC certificate for `localhost` and its key, written as PEM files into folder."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    pk = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(pk.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+    )
+    if with_san:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    cert.write_bytes(builder.sign(pk, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(
+        pk.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert, key
 
 
 def test_request_is_forwarded_with_method_path_query_host_and_body(start_gateway, upstream):
@@ -126,42 +158,19 @@ def test_responses_carry_security_headers_and_no_version(start_gateway, upstream
 
 
 def test_tls_is_terminated_with_the_configured_certificate(start_gateway, upstream, tmp_path):
-    import datetime
-
     import requests
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
-    pk = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(pk.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(pk, hashes.SHA256())
-    )
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(
-        pk.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    cert, private_key = self_signed_localhost_cert(tmp_path, with_san=True)
     key = key_entry()
     gw = start_gateway(
         snapshot(1, [api_entry(upstream)], keys=[key]),
-        extra=["--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem")],
+        extra=["--tls-cert", str(cert), "--tls-key", str(private_key)],
     )
 
     r = requests.get(
         f"https://localhost:{gw.port}/demo/x",
         headers={"X-API-Key": key.secret},
-        verify=str(tmp_path / "cert.pem"),
+        verify=str(cert),
         timeout=5,
     )
 
@@ -173,36 +182,13 @@ def test_tls_is_terminated_with_the_configured_certificate(start_gateway, upstre
 
 
 def test_https_upstream_is_reached_over_tls(start_gateway, upstream, tmp_path):
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    pk = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(pk.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(pk, hashes.SHA256())
-    )
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(
-        pk.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    cert, private_key = self_signed_localhost_cert(tmp_path)
     # the https upstream is a TLS-terminating gateway that takes its key from the query string,
     # which the outer gateway forwards untouched
     inner_key, outer_key = key_entry(), key_entry()
     inner = start_gateway(
         snapshot(1, [api_entry(upstream, allow_query_key=True)], keys=[inner_key]),
-        extra=["--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem")],
+        extra=["--tls-cert", str(cert), "--tls-key", str(private_key)],
         name="inner",
     )
     outer = start_gateway(

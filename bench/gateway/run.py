@@ -87,6 +87,20 @@ def start_plain(tmp: Path, workers: int, upstream: str) -> tuple[subprocess.Pope
     return p, port
 
 
+def start_upstream(tmp: Path, kind: str, listen: str) -> subprocess.Popen[bytes]:
+    """The API behind both proxies: the demo echo (nginx + Lua) or a static nginx answer."""
+    if kind == "echo":
+        return spawn(
+            ["-m", "gateway.demo_upstream", "--listen", listen, "--runtime-dir", str(tmp / "up"), "--workers", "1"]
+        )
+    prefix = prepare_runtime(tmp / "static-up")
+    conf = prefix / "conf" / "nginx.conf"
+    values = {"workers": "1", "user": user_directive(), "prefix": str(prefix), "listen": listen}
+    text = (HERE / "static_upstream.conf.tmpl").read_text()
+    conf.write_text(re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], text))
+    return subprocess.Popen(["nginx", "-p", f"{prefix}/", "-c", str(conf), "-e", str(prefix / "logs/error.log")])
+
+
 def bench_snapshot(upstream: str, n_keys: int, key: str) -> dict[str, Any]:
     keys = [
         {
@@ -361,6 +375,7 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--keys", type=int, nargs="*", default=[100_000, 1_000_000])
+    ap.add_argument("--upstream", choices=("echo", "static"), default="echo", help="the API behind both proxies")
     ap.add_argument("--json", type=Path, help="also write raw results here")
     ap.add_argument("--gateway-arg", action="append", default=[], help="extra launcher option (repeatable)")
     ap.add_argument(
@@ -376,9 +391,7 @@ def main() -> int:
         tmp = Path(d)
         up_port = free_port()
         upstream = f"127.0.0.1:{up_port}"
-        up = spawn(
-            ["-m", "gateway.demo_upstream", "--listen", upstream, "--runtime-dir", str(tmp / "up"), "--workers", "1"]
-        )
+        up = start_upstream(tmp, ns.upstream, upstream)
         out: dict[str, Any] = {"throughput": [], "key_load": []}
         redis, redis_port = start_redis(tmp) if ns.redis else (None, None)
         try:

@@ -8,6 +8,8 @@ import signal
 import socket
 import time
 
+import pytest
+
 from tests.gateway.conftest import api_entry, key_entry, snapshot, wait_until
 
 
@@ -66,6 +68,33 @@ def test_client_supplied_values_cannot_forge_records(start_gateway, upstream):
     spool = b"".join(p.read_bytes() for p in (gw.runtime_dir / "spool").glob("seg-*.log"))
     assert spool.count(b"\n") == 1
     assert b"\x1b" not in spool and b"\xff" not in spool
+
+
+@pytest.mark.parametrize(
+    ("path", "request_id"),
+    [
+        ("/demo/plain", "client-id-1.2:3"),  # nothing to escape: the unescaped record format
+        ('/demo/a"quote', "client-id-2"),  # a quote in the path alone
+        ("/demo/back\\slash", "client-id-3"),  # a backslash in the path alone
+        ("/demo/plain", 'id-with-"quote'),  # a quote in the request id alone
+        ("/demo/plain", "id-with-\x1bescape"),  # a control character in the request id alone
+    ],
+)
+def test_admitted_records_stay_valid_json_whatever_the_client_sends(start_gateway, upstream, path, request_id):
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[key]))
+
+    raw_request(
+        gw.port,
+        (
+            f"GET {path}?q=1 HTTP/1.1\r\nHost: x\r\nX-API-Key: {key.secret}\r\n"
+            f"X-Request-Id: {request_id}\r\nConnection: close\r\n\r\n"
+        ).encode("latin-1"),
+    )
+    (record,) = gw.wait_records(1)
+
+    assert (record["p"], record["id"], record["s"], record["lim"]) == (path, request_id, 200, "ok")
+    assert (record["api"], record["app"], record["sub"], record["key"]) == (1, 5, 7, key.secret[:16])
 
 
 def test_batches_are_sequenced_and_the_sequence_survives_a_restart(start_gateway, upstream):

@@ -63,11 +63,15 @@ local hbuf = ffi.new("ngx_http_lua_ffi_table_elt_t[?]", MAX_HEADERS)
 local htrunc = ffi.new("int[1]")
 
 -- filled by read_headers() for the current request (no yield in between)
-local h_authz, h_key, h_xak, h_cl, h_te, h_portico
+local h_authz, h_key, h_xak, h_cl, h_te, h_portico, h_rid_unsafe
+
+-- what a client's X-Request-Id must not hold to be logged unescaped (see mark_admitted)
+local UNSAFE_RID = '[%c"\\]'
 
 -- keys are nginx's lower-cased names; only the first of repeated headers counts
 local function read_headers(key_lname, key_len)
-    h_authz, h_key, h_xak, h_cl, h_te, h_portico = nil, nil, nil, nil, nil, false
+    h_authz, h_key, h_xak, h_cl, h_te, h_portico, h_rid_unsafe = nil, nil, nil, nil, nil, false, false
+    local rid_seen = false
     local k0 = byte(key_lname, 1)
     local r = get_request()
     local n = C.ngx_http_lua_ffi_req_get_headers_count(r, MAX_HEADERS, htrunc)
@@ -97,10 +101,14 @@ local function read_headers(key_lname, key_len)
             h_te = true
         elseif len >= 10 and c == 120 and C.memcmp(d, "x-portico-", 10) == 0 then
             h_portico = true
+        elseif len == 12 and c == 120 and not rid_seen and C.memcmp(d, "x-request-id", 12) == 0 then
+            rid_seen = true -- nginx's $http_x_request_id is the first one too
+            h_rid_unsafe = find(ffi_str(h.value.data, h.value.len), UNSAFE_RID) ~= nil
         end
     end
     if htrunc[0] ~= 0 then
         h_portico = true -- more headers than we looked at: let the slow path scan them all
+        h_rid_unsafe = true -- and a request id we did not see is logged escaped
     end
     if key_len == 13 and key_lname == "authorization" then
         h_authz = h_key -- an API whose key header is Authorization itself
@@ -361,14 +369,6 @@ local function stage_limits(k, s, plan)
     if not ok then
         return deny_limit(info)
     end
-    if k.loggable then
-        -- admitted and every id of the log record is known: log_format
-        -- portico_full, which has "lim":"ok" built in (one variable write
-        -- instead of two); denied requests keep log_format portico
-        var.pt_full = "1"
-    else
-        var.pt_lim = "ok"
-    end
     local rl = info.limit
     if rl then
         var.pt_rl = rl == plan.rate_per_second and plan.rate_per_second_s or plan.rate_per_minute_s
@@ -396,13 +396,28 @@ local function strip_portico_headers()
     end
 end
 
+-- The access log's record format for an admitted request. log_format
+-- portico_full has "lim":"ok" built in (one variable write instead of two) and
+-- no per-byte escaping (escape=none), so it is used only when nothing in the
+-- record needs escaping: every id known (numbers and the key's own prefix),
+-- no quote or backslash in the URI (nginx refuses control characters there
+-- with a 400), and no client request id holding one or a control character.
+-- Anything else, and every denial, goes through log_format portico
+-- (escape=json).
+local function mark_admitted(k, ru)
+    if k.loggable and not h_rid_unsafe and not find(ru, '"', 1, true) and not find(ru, "\\", 1, true) then
+        var.pt_full = "1"
+    else
+        var.pt_lim = "ok"
+    end
+end
+
 -- upstream URI, credential stripped
-local function stage_forward(api, src)
+local function stage_forward(api, src, ru)
     local up = api.upstream
     if not up then
         return problem.send("bad-gateway")
     end
-    local ru = var.request_uri
     -- Authorization and X-API-Key are always replaced by proxy_set_header
     -- ($pt_authz, $pt_xak): the client's value is passed on unless it was the
     -- credential, with no header-list edit for the usual credentials
@@ -452,7 +467,9 @@ function _M.run()
     if not stage_limits(k, s, plan) then
         return
     end
-    return stage_forward(api, src)
+    local ru = var.request_uri
+    mark_admitted(k, ru)
+    return stage_forward(api, src, ru)
 end
 
 return _M

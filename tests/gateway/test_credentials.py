@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import socket
 import time
 
@@ -179,3 +181,29 @@ def test_invalid_key_throttling_ends_with_its_window(start_gateway, upstream):
 
     assert statuses == [401, 401, 401, 429, 429]
     assert gw.get("/demo/x", key.secret).status_code == 200
+
+
+def test_a_request_waiting_for_its_body_keeps_its_own_headers(start_gateway, upstream):
+    """The access phase yields while it reads a chunked body (the API's size limit needs it):
+    another request handled by the same worker meanwhile must not lend it its headers."""
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[key]))
+    slow = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    slow.sendall(
+        (
+            f"POST /demo/slow HTTP/1.1\r\nHost: x\r\nX-API-Key: {key.secret}\r\n"
+            "Authorization: Basic c2xvdzpzbG93\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        ).encode()
+    )
+    time.sleep(0.3)  # the slow request is now parked in the body read
+
+    other = gw.get("/demo/other", key.secret, headers={"Authorization": "Basic b3RoZXI6b3RoZXI="})
+    slow.sendall(b"2\r\nhi\r\n0\r\n\r\n")
+    answer = http.client.HTTPResponse(slow)
+    answer.begin()
+    body = json.loads(answer.read())
+    slow.close()
+
+    assert other.json()["headers"]["authorization"] == "Basic b3RoZXI6b3RoZXI="
+    assert body["headers"]["authorization"] == "Basic c2xvdzpzbG93"
+    assert "x-api-key" not in body["headers"]

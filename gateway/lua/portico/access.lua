@@ -62,57 +62,59 @@ local MAX_HEADERS = 100
 local hbuf = ffi.new("ngx_http_lua_ffi_table_elt_t[?]", MAX_HEADERS)
 local htrunc = ffi.new("int[1]")
 
--- filled by read_headers() for the current request (no yield in between)
-local h_authz, h_key, h_xak, h_cl, h_te, h_portico, h_rid_unsafe
-
 -- what a client's X-Request-Id must not hold to be logged unescaped (see mark_admitted)
 local UNSAFE_RID = '[%c"\\]'
 
--- keys are nginx's lower-cased names; only the first of repeated headers counts
+-- Returns authz, key, xak, cl, te, portico, rid_unsafe for the current
+-- request. They are passed along as locals, never kept in upvalues: the
+-- pipeline can yield (reading a body, a Redis round trip) and the worker
+-- runs other requests meanwhile. Keys are nginx's lower-cased names; only
+-- the first of repeated headers counts.
 local function read_headers(key_lname, key_len)
-    h_authz, h_key, h_xak, h_cl, h_te, h_portico, h_rid_unsafe = nil, nil, nil, nil, nil, false, false
+    local authz, key, xak, cl, te, portico, rid_unsafe = nil, nil, nil, nil, nil, false, false
     local rid_seen = false
     local k0 = byte(key_lname, 1)
     local r = get_request()
     local n = C.ngx_http_lua_ffi_req_get_headers_count(r, MAX_HEADERS, htrunc)
     if n <= 0 or C.ngx_http_lua_ffi_req_get_headers(r, hbuf, n, 0) ~= 0 then
-        return
+        return nil, nil, nil, nil, nil, false, false
     end
     for i = 0, n - 1 do
         local h = hbuf[i]
         local len, d = h.key.len, h.key.data
         local c = d[0]
         if len == key_len and c == k0 and C.memcmp(d, key_lname, len) == 0 then
-            if not h_key then
-                h_key = ffi_str(h.value.data, h.value.len)
+            if not key then
+                key = ffi_str(h.value.data, h.value.len)
             end
-            if len == 9 and not h_xak and C.memcmp(d, "x-api-key", 9) == 0 then
-                h_xak = h_key
+            if len == 9 and not xak and C.memcmp(d, "x-api-key", 9) == 0 then
+                xak = key
             end
         elseif len == 9 and c == 120 and C.memcmp(d, "x-api-key", 9) == 0 then
-            h_xak = h_xak or ffi_str(h.value.data, h.value.len)
+            xak = xak or ffi_str(h.value.data, h.value.len)
         elseif len == 13 and c == 97 and C.memcmp(d, "authorization", 13) == 0 then
-            if not h_authz then
-                h_authz = ffi_str(h.value.data, h.value.len)
+            if not authz then
+                authz = ffi_str(h.value.data, h.value.len)
             end
         elseif len == 14 and c == 99 and C.memcmp(d, "content-length", 14) == 0 then
-            h_cl = h_cl or ffi_str(h.value.data, h.value.len)
+            cl = cl or ffi_str(h.value.data, h.value.len)
         elseif len == 17 and c == 116 and C.memcmp(d, "transfer-encoding", 17) == 0 then
-            h_te = true
+            te = true
         elseif len >= 10 and c == 120 and C.memcmp(d, "x-portico-", 10) == 0 then
-            h_portico = true
+            portico = true
         elseif len == 12 and c == 120 and not rid_seen and C.memcmp(d, "x-request-id", 12) == 0 then
             rid_seen = true -- nginx's $http_x_request_id is the first one too
-            h_rid_unsafe = find(ffi_str(h.value.data, h.value.len), UNSAFE_RID) ~= nil
+            rid_unsafe = find(ffi_str(h.value.data, h.value.len), UNSAFE_RID) ~= nil
         end
     end
     if htrunc[0] ~= 0 then
-        h_portico = true -- more headers than we looked at: let the slow path scan them all
-        h_rid_unsafe = true -- and a request id we did not see is logged escaped
+        portico = true -- more headers than we looked at: let the slow path scan them all
+        rid_unsafe = true -- and a request id we did not see is logged escaped
     end
     if key_len == 13 and key_lname == "authorization" then
-        h_authz = h_key -- an API whose key header is Authorization itself
+        authz = key -- an API whose key header is Authorization itself
     end
+    return authz, key, xak, cl, te, portico, rid_unsafe
 end
 
 ---------------------------------------------------------------------------
@@ -263,15 +265,15 @@ end
 ---------------------------------------------------------------------------
 
 -- credential: Bearer, then the API's key header, then (if allowed) the query
-local function stage_key(api)
+local function stage_key(api, authz, header_key)
     local src = 1
     local key
-    if h_authz then
-        key = bearer(h_authz)
+    if authz then
+        key = bearer(authz)
     end
     if not key then
         src = 2
-        key = h_key
+        key = header_key
         if not key and api.query_var then
             src = 3
             key = var[api.query_var]
@@ -312,7 +314,7 @@ local function stage_key(api)
 end
 
 -- scope (key restriction + active subscription), client IP, method, body size
-local function stage_policy(meta, api, k)
+local function stage_policy(meta, api, k, cl, te)
     if k.apis and not k.apis[api.id] then
         return problem.send("forbidden-api")
     end
@@ -332,9 +334,9 @@ local function stage_policy(meta, api, k)
     end
     if api.max_body then
         local size
-        if h_cl then
-            size = tonumber(h_cl)
-        elseif h_te then
+        if cl then
+            size = tonumber(cl)
+        elseif te then
             size = body_size()
         end
         if size and size > api.max_body then
@@ -404,8 +406,8 @@ end
 -- with a 400), and no client request id holding one or a control character.
 -- Anything else, and every denial, goes through log_format portico
 -- (escape=json).
-local function mark_admitted(k, ru)
-    if k.loggable and not h_rid_unsafe and not find(ru, '"', 1, true) and not find(ru, "\\", 1, true) then
+local function mark_admitted(k, ru, rid_unsafe)
+    if k.loggable and not rid_unsafe and not find(ru, '"', 1, true) and not find(ru, "\\", 1, true) then
         var.pt_full = "1"
     else
         var.pt_lim = "ok"
@@ -413,7 +415,7 @@ local function mark_admitted(k, ru)
 end
 
 -- upstream URI, credential stripped
-local function stage_forward(api, src, ru)
+local function stage_forward(api, src, ru, authz, xak, portico)
     local up = api.upstream
     if not up then
         return problem.send("bad-gateway")
@@ -421,18 +423,18 @@ local function stage_forward(api, src, ru)
     -- Authorization and X-API-Key are always replaced by proxy_set_header
     -- ($pt_authz, $pt_xak): the client's value is passed on unless it was the
     -- credential, with no header-list edit for the usual credentials
-    if h_authz and src ~= 1 and not (src == 2 and api.key_lname == "authorization") then
-        var.pt_authz = h_authz
+    if authz and src ~= 1 and not (src == 2 and api.key_lname == "authorization") then
+        var.pt_authz = authz
     end
-    if h_xak and not (src == 2 and api.key_lname == "x-api-key") then
-        var.pt_xak = h_xak
+    if xak and not (src == 2 and api.key_lname == "x-api-key") then
+        var.pt_xak = xak
     end
     if src == 2 and api.key_lname ~= "x-api-key" then
         clear_header(api.key_header)
     elseif src == 3 then
         ru = strip_query_key(ru, api.query_key)
     end
-    if h_portico then
+    if portico then
         strip_portico_headers()
     end
     -- upstream name and URI in one variable (proxy_pass http://$pt_t)
@@ -455,12 +457,12 @@ function _M.run()
     end
     -- $portico_* variables feed the access log (log_format portico) as they become known
     var.pt_api = api.id_s
-    read_headers(api.key_lname, #api.key_lname)
-    local k, src = stage_key(api)
+    local authz, header_key, xak, cl, te, portico, rid_unsafe = read_headers(api.key_lname, #api.key_lname)
+    local k, src = stage_key(api, authz, header_key)
     if not k then
         return
     end
-    local s, plan = stage_policy(meta, api, k)
+    local s, plan = stage_policy(meta, api, k, cl, te)
     if not s then
         return
     end
@@ -468,8 +470,8 @@ function _M.run()
         return
     end
     local ru = var.request_uri
-    mark_admitted(k, ru)
-    return stage_forward(api, src, ru)
+    mark_admitted(k, ru, rid_unsafe)
+    return stage_forward(api, src, ru, authz, xak, portico)
 end
 
 return _M

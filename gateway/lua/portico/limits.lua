@@ -57,7 +57,9 @@ local function failed(err)
 end
 
 -- One result table per worker, refilled by every check(): the caller reads it
--- before anything can yield, so no table is allocated per request.
+-- before anything can yield, so no table is allocated per request. The shared
+-- limiter yields (a Redis round trip) and other requests use this table
+-- meanwhile, so it gets its own table and the result is copied in after.
 local info = {}
 
 local function reset_info()
@@ -151,7 +153,12 @@ function _M.check(k, sub, plan, now)
     local st1, st2, ok
     if rps or rpm then
         if shared then
-            local res, retry = shared.take(k, rps, rpm, now, info)
+            local taken = {}
+            local res, retry = shared.take(k, rps, rpm, now, taken)
+            reset_info()
+            for field, value in pairs(taken) do
+                info[field] = value
+            end
             if res == "ok" then
                 st1, st2 = nil, nil
             elseif res == "denied" then

@@ -23,7 +23,7 @@ int kill(int pid, int sig);
 ]]
 pcall(ffi.cdef, "void *memchr(const void *s, int c, size_t n);")
 local SIGUSR1 = 10
-local SLICE = 256 * 1024 -- bytes of raw log per batch
+local SLICE = 64 * 1024 -- bytes of raw log per batch (~200 records): one short pause of worker 0 each
 
 -- JSON string escaping for client-controlled text (problem bodies, ingestion):
 -- quotes, backslashes, control characters and bytes >= 0x80 as \u00XX.

@@ -1,0 +1,131 @@
+"""Instructions per proxied request (callgrind): deterministic where wrk timings are noisy.
+
+    .venv/bin/python -m bench.gateway.instructions gateway|plain|upstream-via-gateway|upstream-via-plain
+        [--requests 4000] [--edit SED_SCRIPT] [--annotate]
+
+One nginx process (`master_process off`, one worker) runs under valgrind's callgrind behind or in
+front of the demo upstream. After 2,000 warm-up requests on 4 keep-alive connections the counters
+are zeroed, exactly --requests more are sent, and the dump's total is divided by that count (timers
+that run meanwhile, such as log ingestion, are included). --edit applies a `sed -E` script to the
+rendered nginx.conf of the measured side, to price one feature by taking it out, e.g.
+`--edit '/access_log .*spool/d'` for the access log. Needs Debian's valgrind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.gateway.run import bench_snapshot, free_port, start_plain, wait_http
+from gateway import demo_upstream
+from keys.tokens import generate
+
+TARGETS = ("gateway", "plain", "upstream-via-gateway", "upstream-via-plain")
+
+
+def nginx_command(prefix: Path, conf: Path, edit: str | None, measured: bool, out: Path) -> list[str]:
+    """One process, one worker; under callgrind when it is the measured side."""
+    text = conf.read_text().replace("master_process on;", "master_process off;")
+    conf.write_text(re.sub(r"worker_processes \S+;", "worker_processes 1;", text))
+    if edit and measured:
+        subprocess.run(["sed", "-i", "-E", edit, str(conf)], check=True)
+    cmd = ["nginx", "-p", f"{prefix}/", "-c", str(conf), "-e", f"{prefix}/logs/error.log"]
+    if measured:
+        cmd = ["valgrind", "--tool=callgrind", "--smc-check=all-non-file", f"--callgrind-out-file={out}", *cmd]
+    return cmd
+
+
+def render_front(tmp: Path, target: str, upstream: str) -> tuple[Path, int, int | None, dict[str, str]]:
+    """The proxy side's config: (prefix, port, admin port or None, request headers)."""
+    if target.endswith("plain"):
+        proc, port = start_plain(tmp, 1, upstream)  # renders, then we run it ourselves
+        proc.kill()
+        proc.wait()
+        return (tmp / "plain1").resolve(), port, None, {}
+    key = generate("live").token
+    snap = tmp / "snapshot.json"
+    snap.write_text(json.dumps(bench_snapshot(upstream, 1000, key)))
+    port, admin = free_port(), free_port()
+    args = ["--name", "gw", "--listen", f"127.0.0.1:{port}", "--admin", f"127.0.0.1:{admin}"]
+    args += ["--runtime-dir", str(tmp / "gw"), "--push-secret", "bench", "--workers", "1"]
+    args += ["--snapshot-file", str(snap), "--keys-dict-size", "64m", "--render-only"]
+    subprocess.run([sys.executable, "-m", "gateway.launcher", *args], check=True, stdout=subprocess.DEVNULL)
+    return (tmp / "gw").resolve(), port, admin, {"X-API-Key": key}
+
+
+def measure(target: str, requests: int, edit: str | None, annotate: bool) -> float:
+    tmp = Path(tempfile.mkdtemp(prefix="portico-instructions-"))
+    out = tmp / "callgrind.out"
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        up_port = free_port()
+        upstream = f"127.0.0.1:{up_port}"
+        up_conf = demo_upstream.render(upstream, tmp / "up", "1")
+        up_measured = target.startswith("upstream")
+        up_cmd = nginx_command((tmp / "up").resolve(), up_conf, edit, up_measured, out)
+        procs.append(subprocess.Popen(up_cmd, stderr=subprocess.DEVNULL))
+        wait_http(f"http://{upstream}/", 120)
+        prefix, port, admin, headers = render_front(tmp, target, upstream)
+        front_cmd = nginx_command(prefix, prefix / "conf" / "nginx.conf", edit, not up_measured, out)
+        procs.append(subprocess.Popen(front_cmd, stderr=subprocess.DEVNULL))
+        measured = procs[0] if up_measured else procs[1]
+        if admin:
+            wait_http(f"http://127.0.0.1:{admin}/_portico/ready", 120)
+        wait_http(f"http://127.0.0.1:{port}/demo/", 120)
+        conns = [http.client.HTTPConnection("127.0.0.1", port) for _ in range(4)]
+
+        def send(n: int) -> None:
+            for i in range(n):
+                conns[i % 4].request("GET", "/demo/bench", headers={"User-Agent": "bench", **headers})
+                answer = conns[i % 4].getresponse()
+                answer.read()
+                if answer.status != 200:
+                    raise RuntimeError(f"answer {answer.status}")
+
+        send(2000)
+        time.sleep(0.5)
+        subprocess.run(["callgrind_control", "-z", str(measured.pid)], capture_output=True, check=True)
+        send(requests)
+        time.sleep(0.6)  # let the log flush and ingestion timers run
+        subprocess.run(["callgrind_control", "-d", str(measured.pid)], capture_output=True, check=True)
+        dump = max(tmp.glob("callgrind.out*"), key=lambda p: p.stat().st_mtime)
+        total = int(re.search(r"^(?:summary|totals): (\d+)", dump.read_text(), re.M).group(1))
+        if annotate:
+            report = subprocess.run(
+                ["callgrind_annotate", "--inclusive=yes", str(dump)], capture_output=True, text=True
+            )
+            print(report.stdout[:20000])
+        return total / requests
+    finally:
+        for p in reversed(procs):
+            p.send_signal(signal.SIGQUIT)
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("target", choices=TARGETS)
+    ap.add_argument("--requests", type=int, default=4000)
+    ap.add_argument("--edit", help="sed -E script applied to the measured side's nginx.conf")
+    ap.add_argument("--annotate", action="store_true", help="print callgrind_annotate's inclusive costs")
+    ns = ap.parse_args()
+    per_request = measure(ns.target, ns.requests, ns.edit, ns.annotate)
+    print(f"{ns.target}: {per_request:,.0f} instructions per request")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.gateway.conftest import api_entry, key_entry, snapshot, wait_until
+from tests.gateway.conftest import api_entry, key_entry, plan_entry, snapshot, wait_until
 
 
 def raw_request(port: int, head: bytes) -> bytes:
@@ -95,6 +95,27 @@ def test_admitted_records_stay_valid_json_whatever_the_client_sends(start_gatewa
 
     assert (record["p"], record["id"], record["s"], record["lim"]) == (path, request_id, 200, "ok")
     assert (record["api"], record["app"], record["sub"], record["key"]) == (1, 5, 7, key.secret[:16])
+
+
+def test_denied_records_carry_every_id_known_when_the_request_was_refused(start_gateway, upstream):
+    key = key_entry()
+    fenced = key_entry(allowed_cidrs=["10.0.0.0/8"])
+    plans = [plan_entry(rate_per_minute=1)]
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], plans=plans, keys=[key, fenced]))
+
+    statuses = [gw.get(f"/demo/a{i}", key.secret).status_code for i in range(2)]
+    statuses.append(gw.get("/demo/b", fenced.secret).status_code)
+    statuses.append(gw.get("/demo/c", "ptc_live_not-a-key").status_code)
+    records = {r["p"]: r for r in gw.wait_records(4)}
+    records = [records[p] for p in ("/demo/a0", "/demo/a1", "/demo/b", "/demo/c")]
+
+    assert statuses == [200, 429, 403, 401]
+    assert [(r["s"], r["api"], r["app"], r["sub"], r["plan"], r["lim"]) for r in records] == [
+        (200, 1, 5, 7, 3, "ok"),
+        (429, 1, 5, 7, 3, "rate"),
+        (403, 1, 5, 7, 3, ""),
+        (401, 1, None, None, None, ""),
+    ]
 
 
 def test_batches_are_sequenced_and_the_sequence_survives_a_restart(start_gateway, upstream):

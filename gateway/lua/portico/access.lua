@@ -235,6 +235,21 @@ local function body_size()
 end
 
 ---------------------------------------------------------------------------
+-- denials
+---------------------------------------------------------------------------
+
+-- A denied request's log record (log_format portico) learns the API and the
+-- subscription here rather than up front: admitted requests carry both in
+-- $pt_ids and skip two variable writes (see mark_admitted).
+local function refuse(api, s, cause, extra, headers)
+    var.pt_api = api.id_s
+    if s then
+        var.pt_sub = s.id_s
+    end
+    return problem.send(cause, extra, headers)
+end
+
+---------------------------------------------------------------------------
 -- invalid-key flood throttling (per client address, before any key lookup)
 ---------------------------------------------------------------------------
 
@@ -251,11 +266,11 @@ local function flood_blocked(addr)
     end
 end
 
-local function invalid_key(addr)
+local function invalid_key(api, addr)
     if flood_max > 0 then
         limits_dict:incr("iv" .. addr, 1, 0, flood_window) -- the window starts at the first failure
     end
-    return problem.send("invalid-key")
+    return refuse(api, nil, "invalid-key")
 end
 
 ---------------------------------------------------------------------------
@@ -281,7 +296,7 @@ local function stage_key(api, authz, header_key)
         end
     end
     if not key then
-        return problem.send("missing-key", nil, MISSING_KEY_HEADERS)
+        return refuse(api, nil, "missing-key", nil, MISSING_KEY_HEADERS)
     end
     -- a key seen recently skips the checksum and SHA-256 (cache flushed on any config change)
     local k = store.cached_key(key)
@@ -292,23 +307,23 @@ local function stage_key(api, authz, header_key)
             addr = var.remote_addr
             local retry = flood_blocked(addr)
             if retry then
-                return problem.send("too-many-invalid-keys", nil, { ["Retry-After"] = retry })
+                return refuse(api, nil, "too-many-invalid-keys", nil, { ["Retry-After"] = retry })
             end
         end
         if not keyformat.valid(key) then
-            return invalid_key(addr)
+            return invalid_key(api, addr)
         end
         k = store.key(crypto.sha256(key), key)
         if not k then
             var.pt_key = sub(key, 1, 16)
-            return invalid_key(addr)
+            return invalid_key(api, addr)
         end
     end
     var.pt_key = k.prefix
     var.pt_app = k.app_s
     var.pt_org = k.org_s
     if k.exp and k.exp <= now() then
-        return problem.send("expired-key")
+        return refuse(api, nil, "expired-key")
     end
     return k, src
 end
@@ -316,21 +331,20 @@ end
 -- scope (key restriction + active subscription), client IP, method, body size
 local function stage_policy(meta, api, k, cl, te)
     if k.apis and not k.apis[api.id] then
-        return problem.send("forbidden-api")
+        return refuse(api, nil, "forbidden-api")
     end
     local subs = meta.subs[k.app]
     local s = subs and subs[api.id]
     local plan = s and s.status == "active" and meta.plans[s.plan_id]
     if not plan then
-        return problem.send("forbidden-api")
+        return refuse(api, nil, "forbidden-api")
     end
-    var.pt_sub = s.id_s
     var.pt_plan = plan.id_s
     if k.cidrs and not ip.match(k.cidrs, var.remote_addr) then
-        return problem.send("forbidden-ip")
+        return refuse(api, s, "forbidden-ip")
     end
     if api.methods and not api.methods[get_method()] then
-        return problem.send("method-not-allowed", nil, { Allow = api.allow })
+        return refuse(api, s, "method-not-allowed", nil, { Allow = api.allow })
     end
     if api.max_body then
         local size
@@ -340,16 +354,16 @@ local function stage_policy(meta, api, k, cl, te)
             size = body_size()
         end
         if size and size > api.max_body then
-            return problem.send("body-too-large", { max_body_bytes = api.max_body })
+            return refuse(api, s, "body-too-large", { max_body_bytes = api.max_body })
         end
     end
     return s, plan
 end
 
-local function deny_limit(info)
+local function deny_limit(api, s, info)
     local outcome = info.outcome
     if outcome == "unavailable" then
-        return problem.send("limiter-unavailable", { retry_after = info.retry_after },
+        return refuse(api, s, "limiter-unavailable", { retry_after = info.retry_after },
             { ["Retry-After"] = info.retry_after })
     end
     var.pt_lim = outcome
@@ -363,13 +377,13 @@ local function deny_limit(info)
     elseif info.reason and info.reason ~= ngx.null then
         extra.reason = info.reason
     end
-    return problem.send(outcome == "rate" and "rate-limited" or "quota-exceeded", extra, headers)
+    return refuse(api, s, outcome == "rate" and "rate-limited" or "quota-exceeded", extra, headers)
 end
 
-local function stage_limits(k, s, plan)
+local function stage_limits(api, k, s, plan)
     local ok, info = limits.check(k, s, plan, now())
     if not ok then
-        return deny_limit(info)
+        return deny_limit(api, s, info)
     end
     local rl = info.limit
     if rl then
@@ -398,18 +412,39 @@ local function strip_portico_headers()
     end
 end
 
+-- The log record's ids for an admitted request, one string per key and
+-- subscription (the subscription fixes the API; a config change brings new
+-- subscription tables, so stale entries just stop being used).
+local function ids_of(k, api, s, plan)
+    local by_sub = k.ids
+    if not by_sub then
+        by_sub = setmetatable({}, { __mode = "k" })
+        k.ids = by_sub
+    end
+    local ids = by_sub[s]
+    if not ids then
+        ids = '"api":' .. api.id_s .. ',"key":"' .. k.prefix .. '","app":' .. k.app_s .. ',"org":' .. k.org_s
+            .. ',"sub":' .. s.id_s .. ',"plan":' .. plan.id_s
+        by_sub[s] = ids
+    end
+    return ids
+end
+
 -- The access log's record format for an admitted request. log_format
--- portico_full has "lim":"ok" built in (one variable write instead of two) and
--- no per-byte escaping (escape=none), so it is used only when nothing in the
--- record needs escaping: every id known (numbers and the key's own prefix),
--- no quote or backslash in the URI (nginx refuses control characters there
+-- portico_full takes the ids as one preformatted variable ($pt_ids, which
+-- also selects the format), has "lim":"ok" built in and does no per-byte
+-- escaping (escape=none), so it is used only when nothing in the record
+-- needs escaping: every id known (numbers and the key's own prefix), no
+-- quote or backslash in the URI (nginx refuses control characters there
 -- with a 400), and no client request id holding one or a control character.
 -- Anything else, and every denial, goes through log_format portico
 -- (escape=json).
-local function mark_admitted(k, ru, rid_unsafe)
+local function mark_admitted(k, api, s, plan, ru, rid_unsafe)
     if k.loggable and not rid_unsafe and not find(ru, '"', 1, true) and not find(ru, "\\", 1, true) then
-        var.pt_full = "1"
+        var.pt_ids = ids_of(k, api, s, plan)
     else
+        var.pt_api = api.id_s
+        var.pt_sub = s.id_s
         var.pt_lim = "ok"
     end
 end
@@ -418,7 +453,7 @@ end
 local function stage_forward(api, src, ru, authz, xak, portico)
     local up = api.upstream
     if not up then
-        return problem.send("bad-gateway")
+        return refuse(api, nil, "bad-gateway")
     end
     -- Authorization and X-API-Key are always replaced by proxy_set_header
     -- ($pt_authz, $pt_xak): the client's value is passed on unless it was the
@@ -439,11 +474,13 @@ local function stage_forward(api, src, ru, authz, xak, portico)
     end
     -- upstream name and URI in one variable (proxy_pass http://$pt_t)
     var.pt_t = api.up_name .. upstream_uri(api, ru)
+    if api.balanced then
+        var.pt_api = api.id_s -- how the balancer finds the API: no ngx.ctx table per request
+    end
     if up.scheme == "https" then
         var.pt_uhost = up.host
         return ngx.exec("@portico_https")
     end
-    -- the balancer finds the API again through $pt_api: no ngx.ctx table per request
 end
 
 function _M.run()
@@ -455,8 +492,6 @@ function _M.run()
     if not api then
         return problem.send("no-route")
     end
-    -- $portico_* variables feed the access log (log_format portico) as they become known
-    var.pt_api = api.id_s
     local authz, header_key, xak, cl, te, portico, rid_unsafe = read_headers(api.key_lname, #api.key_lname)
     local k, src = stage_key(api, authz, header_key)
     if not k then
@@ -466,11 +501,11 @@ function _M.run()
     if not s then
         return
     end
-    if not stage_limits(k, s, plan) then
+    if not stage_limits(api, k, s, plan) then
         return
     end
     local ru = var.request_uri
-    mark_admitted(k, ru, rid_unsafe)
+    mark_admitted(k, api, s, plan, ru, rid_unsafe)
     return stage_forward(api, src, ru, authz, xak, portico)
 end
 

@@ -222,6 +222,7 @@ local function compile(meta)
             up = up and up.addr and type(static) == "table" and not api.custom_timeouts
                 and static[(up.addr:find(":", 1, true) and "[" .. up.addr .. "]" or up.addr) .. ":" .. up.port]
             api.up_name = up or "portico_upstream"
+            api.balanced = not up -- through balancer_by_lua, which needs $pt_api
             c.routes[#c.routes + 1] = api
             c.by_id[api.id_s] = api
             c.host_routing = c.host_routing or api.host ~= nil -- otherwise $host is never read

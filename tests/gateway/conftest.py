@@ -264,12 +264,32 @@ class Gateway:
     def admin_url(self) -> str:
         return f"http://127.0.0.1:{self.admin_port}"
 
-    def start(self, wait_ready: bool = True) -> Gateway:
-        self.proc = start_process(["-m", "gateway.launcher", *self.args], self.runtime_dir)
-        wait_until(lambda: requests.get(self.admin_url + "/_portico/status", timeout=1).ok)
+    def start(self, wait_ready: bool = True, fresh_ports: bool = False) -> Gateway:
+        """Start nginx; on a first start, new ports if another process took ours since free_port()."""
+        for _ in range(3):
+            self.proc = start_process(["-m", "gateway.launcher", *self.args], self.runtime_dir)
+            try:
+                wait_until(self.exited_or_up)
+            except AssertionError as slow:
+                raise AssertionError(f"gateway not up:\n{self.proc.error_log()[-2000:]}") from slow
+            if self.proc.popen.poll() is None:
+                break
+            if not fresh_ports or "Address already in use" not in self.proc.error_log():
+                raise AssertionError(f"gateway exited on start:\n{self.proc.error_log()[-2000:]}")
+            self.take_new_ports()
         if wait_ready:
             self.wait_ready()
         return self
+
+    def exited_or_up(self) -> bool:
+        assert self.proc
+        return self.proc.popen.poll() is not None or requests.get(self.admin_url + "/_portico/status", timeout=1).ok
+
+    def take_new_ports(self) -> None:
+        old = (f"127.0.0.1:{self.port}", f"127.0.0.1:{self.admin_port}")
+        self.port, self.admin_port = free_port(), free_port()
+        moved = dict(zip(old, (f"127.0.0.1:{self.port}", f"127.0.0.1:{self.admin_port}"), strict=True))
+        self.args = [moved.get(arg, arg) for arg in self.args]
 
     def stop(self, sig: int = signal.SIGQUIT) -> None:
         if self.proc:
@@ -373,7 +393,8 @@ def start_gateway(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
             args += ["--snapshot-file", str(snap_file)]
         gw = Gateway(name, port, admin_port, rt / "runtime", args + (extra or []))
         started.append(gw)
-        return gw.start(wait_ready=wait_ready and (snapshot is not None or "--config-url" in (extra or [])))
+        ready = wait_ready and (snapshot is not None or "--config-url" in (extra or []))
+        return gw.start(wait_ready=ready, fresh_ports=True)
 
     yield start
     for gw in started:

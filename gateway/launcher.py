@@ -80,9 +80,9 @@ def parse_redis(value: str) -> tuple[str, int, int]:
     return m.group(1).strip("[]"), int(m.group(2) or 6379), int(m.group(3) or 0)
 
 
-def render_template(name: str, values: dict[str, str]) -> str:
+def render_template(name: str, values: dict[str, str], directory: Path = TEMPLATES) -> str:
     """Fill {{placeholders}} in a template; nginx's own $variables stay untouched."""
-    text = (TEMPLATES / name).read_text()
+    text = (directory / name).read_text()
 
     def sub(match: re.Match[str]) -> str:
         return values[match.group(1)]

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.gateway.run import bench_snapshot, free_port, start_plain, wait_http
+from bench.gateway.run import bench_snapshot, free_port, plain_proxy, wait_http
 from gateway import demo_upstream
 from keys.tokens import generate
 
@@ -47,10 +47,9 @@ def nginx_command(prefix: Path, conf: Path, edit: str | None, measured: bool, ou
 def render_front(tmp: Path, target: str, upstream: str) -> tuple[Path, int, int | None, dict[str, str]]:
     """The proxy side's config: (prefix, port, admin port or None, request headers)."""
     if target.endswith("plain"):
-        proc, port = start_plain(tmp, 1, upstream)  # renders, then we run it ourselves
-        proc.kill()
-        proc.wait()
-        return (tmp / "plain1").resolve(), port, None, {}
+        port = free_port()
+        conf, _ = plain_proxy(tmp, 1, upstream, port)
+        return conf.parents[1], port, None, {}
     key = generate("live").token
     snap = tmp / "snapshot.json"
     snap.write_text(json.dumps(bench_snapshot(upstream, 1000, key)))

@@ -27,7 +27,7 @@ from typing import Any
 
 import requests
 
-from gateway.launcher import prepare_runtime, user_directive
+from gateway.launcher import prepare_runtime, render_template, user_directive
 from keys.tokens import DISPLAY_PREFIX_LENGTH, digest, generate
 
 HERE = Path(__file__).resolve().parent
@@ -70,21 +70,24 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+def bench_nginx(prefix: Path, template: str, values: dict[str, str]) -> tuple[Path, list[str]]:
+    """Render one of bench/gateway's templates into prefix; return its nginx.conf and the command to run it."""
+    conf = prefix / "conf" / "nginx.conf"
+    conf.write_text(render_template(template, {"user": user_directive(), "prefix": str(prefix), **values}, HERE))
+    return conf, ["nginx", "-p", f"{prefix}/", "-c", str(conf), "-e", str(prefix / "logs/error.log")]
+
+
+def plain_proxy(tmp: Path, workers: int, upstream: str, port: int) -> tuple[Path, list[str]]:
+    """The baseline: a plain NGINX reverse proxy (keepalive upstream, no Lua) on port."""
+    reuse = " reuseport" if "--reuseport" in GATEWAY_EXTRA else ""
+    values = {"workers": str(workers), "upstream": upstream, "listen": f"127.0.0.1:{port}{reuse}"}
+    return bench_nginx(prepare_runtime(tmp / f"plain{workers}"), "plain_proxy.conf.tmpl", values)
+
+
 def start_plain(tmp: Path, workers: int, upstream: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    prefix = prepare_runtime(tmp / f"plain{workers}")
-    conf = prefix / "conf" / "nginx.conf"
-    values = {
-        "workers": str(workers),
-        "user": user_directive(),
-        "prefix": str(prefix),
-        "upstream": upstream,
-        "listen": f"127.0.0.1:{port}" + (" reuseport" if "--reuseport" in GATEWAY_EXTRA else ""),
-    }
-    text = (HERE / "plain_proxy.conf.tmpl").read_text()
-    conf.write_text(re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], text))
-    p = subprocess.Popen(["nginx", "-p", f"{prefix}/", "-c", str(conf), "-e", str(prefix / "logs/error.log")])
-    return p, port
+    _, command = plain_proxy(tmp, workers, upstream, port)
+    return subprocess.Popen(command), port
 
 
 def start_upstream(tmp: Path, kind: str, listen: str) -> subprocess.Popen[bytes]:
@@ -93,12 +96,9 @@ def start_upstream(tmp: Path, kind: str, listen: str) -> subprocess.Popen[bytes]
         return spawn(
             ["-m", "gateway.demo_upstream", "--listen", listen, "--runtime-dir", str(tmp / "up"), "--workers", "1"]
         )
-    prefix = prepare_runtime(tmp / "static-up")
-    conf = prefix / "conf" / "nginx.conf"
-    values = {"workers": "1", "user": user_directive(), "prefix": str(prefix), "listen": listen}
-    text = (HERE / "static_upstream.conf.tmpl").read_text()
-    conf.write_text(re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], text))
-    return subprocess.Popen(["nginx", "-p", f"{prefix}/", "-c", str(conf), "-e", str(prefix / "logs/error.log")])
+    values = {"workers": "1", "listen": listen}
+    _, command = bench_nginx(prepare_runtime(tmp / "static-up"), "static_upstream.conf.tmpl", values)
+    return subprocess.Popen(command)
 
 
 def bench_snapshot(upstream: str, n_keys: int, key: str) -> dict[str, Any]:

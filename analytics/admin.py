@@ -12,20 +12,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from analytics.models import IngestedBatch, QuotaUsage, UsageRollup
+from portal.admin import ReadOnlyAdmin
 from portal.models import Application
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Viewable, never writable."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(IngestedBatch)

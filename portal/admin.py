@@ -229,15 +229,8 @@ class SubscriptionAdmin(admin.ModelAdmin):
         )
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: an audit trail that admins could edit would prove nothing."""
-
-    list_display = ["created_at", "action", "actor_label", "organisation", "target_type", "target_label", "ip_address"]
-    list_filter = ["action", "target_type"]
-    search_fields = ["actor_label", "target_label", "organisation__name", "ip_address"]
-    list_select_related = ["organisation"]
-    date_hierarchy = "created_at"
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Viewable, never writable: for records only the system writes (audit trail, usage)."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -247,3 +240,14 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """Read-only: an audit trail that admins could edit would prove nothing."""
+
+    list_display = ["created_at", "action", "actor_label", "organisation", "target_type", "target_label", "ip_address"]
+    list_filter = ["action", "target_type"]
+    search_fields = ["actor_label", "target_label", "organisation__name", "ip_address"]
+    list_select_related = ["organisation"]
+    date_hierarchy = "created_at"

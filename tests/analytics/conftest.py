@@ -10,9 +10,31 @@ import pytest
 
 from gateway_sync import secrets
 from gateway_sync.models import Gateway
+from gateway_sync.snapshot import build_snapshot
+from portal.models import Plan
 from tests.gateway.conftest import PUSH_SECRET, start_gateway, upstream  # noqa: F401  (fixtures)
 
 _request_ids = itertools.count(1)
+
+
+@pytest.fixture
+def serving_gateway(api: Any, subscription: Any, upstream: str, start_gateway: Any) -> Any:  # noqa: F811
+    """Factory: a real gateway serving the platform's snapshot (no rate limits), registered as a Gateway row.
+
+    start(flush_interval) -> (running gateway, Gateway row)
+    """
+
+    def start(flush_interval: float) -> tuple[Any, Gateway]:
+        api.upstream_url = upstream
+        api.save()
+        Plan.objects.filter(pk=subscription.plan_id).update(rate_per_second=None, rate_per_minute=None)
+        running = start_gateway(build_snapshot(version=1), extra=["--log-flush-interval", str(flush_interval)])
+        row = Gateway.objects.create(
+            name="edge-1", admin_url=running.admin_url, push_secret_encrypted=secrets.encrypt(PUSH_SECRET)
+        )
+        return running, row
+
+    return start
 
 
 @pytest.fixture

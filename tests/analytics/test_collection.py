@@ -11,25 +11,16 @@ from django.db.models import Sum
 from analytics.collection import CollectResult, _ingest_page, gateway_logs_collect
 from analytics.models import IngestedBatch, RequestEvent, UsageRollup
 from analytics.tasks import collect_gateway_logs
-from gateway_sync import secrets
 from gateway_sync.admin_client import GatewayAdminClient
 from gateway_sync.models import Gateway
-from gateway_sync.snapshot import build_snapshot
 from keys.models import ApiKey
-from portal.models import Plan
 from tests.gateway.conftest import PUSH_SECRET, wait_until
 
 
 @pytest.fixture
-def edge(api, api_key, subscription, upstream, start_gateway) -> tuple[Any, Gateway, str]:
+def edge(api_key, serving_gateway) -> tuple[Any, Gateway, str]:
     """A real gateway serving the platform's snapshot, registered as a Gateway row; and alice's key."""
-    api.upstream_url = upstream
-    api.save()
-    Plan.objects.filter(pk=subscription.plan_id).update(rate_per_second=None, rate_per_minute=None)
-    running = start_gateway(build_snapshot(version=1), extra=["--log-flush-interval", "0.05"])
-    row = Gateway.objects.create(
-        name="edge-1", admin_url=running.admin_url, push_secret_encrypted=secrets.encrypt(PUSH_SECRET)
-    )
+    running, row = serving_gateway(flush_interval=0.05)
     return running, row, api_key[1]
 
 

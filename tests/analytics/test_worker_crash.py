@@ -16,11 +16,8 @@ from django.db.models import Sum
 
 from analytics.models import IngestedBatch, RequestEvent, UsageRollup
 from analytics.tasks import collect_gateway_logs
-from gateway_sync import secrets
 from gateway_sync.models import Gateway
-from gateway_sync.snapshot import build_snapshot
-from portal.models import Plan
-from tests.gateway.conftest import PUSH_SECRET, REPO, wait_until
+from tests.gateway.conftest import REPO, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -69,15 +66,9 @@ def worker(tmp_path: Path) -> Iterator[tuple[Worker, str]]:
 
 
 def test_a_worker_killed_mid_collection_is_redelivered_and_counts_exactly_once(
-    api, api_key, subscription, upstream, start_gateway, worker
+    api_key, serving_gateway, worker
 ) -> None:
-    api.upstream_url = upstream
-    api.save()
-    Plan.objects.filter(pk=subscription.plan_id).update(rate_per_second=None, rate_per_minute=None)
-    running = start_gateway(build_snapshot(version=1), extra=["--log-flush-interval", "0.01"])
-    row = Gateway.objects.create(
-        name="edge-1", admin_url=running.admin_url, push_secret_encrypted=secrets.encrypt(PUSH_SECRET)
-    )
+    running, row = serving_gateway(flush_interval=0.01)
     total = 600
     for n in range(total):
         running.get(f"/weather/items/{n}", key=api_key[1])

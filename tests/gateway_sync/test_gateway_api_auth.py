@@ -18,6 +18,21 @@ pytestmark = pytest.mark.django_db
 ENDPOINTS = [("get", "/gateway/v1/config"), ("get", "/gateway/v1/changes?after=0"), ("post", "/gateway/v1/heartbeat")]
 
 
+OTHER_SECRET = "s3cret-" + "x" * 40
+
+
+@pytest.fixture
+def other_integration(db):
+    """A confidential client-credentials OAuth2 application that is not a gateway."""
+    application_model = get_application_model()
+    return application_model.objects.create(
+        name="Some integration",
+        client_type=application_model.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=application_model.GRANT_CLIENT_CREDENTIALS,
+        client_secret=OTHER_SECRET,
+    )
+
+
 def _call(client: Client, method: str, path: str, **headers):
     if method == "post":
         return client.post(path, {"name": "edge-1", "version": 0}, content_type="application/json", **headers)
@@ -47,28 +62,14 @@ def test_a_token_without_the_gateway_scope_is_refused(edge, method, path):
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
-def test_a_token_of_another_oauth_application_is_refused(db, method, path):
-    application_model = get_application_model()
-    other = application_model.objects.create(
-        name="Some integration",
-        client_type=application_model.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=application_model.GRANT_CLIENT_CREDENTIALS,
-        client_secret="s3cret-" + "x" * 40,
-    )
-    token = fetch_token(Client(), other.client_id, "s3cret-" + "x" * 40, scope=None)
+def test_a_token_of_another_oauth_application_is_refused(other_integration, method, path):
+    token = fetch_token(Client(), other_integration.client_id, OTHER_SECRET, scope=None)
     body = assert_problem(_call(Client(), method, path, **_bearer(token)), 403)
     assert "registered gateway" in body["detail"] or "scope" in body["detail"]
 
 
-def test_only_a_registered_gateway_is_ever_granted_the_gateway_scope(db):
-    application_model = get_application_model()
-    other = application_model.objects.create(
-        name="Some integration",
-        client_type=application_model.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=application_model.GRANT_CLIENT_CREDENTIALS,
-        client_secret="s3cret-" + "x" * 40,
-    )
-    basic = base64.b64encode(f"{other.client_id}:{'s3cret-' + 'x' * 40}".encode()).decode()
+def test_only_a_registered_gateway_is_ever_granted_the_gateway_scope(other_integration):
+    basic = base64.b64encode(f"{other_integration.client_id}:{OTHER_SECRET}".encode()).decode()
     response = Client().post(
         "/o/token/",
         "grant_type=client_credentials&scope=gateway",

@@ -34,7 +34,7 @@ run: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy portal/services.py portal/selectors.py portal/cache.py keys/services.py keys/tokens.py \
+	$(VENV)/bin/mypy foundation/ portal/services.py portal/selectors.py keys/services.py keys/tokens.py \
 		gateway_sync/services.py gateway_sync/changes.py gateway_sync/selectors.py gateway_sync/scopes.py \
 		gateway_sync/secrets.py gateway_sync/admin_client.py analytics/
 

@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from analytics.models import IngestedBatch, QuotaUsage, UsageRollup
-from portal.admin import ReadOnlyAdmin
+from foundation.admin import ReadOnlyAdmin
 from portal.models import Application
 
 

@@ -36,7 +36,6 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # Where the portal is reachable, for links in emails and the gateway protocol.
 PORTICO_SITE_URL = env.str("PORTICO_SITE_URL", default="http://127.0.0.1:8000")
-PORTICO_BRAND = "ptc"
 # Public address of the edge gateways, shown to developers in "try it" examples.
 PORTICO_GATEWAY_URL = env.str("PORTICO_GATEWAY_URL", default="http://127.0.0.1:8080").rstrip("/")
 # Extra secret mixed into key digests is deliberately NOT used: keys are 256-bit random, so a plain SHA-256
@@ -48,7 +47,7 @@ PORTICO_MAX_PAGE_SIZE = _positive_int("PORTICO_MAX_PAGE_SIZE", 100)
 PORTICO_INVITATION_MAX_AGE = timedelta(days=_positive_int("PORTICO_INVITATION_DAYS", 7))
 
 INSTALLED_APPS = [
-    "portal.apps.PorticoAdminConfig",
+    "foundation.apps.PorticoAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -67,6 +66,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "health_check",
+    "foundation",
     "portal",
     "keys",
     "analytics",
@@ -86,8 +86,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
-    "portal.middleware.AuditContextMiddleware",
-    "portal.middleware.DatabaseUnavailableMiddleware",
+    "foundation.audit.AuditContextMiddleware",
+    "foundation.errors.pages.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -127,7 +127,7 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # while Redis is unreachable each process counts in its own memory (portal/cache.py).
 CACHES = {
     "default": {
-        "BACKEND": "portal.cache.RedisWithLocalFallback",
+        "BACKEND": "foundation.cache.RedisWithLocalFallback",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("PORTICO_CACHE_PREFIX", default="portico"),
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
@@ -203,13 +203,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["portal.api.parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["foundation.api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PorticoPagination",
+    "DEFAULT_PAGINATION_CLASS": "foundation.api.pagination.PorticoPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "portal.api.problems.problem_exception_handler",
+    "EXCEPTION_HANDLER": "foundation.errors.api.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env.str("PORTICO_API_RATE", default="6000/hour")},

@@ -5,8 +5,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from health_check.views import HealthCheckView
 
-from portal import errors_views
-from portal.health import redis_client
+from foundation.errors import pages as error_pages
+from foundation.health import liveness, redis_client
 
 urlpatterns = [
     path("", include("portal.urls")),
@@ -18,7 +18,7 @@ urlpatterns = [
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("gateway/v1/", include("gateway_sync.api.urls")),
     path("admin/", admin.site.urls),
-    path("healthz", errors_views.liveness, name="healthz"),
+    path("healthz", liveness, name="healthz"),
     path(
         "readyz",
         HealthCheckView.as_view(
@@ -31,7 +31,7 @@ urlpatterns = [
     ),
 ]
 
-handler400 = errors_views.bad_request
-handler403 = errors_views.permission_denied
-handler404 = errors_views.page_not_found
-handler500 = errors_views.server_error
+handler400 = error_pages.bad_request
+handler403 = error_pages.permission_denied
+handler404 = error_pages.page_not_found
+handler500 = error_pages.server_error

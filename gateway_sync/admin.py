@@ -14,9 +14,9 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
+from foundation.errors import ApplicationError
 from gateway_sync import selectors, services
 from gateway_sync.models import Gateway
-from portal.errors import ApplicationError
 
 
 @admin.register(Gateway)

@@ -22,11 +22,11 @@ from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_access_token_model, get_application_model
 
+from foundation.errors import Conflict, ValidationFailed
 from gateway_sync import secrets as secret_box
 from gateway_sync.admin_client import GatewayAdminClient
 from gateway_sync.changes import current_version
 from gateway_sync.models import ConfigChange, FeedState, Gateway
-from portal.errors import Conflict, ValidationFailed
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
+from foundation.admin import run_per_object
 from keys import services
 from keys.models import ApiKey, PersonalAccessToken
-from portal.admin import _run_per_object
 
 
 @admin.register(ApiKey)
@@ -59,7 +59,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys now")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        _run_per_object(request, queryset, lambda key: services.key_revoke(actor=request.user, key=key), "Revoked")
+        run_per_object(request, queryset, lambda key: services.key_revoke(actor=request.user, key=key), "Revoked")
 
 
 @admin.register(PersonalAccessToken)
@@ -79,4 +79,4 @@ class PersonalAccessTokenAdmin(admin.ModelAdmin):
         def _revoke(token: Any) -> None:
             services.access_token_revoke(user=token.user, token=token)
 
-        _run_per_object(request, queryset.select_related("user"), _revoke, "Revoked")
+        run_per_object(request, queryset.select_related("user"), _revoke, "Revoked")

@@ -9,11 +9,11 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from foundation.errors import ValidationFailed
+from foundation.validators import validate_single_line
 from keys.models import ApiKey
 from keys.services import MAX_CIDRS, ROTATION_GRACE_CHOICES, normalise_cidrs
-from portal.errors import ValidationFailed
 from portal.models import Api
-from portal.validators import validate_single_line
 
 GRACE_LABELS = {
     "now": "Immediately: the old key stops working now",

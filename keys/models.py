@@ -10,8 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from foundation.validators import validate_single_line
 from portal.models import Api, Application
-from portal.validators import validate_single_line
 
 
 class ApiKeyQuerySet(models.QuerySet["ApiKey"]):

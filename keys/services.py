@@ -11,13 +11,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from foundation.audit import audit_record
+from foundation.errors import Conflict, LimitReached, NotFound, ValidationFailed
+from foundation.ids import as_object_id
 from gateway_sync import changes as config_changes
 from keys import tokens
 from keys.models import ApiKey, PersonalAccessToken
-from portal.audit import audit_record
-from portal.errors import Conflict, LimitReached, NotFound, ValidationFailed
 from portal.models import Api, Application, Subscription
-from portal.selectors import as_object_id
 
 # Grace periods offered when rotating, as the portal lists them (Stripe offers the same kind of choice).
 ROTATION_GRACE_CHOICES: dict[str, timedelta] = {

@@ -19,10 +19,10 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from foundation.errors import ApplicationError
 from keys import services
 from keys.forms import AccessTokenForm, KeyCreateForm, KeyEditForm, RotateForm
 from keys.models import ApiKey
-from portal.errors import ApplicationError
 from portal.models import Api, Application
 from portal.selectors import application_get
 from portal.views.common import add_service_error, is_access_error, membership_of, portal_view

@@ -1,4 +1,4 @@
-"""Admin for tenants, the catalog, applications, subscriptions and the audit trail.
+"""Admin for tenants, the catalog, applications and subscriptions.
 
 Actions call the same services as the portal, so approvals and suspensions are audited and emailed alike. Every
 write that gateways enforce (catalog edits, statuses) goes through a service, which publishes it to the change
@@ -9,30 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db import models
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 
+from foundation.admin import run_per_object
 from portal import services
-from portal.errors import ApplicationError
-from portal.models import Api, Application, AuditEvent, Invitation, Membership, Organisation, Plan, Subscription
-
-
-def _run_per_object(request: HttpRequest, queryset: QuerySet[Any], action: Any, verb: str) -> None:
-    """Apply a service to each selected row, reporting successes and refusals separately."""
-    done, refused = 0, []
-    for obj in queryset:
-        try:
-            action(obj)
-            done += 1
-        except ApplicationError as error:
-            refused.append(f"{obj}: {error.message}")
-    if done:
-        messages.success(request, f"{verb} {done} item(s).")
-    for line in refused:
-        messages.warning(request, line)
+from portal.models import Api, Application, Invitation, Membership, Organisation, Plan, Subscription
 
 
 class MembershipInline(admin.TabularInline):
@@ -55,7 +40,7 @@ class OrganisationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Suspend selected organisations (their keys stop working)")
     def suspend(self, request: HttpRequest, queryset: QuerySet[Organisation]) -> None:
-        _run_per_object(
+        run_per_object(
             request,
             queryset,
             lambda org: services.organisation_set_status(
@@ -66,7 +51,7 @@ class OrganisationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reactivate selected organisations")
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Organisation]) -> None:
-        _run_per_object(
+        run_per_object(
             request,
             queryset,
             lambda org: services.organisation_set_status(
@@ -203,7 +188,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected subscriptions")
     def cancel(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
-        _run_per_object(
+        run_per_object(
             request,
             queryset,
             lambda sub: services.subscription_cancel(actor=request.user, subscription=sub),
@@ -212,7 +197,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Approve selected pending subscriptions")
     def approve(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
-        _run_per_object(
+        run_per_object(
             request,
             queryset.select_related("application__organisation", "api", "plan"),
             lambda sub: services.subscription_approve(actor=request.user, subscription=sub),
@@ -221,33 +206,9 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reject selected pending subscriptions")
     def reject(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
-        _run_per_object(
+        run_per_object(
             request,
             queryset.select_related("application__organisation", "api", "plan"),
             lambda sub: services.subscription_reject(actor=request.user, subscription=sub),
             "Rejected",
         )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Viewable, never writable: for records only the system writes (audit trail, usage)."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    """Read-only: an audit trail that admins could edit would prove nothing."""
-
-    list_display = ["created_at", "action", "actor_label", "organisation", "target_type", "target_label", "ip_address"]
-    list_filter = ["action", "target_type"]
-    search_fields = ["actor_label", "target_label", "organisation__name", "ip_address"]
-    list_select_related = ["organisation"]
-    date_hierarchy = "created_at"

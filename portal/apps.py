@@ -1,19 +1,12 @@
 from django.apps import AppConfig
-from django.contrib.admin import apps as admin_apps
 
 
 class PortalConfig(AppConfig):
-    """Accounts, organisations, the API catalog, applications, subscriptions and the audit log."""
+    """Accounts, organisations, the API catalog, applications and subscriptions."""
 
     name = "portal"
     default = True
 
     def ready(self) -> None:
+        # Importing the module connects its receivers; Django's app registry must be ready first.
         from portal import receivers  # noqa: F401  (auth events -> audit log)
-
-
-class PorticoAdminConfig(admin_apps.AdminConfig):
-    """Swap in the MFA-enforcing admin site."""
-
-    default = False
-    default_site = "portal.admin_site.PorticoAdminSite"

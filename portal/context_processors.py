@@ -1,4 +1,4 @@
-"""Template context every portal page needs: the brand, and (lazily) the organisation switcher."""
+"""Template context every portal page needs: the gateway address, and (lazily) the organisation switcher."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     """Lazy values: error pages and pages without navigation never query the database for them."""
     from portal.views.common import current_membership, user_memberships
 
-    context: dict[str, Any] = {"portico_brand": "Portico", "portico_gateway_url": settings.PORTICO_GATEWAY_URL}
+    context: dict[str, Any] = {"portico_gateway_url": settings.PORTICO_GATEWAY_URL}
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         context["nav_memberships"] = SimpleLazyObject(lambda: user_memberships(request))

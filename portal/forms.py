@@ -10,8 +10,8 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
+from foundation.validators import validate_no_control_chars, validate_single_line
 from portal.models import Application, Plan, Role
-from portal.validators import validate_no_control_chars, validate_single_line
 
 ROLE_HELP = {
     Role.OWNER: "Full control, including roles and removing admins.",

@@ -1,4 +1,4 @@
-"""Organisations, members, the API catalog, applications, subscriptions and the audit log."""
+"""Organisations, members, the API catalog, applications and subscriptions."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from portal.validators import (
+from foundation.validators import (
     validate_http_methods,
     validate_no_control_chars,
     validate_path_prefix,
@@ -20,8 +20,6 @@ from portal.validators import (
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
-
-HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def default_methods() -> list[str]:
@@ -258,30 +256,3 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application} -> {self.plan}"
-
-
-class AuditEvent(models.Model):
-    """A security-relevant event. Values are stored as data and only ever rendered escaped."""
-
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    actor_label = models.CharField(max_length=254, blank=True)
-    organisation = models.ForeignKey(
-        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
-    )
-    action = models.CharField(max_length=60, db_index=True)
-    target_type = models.CharField(max_length=40, blank=True)
-    target_id = models.CharField(max_length=64, blank=True)
-    target_label = models.CharField(max_length=200, blank=True)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=300, blank=True)
-    data = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["organisation", "-created_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.action} by {self.actor_label or 'system'}"

@@ -12,7 +12,7 @@ from allauth.mfa.signals import authenticator_added, authenticator_removed, auth
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from portal.audit import audit_record
+from foundation.audit import audit_record
 
 
 @receiver(user_signed_up)

@@ -7,12 +7,13 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from portal.errors import NotFound, PermissionDenied
+from foundation.errors import NotFound, PermissionDenied
+from foundation.ids import as_object_id
+from foundation.models import AuditEvent
 from portal.models import (
     MANAGER_ROLES,
     Api,
     Application,
-    AuditEvent,
     Invitation,
     Membership,
     Organisation,
@@ -20,17 +21,6 @@ from portal.models import (
     Role,
     Subscription,
 )
-
-
-def as_object_id(value: Any) -> int:
-    """Ids come from URLs and JSON: anything that is not a positive integer simply does not exist."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise NotFound("Not found.") from None
-    if number <= 0 or number > 2**63 - 1:
-        raise NotFound("Not found.")
-    return number
 
 
 def membership_get(*, user: Any, organisation_id: Any) -> Membership:

@@ -17,19 +17,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from foundation.audit import audit_record
+from foundation.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gateway_sync import changes as config_changes
-from portal.audit import audit_record
-from portal.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from portal.models import (
-    Api,
-    Application,
-    Invitation,
-    Membership,
-    Organisation,
-    Plan,
-    Role,
-    Subscription,
-)
+from portal.models import Api, Application, Invitation, Membership, Organisation, Plan, Role, Subscription
 from portal.selectors import membership_require, owner_roles
 
 INVITATION_SALT = "portico.invitation"

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from analytics.models import UsageRollup
 from analytics.selectors import MAX_RANGE, STEP, floor_to
-from portal.api.base import StrictSerializer
+from foundation.api.base import StrictSerializer
 
 DEFAULT_SPAN = {
     UsageRollup.Granularity.MINUTE: timedelta(hours=1),

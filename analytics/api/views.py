@@ -8,8 +8,8 @@ from rest_framework.response import Response
 
 from analytics import selectors
 from analytics.api.serializers import UsageQuerySerializer, UsageSerializer
+from foundation.api.schema import problem
 from portal.api.permissions import ANY_MEMBER
-from portal.api.schema import problem
 from portal.api.views.applications import ApplicationScopedView
 
 USAGE = ["usage"]

@@ -17,15 +17,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from foundation.api.parsers import StrictJSONParser
+from foundation.errors import ValidationFailed, problem_response
 from gateway_sync import services
 from gateway_sync.api.permissions import IsEnabledGateway
 from gateway_sync.api.serializers import HeartbeatSerializer
 from gateway_sync.changes import current_version
 from gateway_sync.models import ConfigChange
 from gateway_sync.snapshot import build_snapshot
-from portal.api.parsers import StrictJSONParser
-from portal.errors import ValidationFailed
-from portal.problems import problem_response
 
 _VERSION = re.compile(r"^[0-9]{1,15}$")
 

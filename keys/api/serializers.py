@@ -10,9 +10,9 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from foundation.api.base import StrictCharField, StrictSerializer, StrictSlugField
 from keys.models import ApiKey, PersonalAccessToken
 from keys.services import MAX_CIDRS, ROTATION_GRACE_CHOICES
-from portal.api.base import StrictCharField, StrictSerializer, StrictSlugField
 from portal.api.serializers import name_field
 from portal.models import Api
 from portal.selectors import apis_visible_to

@@ -13,6 +13,9 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from foundation.api.base import PorticoAPIView, once_shown
+from foundation.api.schema import NO_STORE, problem
+from foundation.errors import NotFound
 from keys import services
 from keys.api.filters import ApiKeyFilter
 from keys.api.permissions import NotWithAccessToken
@@ -28,11 +31,9 @@ from keys.api.serializers import (
     RotatedApiKeySerializer,
 )
 from keys.models import ApiKey, PersonalAccessToken
-from portal.api.base import ObjectView, PorticoAPIView, once_shown
 from portal.api.permissions import ANY_MEMBER
-from portal.api.schema import NO_STORE, problem
+from portal.api.scoped import ObjectView
 from portal.api.views.applications import ApplicationScopedView
-from portal.errors import NotFound
 
 KEYS = ["keys"]
 TOKENS = ["access tokens"]

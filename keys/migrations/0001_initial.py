@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import portal.validators
+import foundation.validators
 from django.conf import settings
 from django.db import migrations, models
 
@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
             name='ApiKey',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, validators=[portal.validators.validate_single_line])),
+                ('name', models.CharField(max_length=100, validators=[foundation.validators.validate_single_line])),
                 ('environment', models.CharField(choices=[('live', 'Live'), ('test', 'Test')], default='live', max_length=4)),
                 ('prefix', models.CharField(db_index=True, editable=False, max_length=20)),
                 ('last4', models.CharField(editable=False, max_length=4)),
@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
             name='PersonalAccessToken',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, validators=[portal.validators.validate_single_line])),
+                ('name', models.CharField(max_length=100, validators=[foundation.validators.validate_single_line])),
                 ('prefix', models.CharField(editable=False, max_length=20)),
                 ('last4', models.CharField(editable=False, max_length=4)),
                 ('digest', models.CharField(editable=False, max_length=64, unique=True)),

@@ -6,7 +6,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
 
-from portal.models import AuditEvent, Invitation, Subscription
+from foundation.models import AuditEvent
+from portal.models import Invitation, Subscription
 
 
 class SubscriptionFilter(filters.FilterSet):

@@ -1,4 +1,4 @@
-"""Who may call what. Every view names its permission classes; the base view denies everything by default."""
+"""Who may call what inside an organisation: roles per method, checked after the organisation is resolved."""
 
 from __future__ import annotations
 
@@ -23,13 +23,6 @@ class OrganisationScoped(Protocol):
     http_method_names: list[str]
 
     def get_membership(self) -> Membership: ...
-
-
-class DenyAll(BasePermission):
-    """The base view's default: an endpoint that forgot to declare its permissions serves nobody."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return False
 
 
 def _handles(view: Any, method: str) -> bool:

@@ -12,9 +12,9 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from portal.api.base import StrictCharField, StrictEmailField, StrictIntegerField, StrictSerializer
+from foundation.api.base import StrictCharField, StrictEmailField, StrictIntegerField, StrictSerializer
+from foundation.validators import validate_no_control_chars, validate_single_line
 from portal.models import Invitation, Organisation, Role, Subscription
-from portal.validators import validate_no_control_chars, validate_single_line
 
 MAX_ID = 2**63 - 1
 

@@ -4,7 +4,7 @@ import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
 import portal.models
-import portal.validators
+import foundation.validators
 from django.conf import settings
 from django.db import migrations, models
 
@@ -22,15 +22,15 @@ class Migration(migrations.Migration):
             name='Api',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, validators=[portal.validators.validate_single_line])),
+                ('name', models.CharField(max_length=100, validators=[foundation.validators.validate_single_line])),
                 ('slug', models.SlugField(max_length=60, unique=True)),
-                ('description', models.TextField(blank=True, validators=[portal.validators.validate_no_control_chars])),
-                ('version', models.CharField(default='v1', max_length=30, validators=[portal.validators.validate_single_line])),
+                ('description', models.TextField(blank=True, validators=[foundation.validators.validate_no_control_chars])),
+                ('version', models.CharField(default='v1', max_length=30, validators=[foundation.validators.validate_single_line])),
                 ('upstream_url', models.URLField(help_text='Base URL the gateway forwards to, e.g. http://10.0.0.5:9000')),
-                ('path_prefix', models.CharField(max_length=100, unique=True, validators=[portal.validators.validate_path_prefix])),
+                ('path_prefix', models.CharField(max_length=100, unique=True, validators=[foundation.validators.validate_path_prefix])),
                 ('host', models.CharField(blank=True, help_text='Optional Host header the API answers on.', max_length=255)),
                 ('strip_prefix', models.BooleanField(default=True, help_text='Remove the public prefix before forwarding.')),
-                ('methods', models.JSONField(default=portal.models.default_methods, validators=[portal.validators.validate_http_methods])),
+                ('methods', models.JSONField(default=portal.models.default_methods, validators=[foundation.validators.validate_http_methods])),
                 ('max_body_bytes', models.PositiveIntegerField(default=1048576, help_text='Largest request body.', validators=[django.core.validators.MaxValueValidator(104857600)])),
                 ('key_header', models.CharField(default='X-API-Key', max_length=60, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9-]+$', 'Letters, digits, dashes.')])),
                 ('allow_query_key', models.BooleanField(default=False, help_text='Accept ?api_key= (keys then appear in URLs).')),
@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
             name='Organisation',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, validators=[portal.validators.validate_single_line])),
+                ('name', models.CharField(max_length=100, validators=[foundation.validators.validate_single_line])),
                 ('is_personal', models.BooleanField(default=False)),
                 ('status', models.CharField(choices=[('active', 'Active'), ('suspended', 'Suspended')], default='active', max_length=12)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
@@ -80,8 +80,8 @@ class Migration(migrations.Migration):
             name='Application',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, validators=[portal.validators.validate_single_line])),
-                ('description', models.TextField(blank=True, max_length=2000, validators=[portal.validators.validate_no_control_chars])),
+                ('name', models.CharField(max_length=100, validators=[foundation.validators.validate_single_line])),
+                ('description', models.TextField(blank=True, max_length=2000, validators=[foundation.validators.validate_no_control_chars])),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='applications', to='portal.organisation')),
@@ -94,9 +94,9 @@ class Migration(migrations.Migration):
             name='Plan',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60, validators=[portal.validators.validate_single_line])),
+                ('name', models.CharField(max_length=60, validators=[foundation.validators.validate_single_line])),
                 ('slug', models.SlugField(max_length=60)),
-                ('description', models.TextField(blank=True, validators=[portal.validators.validate_no_control_chars])),
+                ('description', models.TextField(blank=True, validators=[foundation.validators.validate_no_control_chars])),
                 ('rate_per_second', models.PositiveIntegerField(blank=True, help_text='Empty means unlimited.', null=True)),
                 ('rate_per_minute', models.PositiveIntegerField(blank=True, null=True)),
                 ('quota_per_day', models.PositiveIntegerField(blank=True, null=True)),

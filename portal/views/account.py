@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from portal.models import AuditEvent
+from foundation.models import AuditEvent
 from portal.views.common import portal_view
 
 RECENT_EVENTS = 10

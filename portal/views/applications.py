@@ -18,8 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from foundation.errors import ApplicationError
 from portal import services
-from portal.errors import ApplicationError
 from portal.forms import ApplicationForm, ChangePlanForm, SubscribeForm
 from portal.models import Application, Membership, Plan, Subscription
 from portal.selectors import (

@@ -15,8 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 
+from foundation.errors import ApplicationError
 from portal import services
-from portal.errors import ApplicationError
 from portal.forms import CatalogSubscribeForm
 from portal.models import Api
 from portal.selectors import (

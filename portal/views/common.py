@@ -19,7 +19,7 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from portal.errors import ApplicationError, NotFound, PermissionDenied
+from foundation.errors import ApplicationError, NotFound, PermissionDenied
 from portal.models import Membership
 from portal.selectors import membership_get, memberships_for_user
 

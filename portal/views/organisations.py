@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from foundation.errors import ApplicationError
 from portal import services
-from portal.errors import ApplicationError
 from portal.forms import ROLE_HELP, InvitationForm, OrganisationForm, RoleForm
 from portal.models import Membership, Role
 from portal.selectors import invitation_get, invitations_open, member_get, members_of

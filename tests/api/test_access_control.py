@@ -13,10 +13,12 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.permissions import IsAuthenticated
 
+from foundation.api.base import PorticoAPIView
+from foundation.api.permissions import DenyAll
+from foundation.models import AuditEvent
 from keys.models import ApiKey, PersonalAccessToken
-from portal.api.base import PorticoAPIView, ScopedView
-from portal.api.permissions import DenyAll
-from portal.models import Application, AuditEvent, Invitation, Membership, Organisation, Subscription
+from portal.api.scoped import ScopedView
+from portal.models import Application, Invitation, Membership, Organisation, Subscription
 from tests.api.conftest import assert_problem
 
 HANDLERS = ("get", "post", "patch", "delete")

@@ -1,6 +1,7 @@
 """/api/v1/organisations/: list, create, retrieve, rename."""
 
-from portal.models import AuditEvent, Membership, Organisation
+from foundation.models import AuditEvent
+from portal.models import Membership, Organisation
 from tests.api.conftest import assert_problem
 from tests.factories import MembershipFactory
 

@@ -113,7 +113,7 @@ def test_an_absurd_page_is_a_404_problem_and_a_bad_page_size_is_ignored(alice_ap
 def test_a_model_validation_error_escaping_a_service_is_still_a_400() -> None:
     from django.core.exceptions import ValidationError
 
-    from portal.api.problems import problem_exception_handler
+    from foundation.errors.api import problem_exception_handler
 
     response = problem_exception_handler(ValidationError({"name": ["Too long."]}), {})
     assert response is not None and response.status_code == 400

@@ -4,11 +4,11 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from foundation.errors import LimitReached, ValidationFailed
+from foundation.models import AuditEvent
 from keys import tokens
 from keys.models import ApiKey
 from keys.services import key_issue, key_revoke, key_rotate, key_update
-from portal.errors import LimitReached, ValidationFailed
-from portal.models import AuditEvent
 
 
 def test_issued_key_stores_only_the_digest(api_key) -> None:

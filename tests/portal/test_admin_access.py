@@ -3,8 +3,9 @@
 import pytest
 from allauth.mfa.models import Authenticator
 
+from foundation.models import AuditEvent
 from keys.models import ApiKey
-from portal.models import AuditEvent, Subscription
+from portal.models import Subscription
 from portal.services import subscription_create
 
 

@@ -7,8 +7,8 @@ import logging
 import pytest
 from django.conf import settings
 
-from portal.audit import audit_record
-from portal.models import AuditEvent
+from foundation.audit import audit_record
+from foundation.models import AuditEvent
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 
+from foundation.models import AuditEvent
 from keys.services import access_token_issue
-from portal.models import AuditEvent
 from tests.portal.pages_helpers import PASSWORD, log_in, text, unique_email, verified_user
 
 INVALID_LOGIN = "The email address and/or password you specified are not correct."

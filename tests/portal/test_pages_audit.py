@@ -6,8 +6,8 @@ from typing import Any
 
 from django.test import Client
 
-from portal.audit import audit_record
-from portal.models import AuditEvent
+from foundation.audit import audit_record
+from foundation.models import AuditEvent
 from tests.portal.pages_helpers import htmx_get, text
 
 

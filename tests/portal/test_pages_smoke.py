@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from foundation.models import AuditEvent
 from keys.models import ApiKey
-from portal.models import AuditEvent
 from tests.portal.pages_helpers import PASSWORD, log_in, secrets_in, text, unique_email
 
 

@@ -1,9 +1,10 @@
 import pytest
 from django.core import mail
 
+from foundation.errors import Conflict, NotFound, PermissionDenied
+from foundation.models import AuditEvent
 from portal import services
-from portal.errors import Conflict, NotFound, PermissionDenied
-from portal.models import AuditEvent, Membership, Role
+from portal.models import Membership, Role
 from portal.selectors import membership_get
 
 

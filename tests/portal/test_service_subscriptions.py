@@ -1,8 +1,8 @@
 import pytest
 from django.core import mail
 
+from foundation.errors import Conflict, ValidationFailed
 from portal import services
-from portal.errors import Conflict, ValidationFailed
 from portal.models import Subscription
 from tests.factories import PlanFactory
 

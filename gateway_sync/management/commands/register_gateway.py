@@ -10,9 +10,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from foundation.errors import ApplicationError
 from gateway_sync import selectors, services
 from gateway_sync.models import Gateway
-from portal.errors import ApplicationError
 
 
 def _read_env_file(path: Path) -> dict[str, str]:

@@ -9,11 +9,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from foundation.api.schema import problem
+from foundation.errors import NotFound, ValidationFailed
 from portal import selectors, services
-from portal.api.base import ObjectView, OrganisationView
 from portal.api.filters import SubscriptionFilter
 from portal.api.permissions import ANY_MEMBER, MANAGERS
-from portal.api.schema import problem
+from portal.api.scoped import ObjectView, OrganisationView
 from portal.api.serializers import (
     ApplicationCreateSerializer,
     ApplicationSerializer,
@@ -22,7 +23,6 @@ from portal.api.serializers import (
     SubscriptionCreateSerializer,
     SubscriptionSerializer,
 )
-from portal.errors import NotFound, ValidationFailed
 from portal.models import Application, Plan, Subscription
 
 APPLICATIONS = ["applications"]

@@ -11,10 +11,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from foundation.api.base import PorticoAPIView
+from foundation.errors import NotFound
 from portal import selectors
-from portal.api.base import PorticoAPIView
 from portal.api.serializers import ApiSerializer, PlanComparisonSerializer
-from portal.errors import NotFound
 from portal.models import Api, Plan
 
 CATALOG = ["catalog"]

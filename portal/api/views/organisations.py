@@ -8,11 +8,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from foundation.api.base import PorticoAPIView
+from foundation.api.schema import problem
+from foundation.models import AuditEvent
 from portal import selectors, services
-from portal.api.base import OrganisationView, PorticoAPIView
 from portal.api.filters import AuditEventFilter, InvitationFilter
 from portal.api.permissions import ANY_MEMBER, MANAGERS, OWNERS
-from portal.api.schema import problem
+from portal.api.scoped import OrganisationView
 from portal.api.serializers import (
     AuditEventSerializer,
     InvitationCreateSerializer,
@@ -23,7 +25,7 @@ from portal.api.serializers import (
     OrganisationRenameSerializer,
     OrganisationSerializer,
 )
-from portal.models import AuditEvent, Invitation, Membership
+from portal.models import Invitation, Membership
 
 ORGANISATIONS = ["organisations"]
 MEMBERS = ["members"]

@@ -1,4 +1,4 @@
-"""DRF exception handler: every error, ours or the framework's, as problem+json with field errors."""
+"""DRF's exception handler: every error, ours or the framework's, as problem+json with field errors."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.views import set_rollback
 
-from portal.errors import ApplicationError
-from portal.problems import problem_response
+from foundation.errors import ApplicationError, problem_response
 
 _TITLES = {
     400: "Invalid input",

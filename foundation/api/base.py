@@ -1,21 +1,19 @@
-"""Shared REST plumbing: the strict input serializer, the default-deny base view and the scoped views."""
+"""Shared REST plumbing: the strict input serializer and fields, and the default-deny, JSON-only base view."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from portal.api.parsers import StrictJSONParser
-from portal.api.permissions import DenyAll, HasOrganisationRole
-from portal.api.schema import PorticoAutoSchema
-from portal.models import Membership
-from portal.selectors import membership_get
+from foundation.api.parsers import StrictJSONParser
+from foundation.api.permissions import DenyAll
+from foundation.api.schema import PorticoAutoSchema
 
 MAX_UNKNOWN_FIELDS_REPORTED = 20
 
@@ -90,51 +88,6 @@ class PorticoAPIView(GenericAPIView):
     def is_schema_generation(self) -> bool:
         """drf-spectacular instantiates views without a user to introspect their querysets."""
         return bool(getattr(self, "swagger_fake_view", False))
-
-
-class ScopedView(PorticoAPIView):
-    """An endpoint inside one organisation; `required_roles` maps each method to the roles allowed to use it."""
-
-    permission_classes = (IsAuthenticated, HasOrganisationRole)
-    required_roles: ClassVar[Mapping[str, frozenset[str]]] = {}
-    _membership: Membership | None = None
-
-    def scope_organisation_id(self) -> Any:
-        """The organisation the URL points into (resolving it raises NotFound for objects of other tenants)."""
-        raise NotImplementedError
-
-    def get_membership(self) -> Membership:
-        if self._membership is None:
-            self._membership = membership_get(user=self.request.user, organisation_id=self.scope_organisation_id())
-        return self._membership
-
-
-class OrganisationView(ScopedView):
-    """An endpoint under /organisations/{organisation_id}/."""
-
-    def scope_organisation_id(self) -> Any:
-        return self.kwargs["organisation_id"]
-
-
-class ObjectView(ScopedView):
-    """An endpoint under /<things>/{id}/: the object is loaded through a scoped selector, then its organisation."""
-
-    _object: Model | None = None
-
-    def load_object(self) -> Model:
-        """Fetch the URL's object with a selector scoped to the user (NotFound otherwise)."""
-        raise NotImplementedError
-
-    def object_organisation_id(self, obj: Any) -> int:
-        raise NotImplementedError
-
-    def get_object(self) -> Any:
-        if self._object is None:
-            self._object = self.load_object()
-        return self._object
-
-    def scope_organisation_id(self) -> Any:
-        return self.object_organisation_id(self.get_object())
 
 
 def once_shown(response: Response) -> Response:

@@ -8,7 +8,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from portal.problems import PROBLEM_CONTENT_TYPE
+from foundation.errors import PROBLEM_CONTENT_TYPE
 
 _DESCRIPTIONS = {
     400: "Invalid input: malformed JSON, wrong types, unknown fields or values the rules refuse.",

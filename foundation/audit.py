@@ -1,16 +1,20 @@
-"""Audit trail writes. Values are stored as structured data; nothing is formatted into a log line."""
+"""The audit trail's write side: every app records who did what, from where, on what, through `audit_record`.
+
+Values are stored as structured data; nothing is formatted into a log line.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
 import structlog
 from django.db import models
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ipware import get_client_ip
 
-from portal.models import AuditEvent, Organisation
+from foundation.models import AuditEvent
 
 _MAX_LABEL = 200
 logger = structlog.get_logger("portico.audit")
@@ -27,11 +31,25 @@ def request_context(request: HttpRequest | None) -> dict[str, Any]:
     return {"ip_address": ip, "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300]}
 
 
+class AuditContextMiddleware:
+    """Expose the client IP and user agent to services for the audit trail."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = current_request_context.set(request_context(request))
+        try:
+            return self.get_response(request)
+        finally:
+            current_request_context.reset(token)
+
+
 def audit_record(
     *,
     action: str,
     actor: Any = None,
-    organisation: Organisation | None = None,
+    organisation: models.Model | None = None,  # an Organisation; typed loosely so this layer needs no feature app
     target: models.Model | None = None,
     data: dict[str, Any] | None = None,
     actor_label: str = "",
@@ -42,8 +60,8 @@ def audit_record(
         action=action,
         actor=user,
         actor_label=(actor_label or (user.email or user.get_username() if user else ""))[:254],
-        organisation=organisation,
-        target_type=target._meta.model_name if target is not None else "",
+        organisation_id=organisation.pk if organisation is not None else None,
+        target_type=(target._meta.model_name or "") if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         target_label=str(target)[:_MAX_LABEL] if target is not None else "",
         data=data or {},

@@ -1,10 +1,11 @@
-"""Field validators shared by models, forms and serializers."""
+"""Field validators shared by models, forms and serializers of every app."""
 
 import re
 import unicodedata
 
 from django.core.exceptions import ValidationError
 
+HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _PATH_PREFIX = re.compile(r"^/[A-Za-z0-9._~\-/]*[A-Za-z0-9._~\-]$")
 
 
@@ -38,8 +39,6 @@ def validate_path_prefix(value: str) -> None:
 
 def validate_http_methods(value: object) -> None:
     """A non-empty list of distinct standard HTTP methods."""
-    from portal.models import HTTP_METHODS
-
     if not isinstance(value, list) or not value:
         raise ValidationError("Give a non-empty list of HTTP methods.", code="invalid_methods")
     unknown = [m for m in value if m not in HTTP_METHODS]

@@ -13,7 +13,7 @@ from django.db.models import Q
 
 from analytics.models import QuotaUsage
 from portal.models import Subscription
-from portal.services import subscription_block, subscription_unblock
+from portal.services.applications import subscription_block, subscription_unblock
 
 REASON_DAY = "quota-day"
 REASON_MONTH = "quota-month"

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from foundation.errors import ApplicationError
 from foundation.models import AuditEvent
@@ -26,6 +26,34 @@ def run_per_object(request: HttpRequest, queryset: QuerySet[Any], action: Callab
         messages.success(request, f"{verb} {done} item(s).")
     for line in refused:
         messages.warning(request, line)
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """An admin whose saves and deletes call services: a refusal (ApplicationError) is a message, not a 500."""
+
+    def _refused(self, request: HttpRequest, error: ApplicationError) -> HttpResponseRedirect:
+        messages.error(request, error.message)
+        return HttpResponseRedirect(request.get_full_path())
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ApplicationError as error:  # the admin's transaction has rolled back by now
+            return self._refused(request, error)
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ApplicationError as error:
+            return self._refused(request, error)
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        try:
+            return super().changelist_view(request, extra_context)
+        except ApplicationError as error:  # "delete selected" runs delete_queryset here
+            return self._refused(request, error)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -6,6 +6,7 @@ a gateway already has is harmless and the latest change for an object always win
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,13 +16,10 @@ from django.utils import timezone
 
 from gateway_sync import snapshot
 from gateway_sync.models import ConfigChange, FeedState
+from gateway_sync.selectors import current_version
+from gateway_sync.tasks import enqueue_push
 from keys.models import ApiKey
 from portal.models import Api, Organisation, Plan, Subscription
-
-
-def current_version() -> int:
-    """The newest committed version (0 before the first change)."""
-    return FeedState.objects.filter(pk=1).values_list("version", flat=True).first() or 0
 
 
 def _allocate(count: int) -> int:
@@ -43,15 +41,33 @@ def _record(entries: list[tuple[str, str, str, dict[str, Any] | None]]) -> None:
         ConfigChange(version=first + offset, kind=kind, op=op, object_id=object_id, data=data)
         for offset, (kind, op, object_id, data) in enumerate(entries)
     )
-    _schedule_push()
+    _push_on_commit.request()
 
 
-def _schedule_push() -> None:
-    """Ask the workers to push once this transaction commits (once per transaction, however many changes)."""
-    from gateway_sync.tasks import enqueue_push
+class PushOnCommit:
+    """Asks the workers for one push per committed transaction, however many changes it recorded.
 
-    if not any(entry[1] is enqueue_push for entry in connection.run_on_commit):  # (savepoints, callback, robust)
-        transaction.on_commit(enqueue_push, robust=True)
+    Every recording registers `flush` on commit; the first flush of a commit enqueues the push and the others find
+    nothing pending. A rolled-back transaction runs no flush and leaves `pending` set, which only means the next
+    committed change's flush (it always registers its own) enqueues as it would anyway. Per thread, because
+    Django runs on-commit callbacks in the thread whose connection committed.
+    """
+
+    def __init__(self) -> None:
+        self._state = threading.local()
+
+    def request(self) -> None:
+        """Called inside the transaction that records a change."""
+        self._state.pending = True
+        transaction.on_commit(self.flush, robust=True)
+
+    def flush(self) -> None:
+        if getattr(self._state, "pending", False):
+            self._state.pending = False
+            enqueue_push()
+
+
+_push_on_commit = PushOnCommit()
 
 
 def record_keys(keys: Iterable[ApiKey]) -> None:

@@ -6,6 +6,8 @@ from typing import Any
 
 from oauth2_provider.scopes import SettingsScopes
 
+from gateway_sync.models import Gateway
+
 GATEWAY_SCOPE = "gateway"
 
 
@@ -14,8 +16,6 @@ class GatewayOnlyScopes(SettingsScopes):
 
     def get_available_scopes(self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any) -> list:
         scopes = list(super().get_available_scopes(application, request, *args, **kwargs))
-        from gateway_sync.models import Gateway
-
         if application is None or not Gateway.objects.filter(oauth_application=application).exists():
             scopes = [scope for scope in scopes if scope != GATEWAY_SCOPE]
         return scopes

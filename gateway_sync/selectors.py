@@ -1,4 +1,4 @@
-"""Reads about the gateway fleet, shared by the admin fleet page and the management commands."""
+"""Reads about the change feed and the gateway fleet, shared by the feed API, services, the admin and commands."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ from datetime import datetime, timedelta
 from django.contrib.auth.hashers import check_password
 
 from gateway_sync import secrets as secret_box
-from gateway_sync.changes import current_version
-from gateway_sync.models import Gateway
+from gateway_sync.models import FeedState, Gateway
+
+
+def current_version() -> int:
+    """The newest committed version of the change feed (0 before the first change)."""
+    return FeedState.objects.filter(pk=1).values_list("version", flat=True).first() or 0
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 from foundation.errors import Conflict, ValidationFailed
 from gateway_sync import secrets as secret_box
 from gateway_sync.admin_client import GatewayAdminClient
-from gateway_sync.changes import current_version
 from gateway_sync.models import ConfigChange, FeedState, Gateway
+from gateway_sync.selectors import current_version
 
 logger = logging.getLogger(__name__)
 

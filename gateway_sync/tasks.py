@@ -17,22 +17,43 @@ PUSH_MAX_RETRIES = 5
 # After a failed enqueue, requests skip the broker for this long instead of each waiting on it again.
 BROKER_BACKOFF_SECONDS = 5.0
 
-_broker_down_until = 0.0
-_local = threading.local()
 
+class FailFastBroker:
+    """How web requests hand tasks to the workers without ever waiting on a dead broker.
 
-def _fail_fast_connection() -> Any:
-    """This thread's broker connection, giving up after one attempt (the shared pool keeps retrying for seconds).
-
-    Kept per thread because setting one up costs ~20 ms; a thread that ends takes its connection with it.
+    Celery's shared connection pool retries a dead broker for seconds, inside the request. Instead each thread
+    keeps its own connection that gives up after one attempt (setting one up costs ~20 ms, so it is reused;
+    a thread that ends takes its connection with it), and after a failure every thread of the process skips
+    the broker for `backoff_seconds`, so a hanging broker costs one timeout, not one per request.
     """
-    app = push_changes.app
-    url = app.conf.broker_write_url or app.conf.broker_url
-    cached = getattr(_local, "connection", None)
-    if cached is None or cached[0] != url:
-        options = {**(app.conf.broker_transport_options or {}), "max_retries": 0}
-        _local.connection = (url, app.connection_for_write(url, transport_options=options))
-    return _local.connection[1]
+
+    def __init__(self, backoff_seconds: float) -> None:
+        self.backoff_seconds = backoff_seconds
+        self._down_until = 0.0  # process-wide: one thread's failure spares the others the wait
+        self._per_thread = threading.local()
+
+    def is_skipped(self) -> bool:
+        """Whether a recent failure says not to try the broker now."""
+        return time.monotonic() < self._down_until
+
+    def failed(self) -> None:
+        self._down_until = time.monotonic() + self.backoff_seconds
+
+    def forget_failures(self) -> None:
+        """Try the broker again at once (after it was repointed or restarted)."""
+        self._down_until = 0.0
+
+    def connection(self, app: Any) -> Any:
+        """This thread's broker connection for `app`'s current broker URL, making a single connection attempt."""
+        url = app.conf.broker_write_url or app.conf.broker_url
+        cached = getattr(self._per_thread, "connection", None)
+        if cached is None or cached[0] != url:
+            options = {**(app.conf.broker_transport_options or {}), "max_retries": 0}
+            self._per_thread.connection = (url, app.connection_for_write(url, transport_options=options))
+        return self._per_thread.connection[1]
+
+
+broker = FailFastBroker(BROKER_BACKOFF_SECONDS)
 
 
 def enqueue_push() -> None:
@@ -41,13 +62,12 @@ def enqueue_push() -> None:
     With the broker down the change is still committed: the periodic reconcile pushes it once the broker is
     back, and gateways pull it themselves at their next poll meanwhile.
     """
-    global _broker_down_until
-    if time.monotonic() < _broker_down_until:
+    if broker.is_skipped():
         return
     try:
-        push_changes.apply_async(retry=False, connection=_fail_fast_connection())
+        push_changes.apply_async(retry=False, connection=broker.connection(push_changes.app))
     except Exception as error:  # noqa: BLE001 - any broker failure; its text may carry the broker URL, so not logged
-        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+        broker.failed()
         logger.warning("could not enqueue a gateway push (%s); gateways will catch up by polling", type(error).__name__)
 
 

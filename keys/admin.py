@@ -76,7 +76,9 @@ class PersonalAccessTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens now")
     def revoke(self, request: HttpRequest, queryset: QuerySet[PersonalAccessToken]) -> None:
-        def _revoke(token: Any) -> None:
-            services.access_token_revoke(user=token.user, token=token)
-
-        run_per_object(request, queryset.select_related("user"), _revoke, "Revoked")
+        run_per_object(
+            request,
+            queryset.select_related("user"),
+            lambda token: services.access_token_revoke_by_staff(staff=request.user, token=token),
+            "Revoked",
+        )

@@ -242,14 +242,28 @@ def access_token_issue(*, user: Any, name: str, expires_at: datetime | None = No
     return token, issued.token
 
 
-@transaction.atomic
-def access_token_revoke(*, user: Any, token: PersonalAccessToken) -> None:
-    if token.user_id != user.pk:
-        raise NotFound("Token not found.")
+def _access_token_revoke(*, actor: Any, token: PersonalAccessToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        audit_record(action="access_token.revoked", actor=user, target=token, data={"prefix": token.prefix})
+        data = {"prefix": token.prefix}
+        if actor.pk != token.user_id:
+            data["owner"] = token.user.email
+        audit_record(action="access_token.revoked", actor=actor, target=token, data=data)
+
+
+@transaction.atomic
+def access_token_revoke(*, user: Any, token: PersonalAccessToken) -> None:
+    """A user revokes one of their own tokens; idempotent."""
+    if token.user_id != user.pk:
+        raise NotFound("Token not found.")
+    _access_token_revoke(actor=user, token=token)
+
+
+@transaction.atomic
+def access_token_revoke_by_staff(*, staff: Any, token: PersonalAccessToken) -> None:
+    """Staff (in the admin) revoke someone's token, e.g. one leaked in a public repository; staff are the actor."""
+    _access_token_revoke(actor=staff, token=token)
 
 
 def access_token_get(*, user: Any, token_id: Any) -> PersonalAccessToken:

@@ -7,7 +7,7 @@ from typing import Any
 from allauth.account.adapter import DefaultAccountAdapter
 from django.http import HttpRequest
 
-from portal.services import organisation_ensure_personal
+from portal.services.organisations import organisation_ensure_personal
 
 
 class PorticoAccountAdapter(DefaultAccountAdapter):

@@ -10,20 +10,39 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db import models
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 
-from foundation.admin import run_per_object
-from portal import services
+from foundation.admin import ServiceAdmin, run_per_object
 from portal.models import Api, Application, Invitation, Membership, Organisation, Plan, Subscription
+from portal.services.applications import subscription_approve, subscription_cancel, subscription_reject
+from portal.services.catalog import api_delete, api_save, plan_delete, plan_save
+from portal.services.organisations import (
+    membership_change_role_by_staff,
+    membership_remove_by_staff,
+    organisation_set_status,
+)
 
 
 class MembershipInline(admin.TabularInline):
+    """Members at a glance; roles are changed on each membership's own page, through the membership services."""
+
     model = Membership
     extra = 0
-    autocomplete_fields = ["user"]
+    fields = ["user", "role", "created_at"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # people join through invitations, which they accept themselves
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Organisation)
@@ -43,7 +62,7 @@ class OrganisationAdmin(admin.ModelAdmin):
         run_per_object(
             request,
             queryset,
-            lambda org: services.organisation_set_status(
+            lambda org: organisation_set_status(
                 organisation=org, status=Organisation.Status.SUSPENDED, actor=request.user
             ),
             "Suspended",
@@ -54,7 +73,7 @@ class OrganisationAdmin(admin.ModelAdmin):
         run_per_object(
             request,
             queryset,
-            lambda org: services.organisation_set_status(
+            lambda org: organisation_set_status(
                 organisation=org, status=Organisation.Status.ACTIVE, actor=request.user
             ),
             "Reactivated",
@@ -62,12 +81,29 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ServiceAdmin):
+    """Staff change roles and remove members through the services, so the one-owner rule and the audit trail hold."""
+
     list_display = ["user", "organisation", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__email", "organisation__name"]
     list_select_related = ["user", "organisation"]
-    autocomplete_fields = ["user", "organisation"]
+    fields = ["user", "organisation", "role", "created_at"]
+    readonly_fields = ["user", "organisation", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # people join through invitations, which they accept themselves
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: ModelForm, change: bool) -> None:
+        membership_change_role_by_staff(staff=request.user, target=obj, role=obj.role)
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        membership_remove_by_staff(staff=request.user, target=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        with transaction.atomic():  # all or none: a refusal (a last owner) keeps every selected member
+            for membership in queryset.select_related("organisation", "user"):
+                membership_remove_by_staff(staff=request.user, target=membership)
 
 
 @admin.register(Invitation)
@@ -86,7 +122,7 @@ class PlanInline(admin.StackedInline):
 
 
 @admin.register(Api)
-class ApiAdmin(admin.ModelAdmin):
+class ApiAdmin(ServiceAdmin):
     list_display = ["name", "version", "path_prefix", "upstream_url", "visibility"]
     list_filter = ["visibility"]
     search_fields = ["name", "slug", "path_prefix"]
@@ -95,14 +131,14 @@ class ApiAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def save_model(self, request: HttpRequest, obj: Api, form: ModelForm, change: bool) -> None:
-        services.api_save(actor=request.user, api=obj)
+        api_save(actor=request.user, api=obj)
 
     def delete_model(self, request: HttpRequest, obj: Api) -> None:
-        services.api_delete(actor=request.user, api=obj)
+        api_delete(actor=request.user, api=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Api]) -> None:
         for api in queryset:
-            services.api_delete(actor=request.user, api=api)
+            api_delete(actor=request.user, api=api)
 
     def save_formset(self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool) -> None:
         if formset.model is not Plan:
@@ -110,14 +146,14 @@ class ApiAdmin(admin.ModelAdmin):
             return
         plans = formset.save(commit=False)
         for plan in formset.deleted_objects:
-            services.plan_delete(actor=request.user, plan=plan)
+            plan_delete(actor=request.user, plan=plan)
         for plan in plans:
-            services.plan_save(actor=request.user, plan=plan)
+            plan_save(actor=request.user, plan=plan)
         formset.save_m2m()
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(ServiceAdmin):
     list_display = [
         "name",
         "api",
@@ -135,14 +171,14 @@ class PlanAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
     def save_model(self, request: HttpRequest, obj: Plan, form: ModelForm, change: bool) -> None:
-        services.plan_save(actor=request.user, plan=obj)
+        plan_save(actor=request.user, plan=obj)
 
     def delete_model(self, request: HttpRequest, obj: Plan) -> None:
-        services.plan_delete(actor=request.user, plan=obj)
+        plan_delete(actor=request.user, plan=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Plan]) -> None:
         for plan in queryset:
-            services.plan_delete(actor=request.user, plan=plan)
+            plan_delete(actor=request.user, plan=plan)
 
 
 @admin.register(Application)
@@ -191,7 +227,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
         run_per_object(
             request,
             queryset,
-            lambda sub: services.subscription_cancel(actor=request.user, subscription=sub),
+            lambda sub: subscription_cancel(actor=request.user, subscription=sub),
             "Cancelled",
         )
 
@@ -200,7 +236,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
         run_per_object(
             request,
             queryset.select_related("application__organisation", "api", "plan"),
-            lambda sub: services.subscription_approve(actor=request.user, subscription=sub),
+            lambda sub: subscription_approve(actor=request.user, subscription=sub),
             "Approved",
         )
 
@@ -209,6 +245,6 @@ class SubscriptionAdmin(admin.ModelAdmin):
         run_per_object(
             request,
             queryset.select_related("application__organisation", "api", "plan"),
-            lambda sub: services.subscription_reject(actor=request.user, subscription=sub),
+            lambda sub: subscription_reject(actor=request.user, subscription=sub),
             "Rejected",
         )

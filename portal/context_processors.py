@@ -8,11 +8,11 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from portal.views.common import current_membership, user_memberships
+
 
 def portal(request: HttpRequest) -> dict[str, Any]:
     """Lazy values: error pages and pages without navigation never query the database for them."""
-    from portal.views.common import current_membership, user_memberships
-
     context: dict[str, Any] = {"portico_gateway_url": settings.PORTICO_GATEWAY_URL}
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:

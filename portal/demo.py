@@ -13,7 +13,9 @@ from django.db import transaction
 from keys.models import ApiKey
 from keys.services import key_issue, key_revoke
 from portal.models import Api, Application, Plan, Subscription
-from portal.services import api_save, application_create, organisation_ensure_personal, plan_save, subscription_create
+from portal.services.applications import application_create, subscription_create
+from portal.services.catalog import api_save, plan_save
+from portal.services.organisations import organisation_ensure_personal
 
 DEMO_OPENAPI: dict[str, Any] = {
     "openapi": "3.0.3",

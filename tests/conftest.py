@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from keys.services import key_issue
 from portal.models import Role
-from portal.services import subscription_create
+from portal.services.applications import subscription_create
 from tests.factories import ApiFactory, ApplicationFactory, MembershipFactory, PlanFactory, UserFactory
 
 PASSWORD = "correct-horse-battery-staple"

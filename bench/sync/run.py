@@ -108,13 +108,14 @@ def run(args: argparse.Namespace, tmp: Path, processes: list[subprocess.Popen[by
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from gateway_sync.changes import current_version
+    from gateway_sync.selectors import current_version
     from gateway_sync.services import gateway_register, gateways_push
     from gateway_sync.snapshot import build_snapshot
     from keys.models import ApiKey
     from keys.services import access_token_issue, key_issue, key_revoke
     from portal.models import Api, Plan
-    from portal.services import application_create, organisation_create, subscription_create
+    from portal.services.applications import application_create, subscription_create
+    from portal.services.organisations import organisation_create
     from tests.gateway.conftest import Gateway, free_port, start_process, wait_until
 
     results: dict[str, Any] = {"keys": args.keys}

@@ -22,8 +22,8 @@ from foundation.errors import ValidationFailed, problem_response
 from gateway_sync import services
 from gateway_sync.api.permissions import IsEnabledGateway
 from gateway_sync.api.serializers import HeartbeatSerializer
-from gateway_sync.changes import current_version
 from gateway_sync.models import ConfigChange
+from gateway_sync.selectors import current_version
 from gateway_sync.snapshot import build_snapshot
 
 _VERSION = re.compile(r"^[0-9]{1,15}$")

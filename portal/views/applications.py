@@ -19,7 +19,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from foundation.errors import ApplicationError
-from portal import services
 from portal.forms import ApplicationForm, ChangePlanForm, SubscribeForm
 from portal.models import Application, Membership, Plan, Subscription
 from portal.selectors import (
@@ -30,6 +29,7 @@ from portal.selectors import (
     plans_offered_to,
     subscription_get,
 )
+from portal.services import applications as application_services
 from portal.views.common import (
     add_service_error,
     current_membership,
@@ -77,7 +77,7 @@ def application_create(request: HttpRequest, organisation_id: int) -> HttpRespon
     form = ApplicationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            application = services.application_create(membership=membership, **form.cleaned_data)
+            application = application_services.application_create(membership=membership, **form.cleaned_data)
         except (ApplicationError, ValidationError) as error:
             if is_access_error(error):
                 raise
@@ -151,7 +151,7 @@ def application_edit(request: HttpRequest, application_id: int) -> HttpResponse:
     form = ApplicationForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.application_update(membership=membership, application=application, **form.cleaned_data)
+            application_services.application_update(membership=membership, application=application, **form.cleaned_data)
         except (ApplicationError, ValidationError) as error:
             if is_access_error(error):
                 raise
@@ -172,7 +172,7 @@ def application_delete(request: HttpRequest, application_id: int) -> HttpRespons
     application, membership = _application_and_membership(request, application_id)
     membership_require(membership)
     if request.method == "POST":
-        services.application_delete(membership=membership, application=application)
+        application_services.application_delete(membership=membership, application=application)
         messages.success(request, f"Application {application.name} deleted; its keys are revoked.")
         return redirect("portal:application_list", organisation_id=membership.organisation_id)
     keys = application.keys.filter(status="active").count()
@@ -198,7 +198,9 @@ def application_subscribe(request: HttpRequest, application_id: int) -> HttpResp
     if form.is_valid():
         plan = form.cleaned_data["plan"]
         try:
-            subscription = services.subscription_create(actor=request.user, application=application, plan=plan)
+            subscription = application_services.subscription_create(
+                actor=request.user, application=application, plan=plan
+            )
         except (ApplicationError, ValidationError) as error:
             if is_access_error(error):
                 raise
@@ -223,7 +225,7 @@ def subscription_change_plan(request: HttpRequest, subscription_id: int) -> Http
     if form.is_valid():
         old_plan = subscription.plan
         try:
-            changed = services.subscription_change_plan(
+            changed = application_services.subscription_change_plan(
                 actor=request.user, subscription=subscription, plan=form.cleaned_data["plan"]
             )
         except (ApplicationError, ValidationError) as error:
@@ -249,7 +251,7 @@ def subscription_cancel(request: HttpRequest, subscription_id: int) -> HttpRespo
     membership_of(request, application.organisation_id)
     detail_url = reverse("portal:application_detail", args=[application.pk])
     if request.method == "POST":
-        services.subscription_cancel(actor=request.user, subscription=subscription)
+        application_services.subscription_cancel(actor=request.user, subscription=subscription)
         messages.success(request, f"Subscription to {subscription.api.name} cancelled.")
         return redirect(detail_url)
     return render(

@@ -16,7 +16,6 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 
 from foundation.errors import ApplicationError
-from portal import services
 from portal.forms import CatalogSubscribeForm
 from portal.models import Api
 from portal.selectors import (
@@ -26,6 +25,7 @@ from portal.selectors import (
     plans_offered,
     subscriptions_for_user,
 )
+from portal.services.applications import subscription_create
 from portal.views.common import add_service_error, is_access_error, render_page, service_errors
 
 MAX_QUERY = 100
@@ -77,7 +77,7 @@ def api_subscribe(request: HttpRequest, slug: str) -> HttpResponse:
     if form.is_valid():
         application, plan = form.cleaned_data["application"], form.cleaned_data["plan"]
         try:
-            subscription = services.subscription_create(actor=request.user, application=application, plan=plan)
+            subscription = subscription_create(actor=request.user, application=application, plan=plan)
         except (ApplicationError, ValidationError) as error:
             if is_access_error(error):
                 raise

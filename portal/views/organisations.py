@@ -14,10 +14,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from foundation.errors import ApplicationError
-from portal import services
 from portal.forms import ROLE_HELP, InvitationForm, OrganisationForm, RoleForm
 from portal.models import Membership, Role
 from portal.selectors import invitation_get, invitations_open, member_get, members_of
+from portal.services import organisations as organisation_services
 from portal.views.common import (
     SESSION_ORGANISATION,
     add_service_error,
@@ -44,7 +44,7 @@ def organisation_create(request: HttpRequest) -> HttpResponse:
     form = OrganisationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            organisation = services.organisation_create(user=request.user, name=form.cleaned_data["name"])
+            organisation = organisation_services.organisation_create(user=request.user, name=form.cleaned_data["name"])
         except (ApplicationError, ValidationError) as error:
             add_service_error(form, error)
         else:
@@ -110,7 +110,7 @@ def organisation_rename(request: HttpRequest, organisation_id: int) -> HttpRespo
     form = OrganisationForm(request.POST)
     if form.is_valid():
         try:
-            services.organisation_rename(membership=membership, name=form.cleaned_data["name"])
+            organisation_services.organisation_rename(membership=membership, name=form.cleaned_data["name"])
         except ValidationError as error:
             add_service_error(form, error)
         else:
@@ -126,7 +126,7 @@ def member_invite(request: HttpRequest, organisation_id: int) -> HttpResponse:
     form = InvitationForm(request.POST, can_invite_owners=membership.role == Role.OWNER)
     if form.is_valid():
         try:
-            invitation = services.invitation_create(
+            invitation = organisation_services.invitation_create(
                 membership=membership, email=form.cleaned_data["email"], role=form.cleaned_data["role"]
             )
         except (ApplicationError, ValidationError) as error:
@@ -151,7 +151,7 @@ def member_change_role(request: HttpRequest, organisation_id: int, member_id: in
         error = "Choose a valid role."
     else:
         try:
-            target = services.membership_change_role(
+            target = organisation_services.membership_change_role(
                 membership=membership, target=target, role=form.cleaned_data["role"]
             )
         except ApplicationError as refusal:
@@ -181,7 +181,7 @@ def member_remove(request: HttpRequest, organisation_id: int, member_id: int) ->
     members_url = reverse("portal:organisation_members", args=[organisation_id])
     if request.method == "POST":
         try:
-            services.membership_remove(membership=membership, target=target)
+            organisation_services.membership_remove(membership=membership, target=target)
         except ApplicationError as refusal:
             if is_access_error(refusal):
                 raise
@@ -216,7 +216,7 @@ def member_remove(request: HttpRequest, organisation_id: int, member_id: int) ->
 def invitation_revoke(request: HttpRequest, organisation_id: int, invitation_id: int) -> HttpResponse:
     membership = organisation_membership(request, organisation_id)
     invitation = invitation_get(membership=membership, invitation_id=invitation_id)
-    services.invitation_revoke(membership=membership, invitation=invitation)
+    organisation_services.invitation_revoke(membership=membership, invitation=invitation)
     if request.htmx:
         return render(
             request,
@@ -236,7 +236,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         return _invitation_accept_post(request, token)
     try:
-        invitation = services.invitation_from_token(token)
+        invitation = organisation_services.invitation_from_token(token)
     except ApplicationError as error:
         return render_error(request, 404, "Invitation not available", error.message)
     email_matches = request.user.is_authenticated and (request.user.email or "").lower() == invitation.email.lower()
@@ -250,7 +250,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 def _invitation_accept_post(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        membership = services.invitation_accept(token=token, user=request.user)
+        membership = organisation_services.invitation_accept(token=token, user=request.user)
     except ApplicationError as error:
         messages.error(request, error.message)
         return redirect("portal:invitation_accept", token=token)

@@ -100,7 +100,7 @@ def test_records_that_are_not_a_list_count_as_one_rejection(gateway) -> None:
 
 
 def test_a_subscription_of_another_application_is_dropped(gateway, ids, charlie, charlie_application, free_plan):
-    from portal.services import subscription_create
+    from portal.services.applications import subscription_create
 
     charlies = subscription_create(actor=charlie, application=charlie_application, plan=free_plan)
     batch_ingest(gateway_id=gateway.pk, batch=batch(1, [record(ids, sub=charlies.pk)]))

@@ -14,7 +14,7 @@ from analytics.quota import quota_release
 from analytics.selectors import quota_states
 from gateway_sync.models import ConfigChange
 from portal.models import Subscription
-from portal.services import subscription_change_plan, subscription_create
+from portal.services.applications import subscription_change_plan, subscription_create
 from tests.analytics.conftest import batch, record
 from tests.factories import ApiFactory, PlanFactory
 

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from analytics.collection import gateway_logs_collect
-from gateway_sync import changes, secrets
+from gateway_sync import secrets
 from gateway_sync.models import ConfigChange, Gateway
+from gateway_sync.selectors import current_version
 from gateway_sync.snapshot import build_snapshot
 from portal.models import Plan
 
@@ -45,7 +46,7 @@ def test_quota_overshoot_is_about_rate_times_collection_delay(
     Plan.objects.filter(pk=subscription.plan_id).update(
         rate_per_second=None, rate_per_minute=None, quota_per_day=QUOTA, quota_per_month=None
     )
-    snapshot = build_snapshot(version=changes.current_version())
+    snapshot = build_snapshot(version=current_version())
     for plan in snapshot["plans"]:
         plan["quota_per_day"] = None  # the gateway leaves the quota to the platform
     running = start_gateway(snapshot, extra=["--log-flush-interval", "0.05"])

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from keys.services import access_token_issue, key_issue
 from portal.models import Membership, Role
-from portal.services import invitation_create
+from portal.services.organisations import invitation_create
 
 PROBLEM = "application/problem+json"
 

@@ -33,7 +33,7 @@ def test_a_plain_member_cannot_read_the_trail(bob_api, org) -> None:
 
 def test_the_trail_shows_only_this_organisations_events(alice_api, org, charlie_application, charlie) -> None:
     from portal.selectors import membership_get
-    from portal.services import application_update
+    from portal.services.applications import application_update
 
     membership = membership_get(user=charlie, organisation_id=charlie_application.organisation_id)
     application_update(membership=membership, application=charlie_application, name="Charlie's secret project")

@@ -44,7 +44,7 @@ def test_an_invalid_email_is_a_field_error(alice_api, org) -> None:
 def test_invitations_are_listed_for_managers_only(
     alice_api, bob_api, org, owner, invitation, django_assert_max_num_queries
 ) -> None:
-    from portal.services import invitation_create
+    from portal.services.organisations import invitation_create
 
     for number in range(4):
         invitation_create(membership=owner, email=f"guest{number}@example.com", role="member")

@@ -1,7 +1,7 @@
 """Subscriptions: subscribe an application to a plan, list and filter, change plan, cancel."""
 
 from portal.models import Subscription
-from portal.services import subscription_create
+from portal.services.applications import subscription_create
 from tests.api.conftest import assert_problem
 from tests.factories import ApiFactory, ApplicationFactory, PlanFactory
 

@@ -30,7 +30,8 @@ from django.contrib.auth import get_user_model
 from gateway_sync.services import gateway_register
 from keys.services import access_token_issue, key_issue
 from portal.models import Api, Plan
-from portal.services import application_create, organisation_create, subscription_create
+from portal.services.applications import application_create, subscription_create
+from portal.services.organisations import organisation_create
 
 user = get_user_model().objects.create_user(username="ops", email="ops@example.com", password="x" * 16)
 org = organisation_create(user=user, name="Fault Co")

@@ -86,7 +86,7 @@ def point_celery_at(url: str) -> None:
         celery_app._pool.force_close_all()
     celery_app._pool = None
     celery_app.__dict__.get("amqp") and setattr(celery_app.amqp, "_producer_pool", None)
-    tasks._broker_down_until = 0.0  # forget a previous test's dead broker
+    tasks.broker.forget_failures()  # forget a previous test's dead broker
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,10 @@
 import pytest
 from allauth.mfa.models import Authenticator
 
-from gateway_sync.changes import current_version
 from gateway_sync.models import ConfigChange, Gateway
+from gateway_sync.selectors import current_version
 from portal.models import Api, Plan
-from portal.services import api_delete, api_save, plan_delete, plan_save
+from portal.services.catalog import api_delete, api_save, plan_delete, plan_save
 
 pytestmark = pytest.mark.django_db
 

@@ -5,11 +5,12 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 
-from gateway_sync.changes import current_version
 from gateway_sync.models import ConfigChange
+from gateway_sync.selectors import current_version
 from keys import services as key_services
-from portal import services as portal_services
 from portal.models import Organisation
+from portal.services.applications import subscription_cancel
+from portal.services.organisations import organisation_set_status
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +67,7 @@ def test_recording_outside_a_transaction_is_refused(api_key):
 def test_suspending_an_organisation_removes_its_keys_and_subscriptions_at_the_edge(alice, api_key, subscription):
     key, _ = api_key
     before = current_version()
-    portal_services.organisation_set_status(
+    organisation_set_status(
         organisation=subscription.application.organisation, status=Organisation.Status.SUSPENDED, actor=alice
     )
     ops = {(c.kind, c.op, c.object_id) for c in _changes_after(before)}
@@ -76,6 +77,6 @@ def test_suspending_an_organisation_removes_its_keys_and_subscriptions_at_the_ed
 
 def test_cancelling_a_subscription_publishes_a_delete(alice, subscription):
     before = current_version()
-    portal_services.subscription_cancel(actor=alice, subscription=subscription)
+    subscription_cancel(actor=alice, subscription=subscription)
     [change] = _changes_after(before)
     assert (change.kind, change.op, change.object_id) == ("subscription", "delete", str(subscription.pk))

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from gateway_sync.changes import current_version
 from gateway_sync.models import ConfigChange, Gateway
+from gateway_sync.selectors import current_version
 from gateway_sync.services import feed_prune
 from keys import tokens
 from keys.services import key_issue, key_revoke

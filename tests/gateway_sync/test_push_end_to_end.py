@@ -11,12 +11,14 @@ import logging
 import time
 
 import pytest
+import redis
 import requests
+from django.db import transaction
 
 from gateway_sync import secrets
 from gateway_sync.admin_client import signature_headers
-from gateway_sync.changes import current_version
 from gateway_sync.models import Gateway
+from gateway_sync.selectors import current_version
 from gateway_sync.services import gateways_push, gateways_reconcile
 from gateway_sync.tasks import enqueue_push
 from keys.services import access_token_issue, key_issue, key_revoke
@@ -154,3 +156,25 @@ def test_enqueueing_with_the_broker_down_never_raises_nor_logs_the_broker_url(de
     assert time.monotonic() - started < 1.0
     [warning] = [r.getMessage() for r in caplog.records if "enqueue" in r.getMessage()]
     assert "redis://" not in warning and "127.0.0.1" not in warning
+
+
+def test_a_transaction_recording_many_changes_asks_the_workers_for_one_push(
+    broker, alice, application, subscription, django_capture_on_commit_callbacks
+):
+    queue = redis.Redis.from_url(broker)
+    queue.delete("celery")
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            for name in ("one", "two", "three"):
+                key_issue(actor=alice, application=application, name=name)
+    assert queue.llen("celery") == 1
+
+    with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            key_issue(actor=alice, application=application, name="rolled back")
+            raise RuntimeError
+    assert queue.llen("celery") == 1  # nothing committed, nothing asked
+
+    with django_capture_on_commit_callbacks(execute=True):
+        key_issue(actor=alice, application=application, name="after the rollback")
+    assert queue.llen("celery") == 2

@@ -6,7 +6,7 @@ from allauth.mfa.models import Authenticator
 from foundation.models import AuditEvent
 from keys.models import ApiKey
 from portal.models import Subscription
-from portal.services import subscription_create
+from portal.services.applications import subscription_create
 
 
 @pytest.fixture
@@ -65,3 +65,47 @@ def test_admin_actions_approve_subscriptions_and_revoke_keys(client, staff, org,
     client.post("/admin/keys/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
     assert ApiKey.objects.get(pk=key.pk).status == "revoked"
     assert AuditEvent.objects.filter(action="key.revoked", actor=staff).exists()
+
+
+def test_staff_change_a_role_through_the_service_and_are_the_audited_actor(client, staff, org, bob) -> None:
+    from portal.models import Membership
+
+    client.force_login(_with_totp(staff))
+    membership = Membership.objects.get(organisation=org, user=bob)
+    page = client.post(f"/admin/portal/membership/{membership.pk}/change/", {"role": "admin"})
+    assert page.status_code == 302
+    assert Membership.objects.get(pk=membership.pk).role == "admin"
+    event = AuditEvent.objects.get(action="member.role_changed", target_id=str(membership.pk))
+    assert event.actor == staff and event.data == {"from": "member", "to": "admin"}
+
+
+def test_staff_cannot_demote_or_remove_the_last_owner_and_see_why(client, staff, org, alice) -> None:
+    from portal.models import Membership
+
+    client.force_login(_with_totp(staff))
+    owner = Membership.objects.get(organisation=org, user=alice)
+    demote = client.post(f"/admin/portal/membership/{owner.pk}/change/", {"role": "member"}, follow=True)
+    assert demote.status_code == 200 and "at least one owner" in demote.content.decode()
+    remove = client.post(f"/admin/portal/membership/{owner.pk}/delete/", {"post": "yes"}, follow=True)
+    assert remove.status_code == 200 and "at least one owner" in remove.content.decode()
+    assert Membership.objects.get(pk=owner.pk).role == "owner"
+    assert not AuditEvent.objects.filter(action__in=["member.role_changed", "member.removed"]).exists()
+
+
+def test_the_organisation_page_lists_members_without_editing_them(client, staff, org) -> None:
+    client.force_login(_with_totp(staff))
+    body = client.get(f"/admin/portal/organisation/{org.pk}/change/").content.decode()
+    assert "Memberships" in body and ">alice<" in body
+    assert 'name="memberships-0-role"' not in body and "memberships-0-DELETE" not in body
+
+
+def test_staff_revoking_a_personal_access_token_are_the_audited_actor(client, staff, alice) -> None:
+    from keys.models import PersonalAccessToken
+    from keys.services import access_token_issue
+
+    client.force_login(_with_totp(staff))
+    token, _ = access_token_issue(user=alice, name="Leaked in a gist")
+    client.post("/admin/keys/personalaccesstoken/", {"action": "revoke", "_selected_action": [token.pk]})
+    assert PersonalAccessToken.objects.get(pk=token.pk).revoked_at is not None
+    event = AuditEvent.objects.get(action="access_token.revoked")
+    assert event.actor == staff and event.data["owner"] == "alice@example.com"

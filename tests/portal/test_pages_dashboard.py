@@ -7,7 +7,8 @@ from typing import Any
 from django.test import Client
 
 from portal.models import Membership, Organisation
-from portal.services import application_create, organisation_create, subscription_create
+from portal.services.applications import application_create, subscription_create
+from portal.services.organisations import organisation_create
 from tests.portal.pages_helpers import text, unique_email, verified_user
 
 

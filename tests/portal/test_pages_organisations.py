@@ -8,7 +8,7 @@ from typing import Any
 from django.test import Client
 
 from portal.models import Invitation, Membership, Organisation, Role
-from portal.services import invitation_create, invitation_token
+from portal.services.organisations import invitation_create, invitation_token
 from tests.portal.pages_helpers import htmx_post, text, unique_email, verified_user
 
 

@@ -11,7 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from keys.models import ApiKey
 from keys.services import access_token_issue
 from portal.models import Application, Invitation, Membership, Role
-from portal.services import invitation_create
+from portal.services.organisations import invitation_create
 from tests.portal.pages_helpers import text
 
 # Routes that only accept POST: a GET answers 405 whoever asks, so it reveals nothing about the id.

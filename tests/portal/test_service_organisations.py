@@ -3,14 +3,22 @@ from django.core import mail
 
 from foundation.errors import Conflict, NotFound, PermissionDenied
 from foundation.models import AuditEvent
-from portal import services
 from portal.models import Membership, Role
 from portal.selectors import membership_get
+from portal.services.organisations import (
+    invitation_accept,
+    invitation_create,
+    invitation_from_token,
+    invitation_token,
+    membership_change_role,
+    membership_remove,
+    organisation_ensure_personal,
+)
 
 
 def test_new_user_gets_a_personal_organisation_once(alice) -> None:
-    first = services.organisation_ensure_personal(user=alice)
-    second = services.organisation_ensure_personal(user=alice)
+    first = organisation_ensure_personal(user=alice)
+    second = organisation_ensure_personal(user=alice)
     assert first == second and first.is_personal
     assert Membership.objects.get(organisation=first, user=alice).role == Role.OWNER
 
@@ -27,48 +35,48 @@ def test_invitation_is_emailed_signed_and_accepted_by_its_addressee(
 ) -> None:
     owner = membership_get(user=alice, organisation_id=org.pk)
     with django_capture_on_commit_callbacks(execute=True):
-        invitation = services.invitation_create(membership=owner, email="Charlie@Example.com", role=Role.ADMIN)
+        invitation = invitation_create(membership=owner, email="Charlie@Example.com", role=Role.ADMIN)
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["charlie@example.com"]
-    token = services.invitation_token(invitation)
+    token = invitation_token(invitation)
     assert token in mail.outbox[0].body
-    membership = services.invitation_accept(token=token, user=charlie)
+    membership = invitation_accept(token=token, user=charlie)
     assert membership.role == Role.ADMIN
     with pytest.raises(NotFound):
-        services.invitation_accept(token=token, user=charlie)  # single use
+        invitation_accept(token=token, user=charlie)  # single use
 
 
 def test_tampered_or_foreign_invitation_links_are_refused(org, alice, bob, charlie) -> None:
     owner = membership_get(user=alice, organisation_id=org.pk)
-    invitation = services.invitation_create(membership=owner, email="someone@example.com", role=Role.MEMBER)
-    token = services.invitation_token(invitation)
+    invitation = invitation_create(membership=owner, email="someone@example.com", role=Role.MEMBER)
+    token = invitation_token(invitation)
     with pytest.raises(NotFound):
-        services.invitation_from_token(token[:-2] + "xx")
+        invitation_from_token(token[:-2] + "xx")
     with pytest.raises(PermissionDenied):
-        services.invitation_accept(token=token, user=charlie)
+        invitation_accept(token=token, user=charlie)
 
 
 def test_member_cannot_invite_and_admin_cannot_invite_owners(org, alice, bob) -> None:
     member = membership_get(user=bob, organisation_id=org.pk)
     with pytest.raises(PermissionDenied):
-        services.invitation_create(membership=member, email="x@example.com", role=Role.MEMBER)
+        invitation_create(membership=member, email="x@example.com", role=Role.MEMBER)
     owner = membership_get(user=alice, organisation_id=org.pk)
-    services.membership_change_role(membership=owner, target=member, role=Role.ADMIN)
+    membership_change_role(membership=owner, target=member, role=Role.ADMIN)
     admin = membership_get(user=bob, organisation_id=org.pk)
     with pytest.raises(PermissionDenied):
-        services.invitation_create(membership=admin, email="x@example.com", role=Role.OWNER)
+        invitation_create(membership=admin, email="x@example.com", role=Role.OWNER)
 
 
 def test_last_owner_cannot_leave_or_be_demoted(org, alice) -> None:
     owner = membership_get(user=alice, organisation_id=org.pk)
     with pytest.raises(Conflict):
-        services.membership_change_role(membership=owner, target=owner, role=Role.MEMBER)
+        membership_change_role(membership=owner, target=owner, role=Role.MEMBER)
     with pytest.raises(Conflict):
-        services.membership_remove(membership=owner, target=owner)
+        membership_remove(membership=owner, target=owner)
 
 
 def test_removing_a_member_is_audited(org, alice, bob) -> None:
     owner = membership_get(user=alice, organisation_id=org.pk)
     member = membership_get(user=bob, organisation_id=org.pk)
-    services.membership_remove(membership=owner, target=member)
+    membership_remove(membership=owner, target=member)
     event = AuditEvent.objects.get(action="member.removed")
     assert event.organisation == org and event.actor == alice and event.data["email"] == bob.email

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from foundation.api.schema import problem
 from foundation.errors import NotFound, ValidationFailed
-from portal import selectors, services
+from portal import selectors
 from portal.api.filters import SubscriptionFilter
 from portal.api.permissions import ANY_MEMBER, MANAGERS
 from portal.api.scoped import ObjectView, OrganisationView
@@ -24,6 +24,14 @@ from portal.api.serializers import (
     SubscriptionSerializer,
 )
 from portal.models import Application, Plan, Subscription
+from portal.services.applications import (
+    application_create,
+    application_delete,
+    application_update,
+    subscription_cancel,
+    subscription_change_plan,
+    subscription_create,
+)
 
 APPLICATIONS = ["applications"]
 SUBSCRIPTIONS = ["subscriptions"]
@@ -63,7 +71,7 @@ class ApplicationListView(OrganisationView):
     )
     def post(self, request: Request, organisation_id: int) -> Response:
         data = self.input(ApplicationCreateSerializer)
-        application = services.application_create(membership=self.get_membership(), **data)
+        application = application_create(membership=self.get_membership(), **data)
         return self.output(ApplicationSerializer, application, status=201)
 
 
@@ -94,14 +102,12 @@ class ApplicationDetailView(ApplicationScopedView):
     )
     def patch(self, request: Request, application_id: int) -> Response:
         data = self.input(ApplicationUpdateSerializer)
-        application = services.application_update(
-            membership=self.get_membership(), application=self.get_object(), **data
-        )
+        application = application_update(membership=self.get_membership(), application=self.get_object(), **data)
         return self.output(ApplicationSerializer, application)
 
     @extend_schema(operation_id="applications_delete", tags=APPLICATIONS, responses={204: None})
     def delete(self, request: Request, application_id: int) -> Response:
-        services.application_delete(membership=self.get_membership(), application=self.get_object())
+        application_delete(membership=self.get_membership(), application=self.get_object())
         return Response(status=204)
 
 
@@ -137,7 +143,7 @@ class ApplicationSubscriptionListView(ApplicationScopedView):
     def post(self, request: Request, application_id: int) -> Response:
         data = self.input(SubscriptionCreateSerializer)
         plan = _offered_plan(request.user, data["plan"])
-        subscription = services.subscription_create(actor=request.user, application=self.get_object(), plan=plan)
+        subscription = subscription_create(actor=request.user, application=self.get_object(), plan=plan)
         return self.output(SubscriptionSerializer, subscription, status=201)
 
 
@@ -185,7 +191,7 @@ class SubscriptionDetailView(SubscriptionView):
     def patch(self, request: Request, subscription_id: int) -> Response:
         data = self.input(SubscriptionChangePlanSerializer)
         plan = _offered_plan(request.user, data["plan"])
-        subscription = services.subscription_change_plan(actor=request.user, subscription=self.get_object(), plan=plan)
+        subscription = subscription_change_plan(actor=request.user, subscription=self.get_object(), plan=plan)
         return self.output(SubscriptionSerializer, subscription)
 
 
@@ -198,5 +204,5 @@ class SubscriptionCancelView(SubscriptionView):
         operation_id="subscriptions_cancel", tags=SUBSCRIPTIONS, request=None, responses=SubscriptionSerializer
     )
     def post(self, request: Request, subscription_id: int) -> Response:
-        subscription = services.subscription_cancel(actor=request.user, subscription=self.get_object())
+        subscription = subscription_cancel(actor=request.user, subscription=self.get_object())
         return self.output(SubscriptionSerializer, subscription)

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from foundation.api.base import PorticoAPIView
 from foundation.api.schema import problem
 from foundation.models import AuditEvent
-from portal import selectors, services
+from portal import selectors
 from portal.api.filters import AuditEventFilter, InvitationFilter
 from portal.api.permissions import ANY_MEMBER, MANAGERS, OWNERS
 from portal.api.scoped import OrganisationView
@@ -26,6 +26,14 @@ from portal.api.serializers import (
     OrganisationSerializer,
 )
 from portal.models import Invitation, Membership
+from portal.services.organisations import (
+    invitation_create,
+    invitation_revoke,
+    membership_change_role,
+    membership_remove,
+    organisation_create,
+    organisation_rename,
+)
 
 ORGANISATIONS = ["organisations"]
 MEMBERS = ["members"]
@@ -54,7 +62,7 @@ class OrganisationListView(PorticoAPIView):
     )
     def post(self, request: Request) -> Response:
         data = self.input(OrganisationCreateSerializer)
-        organisation = services.organisation_create(user=request.user, name=data["name"])
+        organisation = organisation_create(user=request.user, name=data["name"])
         membership = selectors.membership_get(user=request.user, organisation_id=organisation.pk)
         return self.output(OrganisationSerializer, membership, status=201)
 
@@ -77,7 +85,7 @@ class OrganisationDetailView(OrganisationView):
     def patch(self, request: Request, organisation_id: int) -> Response:
         data = self.input(OrganisationRenameSerializer)
         membership = self.get_membership()
-        services.organisation_rename(membership=membership, name=data["name"])
+        organisation_rename(membership=membership, name=data["name"])
         return self.output(OrganisationSerializer, membership)
 
 
@@ -118,7 +126,7 @@ class MemberDetailView(OrganisationView):
     def patch(self, request: Request, organisation_id: int, member_id: int) -> Response:
         target = self.target()  # an unknown member is a 404 whatever the body says
         data = self.input(MemberRoleSerializer)
-        member = services.membership_change_role(membership=self.get_membership(), target=target, role=data["role"])
+        member = membership_change_role(membership=self.get_membership(), target=target, role=data["role"])
         return self.output(MemberSerializer, member)
 
     @extend_schema(
@@ -127,7 +135,7 @@ class MemberDetailView(OrganisationView):
         responses={204: None, 409: problem("The last owner cannot leave; a personal organisation cannot be left.")},
     )
     def delete(self, request: Request, organisation_id: int, member_id: int) -> Response:
-        services.membership_remove(membership=self.get_membership(), target=self.target())
+        membership_remove(membership=self.get_membership(), target=self.target())
         return Response(status=204)
 
 
@@ -156,9 +164,7 @@ class InvitationListView(OrganisationView):
     )
     def post(self, request: Request, organisation_id: int) -> Response:
         data = self.input(InvitationCreateSerializer)
-        invitation = services.invitation_create(
-            membership=self.get_membership(), email=data["email"], role=data["role"]
-        )
+        invitation = invitation_create(membership=self.get_membership(), email=data["email"], role=data["role"])
         return self.output(InvitationSerializer, invitation, status=201)
 
 
@@ -180,7 +186,7 @@ class InvitationRevokeView(OrganisationView):
     def post(self, request: Request, organisation_id: int, invitation_id: int) -> Response:
         membership = self.get_membership()
         invitation = selectors.invitation_get(membership=membership, invitation_id=invitation_id)
-        services.invitation_revoke(membership=membership, invitation=invitation)
+        invitation_revoke(membership=membership, invitation=invitation)
         return self.output(InvitationSerializer, invitation)
 
 

@@ -4,20 +4,28 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
+DEV_STAMP := $(VENV)/.requirements-dev-installed
 export PORTICO_VAR_DIR ?= $(CURDIR)/var
 
-.PHONY: run test setup system lint check-deploy clean
+.PHONY: run test setup setup-dev system lint check-deploy clean
 
+# The runtime set for `make run`; `make test` adds the development tools on top.
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
 	touch $(STAMP)
 
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $(DEV_STAMP)
+
 system:
 	scripts/ensure-system.sh $(if $(filter test,$(MAKECMDGOALS)),--with-postgres,)
 
 setup: system $(STAMP)
+
+setup-dev: system $(DEV_STAMP)
 
 run: setup
 	scripts/ensure-services.sh
@@ -31,14 +39,15 @@ run: setup
 	@echo "Mail:        links are written to $(PORTICO_VAR_DIR)/mail/"
 	DJANGO_DEBUG=1 $(VENV)/bin/honcho -f Procfile.dev start
 
-lint: setup
+lint: setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy foundation/ portal/services.py portal/selectors.py keys/services.py keys/tokens.py \
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy foundation/ portal/services/ portal/selectors.py keys/services.py keys/selectors.py keys/tokens.py \
 		gateway_sync/services.py gateway_sync/changes.py gateway_sync/selectors.py gateway_sync/scopes.py \
 		gateway_sync/secrets.py gateway_sync/admin_client.py analytics/
 
-test: setup
+test: setup-dev
 	scripts/ensure-services.sh --postgres
 	$(MAKE) --no-print-directory lint
 	$(VENV)/bin/pytest -n 2 -p no:cacheprovider

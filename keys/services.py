@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from foundation.audit import audit_record
 from foundation.errors import Conflict, LimitReached, NotFound, ValidationFailed
-from foundation.ids import as_object_id
 from gateway_sync import changes as config_changes
 from keys import tokens
 from keys.models import ApiKey, PersonalAccessToken
@@ -211,15 +210,6 @@ def key_revoke(*, actor: Any, key: ApiKey) -> ApiKey:
     return key
 
 
-def key_get(*, user: Any, key_id: Any) -> ApiKey:
-    """A key in one of the user's organisations, else NotFound."""
-    try:
-        keys = ApiKey.objects.for_user(user).select_related("application__organisation").distinct()
-        return keys.get(pk=as_object_id(key_id))
-    except ApiKey.DoesNotExist:
-        raise NotFound("Key not found.") from None
-
-
 # --- Personal access tokens ------------------------------------------------------------------------------------
 
 
@@ -264,14 +254,6 @@ def access_token_revoke(*, user: Any, token: PersonalAccessToken) -> None:
 def access_token_revoke_by_staff(*, staff: Any, token: PersonalAccessToken) -> None:
     """Staff (in the admin) revoke someone's token, e.g. one leaked in a public repository; staff are the actor."""
     _access_token_revoke(actor=staff, token=token)
-
-
-def access_token_get(*, user: Any, token_id: Any) -> PersonalAccessToken:
-    """One of the user's own tokens, else NotFound (another user's token id reveals nothing)."""
-    try:
-        return PersonalAccessToken.objects.get(user=user, pk=int(token_id))
-    except (PersonalAccessToken.DoesNotExist, TypeError, ValueError, OverflowError):
-        raise NotFound("Token not found.") from None
 
 
 def access_token_authenticate(raw: str) -> PersonalAccessToken | None:

@@ -11,7 +11,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,10 +19,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from foundation.errors import ApplicationError
-from keys import services
+from keys import selectors, services
 from keys.forms import AccessTokenForm, KeyCreateForm, KeyEditForm, RotateForm
 from keys.models import ApiKey
-from portal.models import Api, Application
 from portal.selectors import application_get
 from portal.views.common import add_service_error, is_access_error, membership_of, portal_view
 
@@ -42,13 +40,8 @@ def _take_secret(request: HttpRequest, kind: str, object_id: int) -> str | None:
     return None
 
 
-def _subscribed_apis(application: Application) -> QuerySet[Api]:
-    """Scopes a key may have: the APIs its application is subscribed to (the service checks this too)."""
-    return Api.objects.filter(pk__in=application.subscriptions.live().values("api_id")).order_by("name")
-
-
 def _key_in_scope(request: HttpRequest, key_id: int) -> ApiKey:
-    key = services.key_get(user=request.user, key_id=key_id)
+    key = selectors.key_get(user=request.user, key_id=key_id)
     membership_of(request, key.application.organisation_id)
     return key
 
@@ -61,7 +54,7 @@ def _key_in_scope(request: HttpRequest, key_id: int) -> ApiKey:
 def key_create(request: HttpRequest, application_id: int) -> HttpResponse:
     application = application_get(user=request.user, application_id=application_id)
     membership_of(request, application.organisation_id)
-    apis = _subscribed_apis(application)
+    apis = selectors.key_scope_choices(application)
     form = KeyCreateForm(request.POST or None, apis=apis)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -98,7 +91,7 @@ def key_reveal(request: HttpRequest, key_id: int) -> HttpResponse:
         "secret": secret,
         "application": key.application,
         # How to call each API the key works for, so the developer can try it right away.
-        "apis": scoped or list(_subscribed_apis(key.application)),
+        "apis": scoped or list(selectors.key_scope_choices(key.application)),
     }
     return render(request, "keys/key_reveal.html", context)
 
@@ -108,7 +101,7 @@ def key_reveal(request: HttpRequest, key_id: int) -> HttpResponse:
 def key_edit(request: HttpRequest, key_id: int) -> HttpResponse:
     key = _key_in_scope(request, key_id)
     initial = {"name": key.name, "allowed_cidrs": "\n".join(key.allowed_cidrs), "apis": list(key.apis.all())}
-    form = KeyEditForm(request.POST or None, initial=initial, apis=_subscribed_apis(key.application))
+    form = KeyEditForm(request.POST or None, initial=initial, apis=selectors.key_scope_choices(key.application))
     if request.method == "POST" and form.is_valid():
         try:
             services.key_update(actor=request.user, key=key, **form.cleaned_data)
@@ -203,7 +196,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 @portal_view
 def token_reveal(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = services.access_token_get(user=request.user, token_id=token_id)
+    token = selectors.access_token_get(user=request.user, token_id=token_id)
     return render(
         request, "keys/token_reveal.html", {"token": token, "secret": _take_secret(request, "token", token.pk)}
     )
@@ -212,7 +205,7 @@ def token_reveal(request: HttpRequest, token_id: int) -> HttpResponse:
 @portal_view
 @require_http_methods(["GET", "POST"])
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = services.access_token_get(user=request.user, token_id=token_id)
+    token = selectors.access_token_get(user=request.user, token_id=token_id)
     list_url = reverse("portal:token_list")
     if request.method == "POST":
         services.access_token_revoke(user=request.user, token=token)

@@ -15,8 +15,7 @@ from rest_framework.response import Response
 
 from foundation.api.base import PorticoAPIView, once_shown
 from foundation.api.schema import NO_STORE, problem
-from foundation.errors import NotFound
-from keys import services
+from keys import selectors, services
 from keys.api.filters import ApiKeyFilter
 from keys.api.permissions import NotWithAccessToken
 from keys.api.serializers import (
@@ -39,10 +38,6 @@ KEYS = ["keys"]
 TOKENS = ["access tokens"]
 
 
-def _keys() -> QuerySet[ApiKey]:
-    return ApiKey.objects.prefetch_related("apis")
-
-
 class ApplicationKeyListView(ApplicationScopedView):
     """An application's keys, newest first; any member may issue one (up to the per-application limit)."""
 
@@ -52,7 +47,7 @@ class ApplicationKeyListView(ApplicationScopedView):
     def get_queryset(self) -> QuerySet[ApiKey]:
         if self.is_schema_generation():
             return ApiKey.objects.none()
-        return _keys().filter(application=self.get_object())
+        return selectors.keys_with_scopes().filter(application=self.get_object())
 
     @extend_schema(operation_id="keys_list", tags=KEYS, responses=ApiKeySerializer(many=True))
     def get(self, request: Request, application_id: int) -> Response:
@@ -84,14 +79,14 @@ class KeyView(ObjectView):
     """Base for /keys/{key_id}/…: the key's application decides the organisation."""
 
     def load_object(self) -> ApiKey:
-        return services.key_get(user=self.request.user, key_id=self.kwargs["key_id"])
+        return selectors.key_get(user=self.request.user, key_id=self.kwargs["key_id"])
 
     def object_organisation_id(self, obj: ApiKey) -> int:
         return obj.application.organisation_id
 
     def reloaded(self, key: ApiKey) -> ApiKey:
         """The key as the service left it, with its scopes for the response."""
-        return _keys().get(pk=key.pk)
+        return selectors.keys_with_scopes().get(pk=key.pk)
 
 
 class KeyDetailView(KeyView):
@@ -158,13 +153,10 @@ class AccessTokenView(PorticoAPIView):
         if self.is_schema_generation():
             return PersonalAccessToken.objects.none()
         # IsAuthenticated has run, so the user is never anonymous here.
-        return PersonalAccessToken.objects.filter(user=self.request.user)  # type: ignore[misc]
+        return selectors.access_tokens_of(self.request.user)
 
     def token(self) -> PersonalAccessToken:
-        try:
-            return self.get_queryset().get(pk=self.kwargs["token_id"])
-        except PersonalAccessToken.DoesNotExist:
-            raise NotFound("Token not found.") from None
+        return selectors.access_token_get(user=self.request.user, token_id=self.kwargs["token_id"])
 
 
 class AccessTokenListView(AccessTokenView):

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.db import models, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 
@@ -197,16 +197,33 @@ class ApplicationAdmin(admin.ModelAdmin):
         return False  # its keys and subscriptions would vanish without the gateways hearing of it
 
 
+class AwaitingDecisionFilter(admin.SimpleListFilter):
+    """New subscriptions and plan changes that wait for staff, in one list."""
+
+    title = "awaiting a decision"
+    parameter_name = "awaiting"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Yes")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> QuerySet[Subscription]:
+        if self.value() == "yes":
+            return queryset.filter(Q(status=Subscription.Status.PENDING) | Q(requested_plan__isnull=False))
+        return queryset
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["application", "api", "plan", "status", "created_at", "activated_at", "blocked_until"]
-    list_filter = ["status", "api", "plan"]
+    list_display = ["application", "api", "plan", "requested_plan", "status", "created_at", "blocked_until"]
+    list_filter = [AwaitingDecisionFilter, "status", "api", "plan"]
     search_fields = ["application__name", "application__organisation__name"]
-    list_select_related = ["application", "api", "plan"]
+    list_select_related = ["application", "api", "plan", "requested_plan"]
     readonly_fields = [
         "application",
         "api",
         "plan",
+        "requested_plan",
+        "plan_requested_at",
         "status",
         "created_at",
         "activated_at",
@@ -231,7 +248,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
             "Cancelled",
         )
 
-    @admin.action(description="Approve selected pending subscriptions")
+    @admin.action(description="Approve selected pending subscriptions and plan changes")
     def approve(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
         run_per_object(
             request,
@@ -240,7 +257,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
             "Approved",
         )
 
-    @admin.action(description="Reject selected pending subscriptions")
+    @admin.action(description="Reject selected pending subscriptions and plan changes")
     def reject(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
         run_per_object(
             request,

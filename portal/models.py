@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -215,6 +215,17 @@ class Application(models.Model):
         return self.name
 
 
+# Why a subscription is blocked, in the words the portal and the API use (reasons are set by analytics.quota).
+BLOCK_REASONS = {"quota-day": "daily quota used up", "quota-month": "monthly quota used up"}
+STATE_DESCRIPTIONS = {
+    "pending": "Waiting for approval",
+    "active": "Active",
+    "suspended": "Suspended by staff",
+    "cancelled": "Cancelled",
+    "rejected": "Rejected",
+}
+
+
 class SubscriptionQuerySet(models.QuerySet["Subscription"]):
     def live(self) -> SubscriptionQuerySet:
         """Subscriptions that have not ended: at most one per application and API."""
@@ -241,6 +252,9 @@ class Subscription(models.Model):
     # Set by quota enforcement: the gateway refuses traffic until then.
     blocked_until = models.DateTimeField(null=True, blank=True)
     blocked_reason = models.CharField(max_length=20, blank=True)
+    # A move to a plan that needs approval waits here; `plan` keeps serving traffic until staff decide.
+    requested_plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    plan_requested_at = models.DateTimeField(null=True, blank=True)
 
     objects = SubscriptionQuerySet.as_manager()
 
@@ -256,3 +270,24 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application} -> {self.plan}"
+
+    def is_blocked_at(self, when: datetime) -> bool:
+        """Refused at the gateways because a quota is used up (blocks end by themselves at `blocked_until`)."""
+        return self.blocked_until is not None and self.blocked_until > when
+
+    def state_at(self, when: datetime) -> str:
+        """What developers should read first: `blocked` overrides `active`; other statuses speak for themselves."""
+        if self.status == self.Status.ACTIVE and self.is_blocked_at(when):
+            return "blocked"
+        return self.status
+
+    def state_description_at(self, when: datetime) -> str:
+        """The state in words, e.g. "Blocked until 00:00 UTC — daily quota used up"."""
+        if self.state_at(when) != "blocked":
+            return STATE_DESCRIPTIONS[self.status]
+        until = self.blocked_until.astimezone(UTC)  # type: ignore[union-attr]  (blocked implies a date)
+        # Within a day the hour says enough (a daily quota resets at the next midnight); beyond it, the date too.
+        moment = (
+            until.strftime("%H:%M UTC") if until - when <= timedelta(days=1) else until.strftime("%-d %b %Y %H:%M UTC")
+        )
+        return f"Blocked until {moment} — {BLOCK_REASONS.get(self.blocked_reason, 'traffic refused')}"

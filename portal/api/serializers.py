@@ -138,6 +138,22 @@ class SubscriptionSerializer(serializers.Serializer):
     cancelled_at = serializers.DateTimeField(allow_null=True)
     blocked_until = serializers.DateTimeField(allow_null=True, help_text="Set while a quota blocks traffic.")
     blocked_reason = serializers.CharField()
+    state = serializers.SerializerMethodField(
+        help_text="What applies now: `blocked` while a quota blocks an active subscription, else the status."
+    )
+    state_description = serializers.SerializerMethodField(
+        help_text='The state in words, e.g. "Blocked until 00:00 UTC — daily quota used up".'
+    )
+    requested_plan = PlanSummarySerializer(
+        allow_null=True, help_text="A plan change waiting for staff approval; `plan` serves traffic until then."
+    )
+    plan_requested_at = serializers.DateTimeField(allow_null=True)
+
+    def get_state(self, subscription: Subscription) -> str:
+        return subscription.state_at(timezone.now())
+
+    def get_state_description(self, subscription: Subscription) -> str:
+        return subscription.state_description_at(timezone.now())
 
 
 class SubscriptionCreateSerializer(StrictSerializer):

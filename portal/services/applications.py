@@ -111,7 +111,9 @@ def subscription_create(*, actor: Any, application: Application, plan: Plan) -> 
 
 @transaction.atomic
 def subscription_change_plan(*, actor: Any, subscription: Subscription, plan: Plan) -> Subscription:
-    """Upgrade or downgrade. A plan needing approval turns the subscription pending again."""
+    """Upgrade or downgrade. A move to a plan that needs approval is a request: the current plan keeps serving
+    traffic until staff approve it (the gateways see no change before then). Choosing the current plan again
+    withdraws a request."""
     subscription = (
         Subscription.objects.select_for_update()
         .select_related("api", "plan", "application__organisation")
@@ -122,24 +124,62 @@ def subscription_change_plan(*, actor: Any, subscription: Subscription, plan: Pl
     if subscription.status in (Subscription.Status.CANCELLED, Subscription.Status.REJECTED):
         raise Conflict("This subscription has ended; subscribe again.")
     if plan.pk == subscription.plan_id:
+        if subscription.requested_plan_id is not None:
+            _plan_request_close(subscription, actor=actor, action="subscription.plan_change_withdrawn")
         return subscription
+    if plan.requires_approval and subscription.status == Subscription.Status.ACTIVE:
+        return _plan_request_open(subscription, actor=actor, plan=plan)
+    _plan_switch(subscription, actor=actor, plan=plan, action="subscription.plan_changed")
+    return subscription
+
+
+def _plan_request_open(subscription: Subscription, *, actor: Any, plan: Plan) -> Subscription:
+    """Ask staff for `plan`; a newer request replaces an older one."""
+    subscription.requested_plan = plan
+    subscription.plan_requested_at = timezone.now()
+    subscription.save(update_fields=["requested_plan", "plan_requested_at"])
+    audit_record(
+        action="subscription.plan_change_requested",
+        actor=actor,
+        organisation=subscription.application.organisation,
+        target=subscription,
+        data={"from": subscription.plan.slug, "to": plan.slug},
+    )
+    return subscription
+
+
+def _plan_request_close(subscription: Subscription, *, actor: Any, action: str) -> None:
+    requested = subscription.requested_plan
+    subscription.requested_plan = None
+    subscription.plan_requested_at = None
+    subscription.save(update_fields=["requested_plan", "plan_requested_at"])
+    audit_record(
+        action=action,
+        actor=actor,
+        organisation=subscription.application.organisation,
+        target=subscription,
+        data={"plan": subscription.plan.slug, "requested": requested.slug if requested else ""},
+    )
+
+
+def _plan_switch(subscription: Subscription, *, actor: Any, plan: Plan, action: str) -> None:
+    """Move to `plan` now and publish it to the gateways; a pending request is settled by the move."""
     old_plan = subscription.plan
     subscription.plan = plan
-    if plan.requires_approval and subscription.status == Subscription.Status.ACTIVE:
-        subscription.status = Subscription.Status.PENDING
+    subscription.requested_plan = None
+    subscription.plan_requested_at = None
     # A new plan means new quotas: any block from the old plan is lifted and re-evaluated.
     subscription.blocked_until = None
     subscription.blocked_reason = ""
-    subscription.save(update_fields=["plan", "status", "blocked_until", "blocked_reason"])
+    subscription.save(update_fields=["plan", "requested_plan", "plan_requested_at", "blocked_until", "blocked_reason"])
     audit_record(
-        action="subscription.plan_changed",
+        action=action,
         actor=actor,
         organisation=subscription.application.organisation,
         target=subscription,
         data={"from": old_plan.slug, "to": plan.slug, "status": subscription.status},
     )
     config_changes.record_subscriptions([subscription])
-    return subscription
 
 
 @transaction.atomic
@@ -163,59 +203,73 @@ def subscription_cancel(*, actor: Any, subscription: Subscription) -> Subscripti
     return subscription
 
 
-def _notify_developers(subscription: Subscription, subject: str, template: str) -> None:
-    recipients = list(
-        subscription.application.organisation.memberships.filter(role__in=[Role.OWNER, Role.ADMIN]).values_list(
-            "user__email", flat=True
+def _notify_developers(subscription: Subscription, subject: str, template: str, **context: Any) -> None:
+    """Tell the organisation's owners and admins, one message each, so nobody sees another's address."""
+    recipients = subscription.application.organisation.memberships.filter(role__in=[Role.OWNER, Role.ADMIN])
+    for email in recipients.values_list("user__email", flat=True):
+        send_after_commit(
+            subject=subject, template=template, context={"subscription": subscription, **context}, to=[email]
         )
+
+
+def _pending_for_update(subscription: Subscription) -> Subscription:
+    """The subscription, locked, if it waits for a decision: a new subscription or a requested plan change."""
+    subscription = (
+        Subscription.objects.select_for_update(of=("self",))
+        .select_related("api", "plan", "requested_plan", "application__organisation")
+        .get(pk=subscription.pk)
     )
-    if recipients:
-        send_after_commit(subject=subject, template=template, context={"subscription": subscription}, to=recipients)
+    if subscription.status != Subscription.Status.PENDING and subscription.requested_plan_id is None:
+        raise Conflict(f"Nothing waits for approval on this subscription (it is {subscription.status}).")
+    return subscription
 
 
 @transaction.atomic
 def subscription_approve(*, actor: Any, subscription: Subscription) -> Subscription:
-    """Staff approval of a pending subscription; the developers are emailed."""
-    subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
-    if subscription.status != Subscription.Status.PENDING:
-        raise Conflict(f"Only pending subscriptions can be approved (this one is {subscription.status}).")
-    subscription.status = Subscription.Status.ACTIVE
-    subscription.activated_at = timezone.now()
-    subscription.save(update_fields=["status", "activated_at"])
-    audit_record(
-        action="subscription.approved",
-        actor=actor,
-        organisation=subscription.application.organisation,
-        target=subscription,
-    )
-    config_changes.record_subscriptions([subscription])
-    _notify_developers(
-        subscription,
-        f"Your subscription to {subscription.api.name} is active",
-        "portal/email/subscription_approved.txt",
-    )
+    """Staff approve a pending subscription or a requested plan change; the developers are emailed."""
+    subscription = _pending_for_update(subscription)
+    if subscription.status == Subscription.Status.PENDING:
+        subscription.status = Subscription.Status.ACTIVE
+        subscription.activated_at = timezone.now()
+        subscription.save(update_fields=["status", "activated_at"])
+        audit_record(
+            action="subscription.approved",
+            actor=actor,
+            organisation=subscription.application.organisation,
+            target=subscription,
+        )
+        config_changes.record_subscriptions([subscription])
+        subject = f"Your subscription to {subscription.api.name} is active"
+    else:
+        plan = subscription.requested_plan
+        assert plan is not None  # _pending_for_update checked it
+        _plan_switch(subscription, actor=actor, plan=plan, action="subscription.plan_change_approved")
+        subject = f"Your move to {plan.name} on {subscription.api.name} is approved"
+    _notify_developers(subscription, subject, "portal/email/subscription_approved.txt")
     return subscription
 
 
 @transaction.atomic
 def subscription_reject(*, actor: Any, subscription: Subscription) -> Subscription:
-    subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
-    if subscription.status != Subscription.Status.PENDING:
-        raise Conflict(f"Only pending subscriptions can be rejected (this one is {subscription.status}).")
-    subscription.status = Subscription.Status.REJECTED
-    subscription.save(update_fields=["status"])
-    audit_record(
-        action="subscription.rejected",
-        actor=actor,
-        organisation=subscription.application.organisation,
-        target=subscription,
-    )
-    config_changes.record_subscriptions([subscription])
-    _notify_developers(
-        subscription,
-        f"Your subscription to {subscription.api.name} was declined",
-        "portal/email/subscription_rejected.txt",
-    )
+    """Staff decline a pending subscription (it ends) or a requested plan change (the current plan stays)."""
+    subscription = _pending_for_update(subscription)
+    if subscription.status == Subscription.Status.PENDING:
+        subscription.status = Subscription.Status.REJECTED
+        subscription.save(update_fields=["status"])
+        audit_record(
+            action="subscription.rejected",
+            actor=actor,
+            organisation=subscription.application.organisation,
+            target=subscription,
+        )
+        config_changes.record_subscriptions([subscription])
+        subject = f"Your subscription to {subscription.api.name} was declined"
+        declined_plan = None
+    else:
+        declined_plan = subscription.requested_plan
+        _plan_request_close(subscription, actor=actor, action="subscription.plan_change_rejected")
+        subject = f"Your move to another plan on {subscription.api.name} was declined"
+    _notify_developers(subscription, subject, "portal/email/subscription_rejected.txt", declined_plan=declined_plan)
     return subscription
 
 

@@ -16,6 +16,7 @@ STATUS_TONES = {
     "pending": "warning",
     "grace": "warning",
     "suspended": "danger",
+    "blocked": "danger",
     "rejected": "danger",
     "revoked": "danger",
     "expired": "muted",

@@ -101,9 +101,13 @@ def _application_page(
 ) -> HttpResponse:
     """The application with its live subscriptions (each with a plan switcher) and its keys by state."""
     now = timezone.now()
-    subscriptions = list(application.subscriptions.live().select_related("api", "plan").order_by("api__name"))
+    subscriptions = list(
+        application.subscriptions.live().select_related("api", "plan", "requested_plan").order_by("api__name")
+    )
     plan_forms = plan_forms or {}
     for subscription in subscriptions:
+        subscription.state = subscription.state_at(now)
+        subscription.state_description = subscription.state_description_at(now)
         subscription.plan_form = plan_forms.get(subscription.pk) or ChangePlanForm(
             initial={"plan": subscription.plan_id}, plans=_plan_choices(subscription), prefix=f"s{subscription.pk}"
         )
@@ -217,7 +221,7 @@ def application_subscribe(request: HttpRequest, application_id: int) -> HttpResp
 @portal_view
 @require_POST
 def subscription_change_plan(request: HttpRequest, subscription_id: int) -> HttpResponse:
-    """Upgrade or downgrade; a plan needing approval turns the subscription pending again."""
+    """Upgrade or downgrade; a plan needing approval is requested, and the current one serves until approved."""
     subscription = subscription_get(user=request.user, subscription_id=subscription_id)
     application = subscription.application
     membership = membership_of(request, application.organisation_id)
@@ -233,10 +237,14 @@ def subscription_change_plan(request: HttpRequest, subscription_id: int) -> Http
                 raise
             add_service_error(form, error)
         else:
-            if changed.plan_id == old_plan.pk:
-                messages.info(request, f"{subscription.api.name} already uses {old_plan.name}.")
-            elif changed.status == Subscription.Status.PENDING:
-                messages.info(request, f"{changed.api.name} moves to {changed.plan.name} once an admin approves it.")
+            if changed.requested_plan is not None:
+                messages.info(
+                    request,
+                    f"{changed.api.name} moves to {changed.requested_plan.name} once staff approve it; "
+                    f"{changed.plan.name} keeps serving your traffic until then.",
+                )
+            elif changed.plan_id == old_plan.pk:
+                messages.info(request, f"{subscription.api.name} stays on {old_plan.name}.")
             else:
                 messages.success(request, f"{changed.api.name} now uses {changed.plan.name}.")
             return redirect("portal:application_detail", application_id=application.pk)

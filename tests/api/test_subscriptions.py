@@ -69,10 +69,14 @@ def test_an_invalid_filter_value_is_a_400(alice_api, org) -> None:
     assert "status" in body["errors"]
 
 
-def test_changing_to_a_plan_that_needs_approval_makes_the_subscription_pending(bob_api, subscription, pro_plan) -> None:
+def test_changing_to_a_plan_that_needs_approval_is_a_request_the_current_plan_serves_until(
+    bob_api, subscription, pro_plan
+) -> None:
     response = bob_api.patch(f"/api/v1/subscriptions/{subscription.pk}/", {"plan": pro_plan.pk}, format="json")
     assert response.status_code == 200
-    assert (response.json()["plan"]["slug"], response.json()["status"]) == ("pro", "pending")
+    body = response.json()
+    assert (body["plan"]["slug"], body["status"], body["requested_plan"]["slug"]) == ("free", "active", "pro")
+    assert body["plan_requested_at"] is not None
 
 
 def test_a_plan_of_another_api_is_refused(alice_api, subscription) -> None:

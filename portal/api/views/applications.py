@@ -46,7 +46,7 @@ def _offered_plan(user: Any, plan_id: int) -> Plan:
 
 
 def _subscriptions() -> QuerySet[Subscription]:
-    return Subscription.objects.select_related("api", "plan")
+    return Subscription.objects.select_related("api", "plan", "requested_plan")
 
 
 class ApplicationListView(OrganisationView):

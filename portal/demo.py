@@ -100,6 +100,7 @@ def seed_demo(
             "quota_per_month": 20000,
             "price_label": "Free",
             "display_order": 1,
+            "is_public": True,
         },
     )
     free = plan_save(actor=admin, plan=free)
@@ -114,6 +115,7 @@ def seed_demo(
             "price_label": "$49 / month",
             "requires_approval": True,
             "display_order": 2,
+            "is_public": True,
         },
     )
     plan_save(actor=admin, plan=pro)

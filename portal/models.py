@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -102,6 +103,13 @@ class Invitation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "email"],
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Invitation of {self.email} to {self.organisation}"
@@ -169,13 +177,24 @@ class Plan(models.Model):
     name = models.CharField(max_length=60, validators=[validate_single_line])
     slug = models.SlugField(max_length=60)
     description = models.TextField(blank=True, validators=[validate_no_control_chars])
-    rate_per_second = models.PositiveIntegerField(null=True, blank=True, help_text="Empty means unlimited.")
-    rate_per_minute = models.PositiveIntegerField(null=True, blank=True)
-    quota_per_day = models.PositiveIntegerField(null=True, blank=True)
-    quota_per_month = models.PositiveIntegerField(null=True, blank=True)
+    rate_per_second = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty means unlimited."
+    )
+    rate_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty means unlimited."
+    )
+    quota_per_day = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty means unlimited."
+    )
+    quota_per_month = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty means unlimited."
+    )
     price_label = models.CharField(max_length=60, blank=True, default="Free")
     requires_approval = models.BooleanField(default=False)
-    is_public = models.BooleanField(default=True)
+    # New plans start unpublished, so staff can review the limits before developers can pick them.
+    is_public = models.BooleanField(
+        default=False, verbose_name="published", help_text="Offered to developers in the catalog."
+    )
     display_order = models.PositiveSmallIntegerField(default=0)
     store_failure_mode = models.CharField(
         max_length=5,
@@ -190,6 +209,22 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.api.name} / {self.name}"
+
+    def clean(self) -> None:
+        """Limits that contradict each other would make one of them a lie on the plan page."""
+        errors = {}
+        if self.rate_per_second and self.rate_per_minute and self.rate_per_second > self.rate_per_minute:
+            errors["rate_per_second"] = (
+                f"{self.rate_per_second} per second is more than the {self.rate_per_minute} per minute allows; "
+                "lower it or raise the per-minute rate."
+            )
+        if self.quota_per_day and self.quota_per_month and self.quota_per_day > self.quota_per_month:
+            errors["quota_per_day"] = (
+                f"A daily quota of {self.quota_per_day} is more than the monthly quota of {self.quota_per_month}; "
+                "lower it or raise the monthly quota."
+            )
+        if errors:
+            raise ValidationError(errors)
 
 
 class ApplicationQuerySet(models.QuerySet["Application"]):

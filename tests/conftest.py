@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -99,6 +100,22 @@ def _logged_in(user: Any) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def staff(db: Any) -> Any:
+    """A superuser who has not set up MFA yet (the admin sends them to TOTP set-up first)."""
+    user = _verified_user("staffer")
+    user.is_staff = user.is_superuser = True
+    user.save()
+    return user
+
+
+@pytest.fixture
+def staff_client(staff: Any) -> Client:
+    """A staff session that may use the admin: the user has TOTP set up."""
+    Authenticator.objects.create(user=staff, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"})
+    return _logged_in(staff)
 
 
 @pytest.fixture

@@ -55,6 +55,7 @@ class PlanFactory(factory.django.DjangoModelFactory):
     rate_per_minute = 100
     quota_per_day = 1000
     quota_per_month = 10000
+    is_public = True
 
 
 class ApplicationFactory(factory.django.DjangoModelFactory):

@@ -89,6 +89,7 @@ def invitation_create(*, membership: Membership, email: str, role: str) -> Invit
     email = email.strip().lower()
     if Membership.objects.filter(organisation=organisation, user__email__iexact=email).exists():
         raise Conflict("That person is already a member.", field_errors={"email": ["Already a member."]})
+    _invitations_replace(organisation=organisation, email=email, actor=membership.user)
     invitation = Invitation(
         organisation=organisation,
         email=email,
@@ -115,6 +116,25 @@ def invitation_create(*, membership: Membership, email: str, role: str) -> Invit
     return invitation
 
 
+def _invitations_replace(*, organisation: Organisation, email: str, actor: Any) -> None:
+    """One open invitation per person and organisation: a new one revokes the earlier links, so the role someone
+    joins with is always the one on the newest invitation."""
+    now = timezone.now()
+    earlier = Invitation.objects.select_for_update().filter(
+        organisation=organisation, email=email, accepted_at__isnull=True, revoked_at__isnull=True
+    )
+    for invitation in earlier:
+        invitation.revoked_at = now
+        invitation.save(update_fields=["revoked_at"])
+        audit_record(
+            action="member.invitation_replaced",
+            actor=actor,
+            organisation=organisation,
+            target=invitation,
+            data={"email": email, "role": invitation.role},
+        )
+
+
 def invitation_from_token(token: str) -> Invitation:
     """Resolve a signed invitation link; tampered, unknown, used or expired links are all NotFound."""
     try:
@@ -136,9 +156,10 @@ def invitation_accept(*, token: str, user: Any) -> Membership:
         raise NotFound("This invitation link is invalid or has expired.")
     if (user.email or "").lower() != invitation.email.lower():
         raise PermissionDenied("This invitation was sent to another email address.")
-    membership, _created = Membership.objects.get_or_create(
-        organisation=invitation.organisation, user=user, defaults={"role": invitation.role}
-    )
+    existing = Membership.objects.filter(organisation=invitation.organisation, user=user).first()
+    if existing is not None:
+        raise Conflict(f"You are already a member of {invitation.organisation.name} (as {existing.role}).")
+    membership = Membership.objects.create(organisation=invitation.organisation, user=user, role=invitation.role)
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])
     audit_record(

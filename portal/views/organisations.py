@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.adapter import get_adapter as get_account_adapter
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -240,6 +241,10 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     except ApplicationError as error:
         return render_error(request, 404, "Invitation not available", error.message)
     email_matches = request.user.is_authenticated and (request.user.email or "").lower() == invitation.email.lower()
+    if not request.user.is_authenticated:
+        # The link reached this mailbox, so an account made with its address needs no second verification email
+        # (allauth's stash for invitation systems); the sign-up form is pre-filled with it.
+        get_account_adapter(request).stash_verified_email(request, invitation.email)
     return render_page(
         request,
         "portal/invitation_accept.html",

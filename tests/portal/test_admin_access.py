@@ -1,22 +1,11 @@
 """The admin needs staff + MFA, and its login is the portal's (rate-limited, MFA-aware) login."""
 
-import pytest
 from allauth.mfa.models import Authenticator
 
 from foundation.models import AuditEvent
 from keys.models import ApiKey
 from portal.models import Subscription
 from portal.services.applications import subscription_create
-
-
-@pytest.fixture
-def staff(db):
-    from tests.conftest import _verified_user
-
-    user = _verified_user("staffer")
-    user.is_staff = user.is_superuser = True
-    user.save()
-    return user
 
 
 def _with_totp(user):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from django.test import Client
+from django.utils import timezone
 
 from portal.models import Invitation, Membership, Organisation, Role
 from portal.services.organisations import invitation_create, invitation_token
@@ -135,3 +137,48 @@ def test_renaming_the_organisation_validates_the_name(alice_client: Client, org:
     org.refresh_from_db()
     assert org.name == "Acme Ltd"
     assert re.search(r"Acme Ltd", text(alice_client.get("/orgs/")))
+
+
+def test_a_new_invitation_replaces_the_open_one_and_the_role_joined_is_the_one_on_the_link_used(
+    alice: Any, org: Any
+) -> None:
+    owner = _owner(org, alice)
+    as_admin = invitation_create(membership=owner, email="dana@example.com", role=Role.ADMIN)
+    as_member = invitation_create(membership=owner, email="DANA@example.com", role=Role.MEMBER)
+    dana = Client()
+    dana.force_login(verified_user("dana@example.com"))
+    old_link = dana.post(f"/invitations/{invitation_token(as_admin)}/", follow=True)
+    assert "invalid or has expired" in text(old_link)
+    assert not Membership.objects.filter(organisation=org, user__email="dana@example.com").exists()
+    joined = dana.post(f"/invitations/{invitation_token(as_member)}/", follow=True)
+    assert "You joined as member." in text(joined)
+    assert Membership.objects.get(organisation=org, user__email="dana@example.com").role == Role.MEMBER
+    assert Invitation.objects.filter(organisation=org, accepted_at__isnull=True, revoked_at__isnull=True).count() == 0
+
+
+def test_accepting_when_already_a_member_changes_nothing_and_says_so(alice: Any, bob: Any, org: Any) -> None:
+    tomorrow = timezone.now() + timedelta(days=1)
+    invitation = Invitation.objects.create(
+        organisation=org, email="bob@example.com", role=Role.OWNER, expires_at=tomorrow
+    )
+    bob_client = Client()
+    bob_client.force_login(bob)
+    response = bob_client.post(f"/invitations/{invitation_token(invitation)}/", follow=True)
+    assert "already a member of Acme (as member)" in text(response)
+    assert Membership.objects.get(organisation=org, user=bob).role == Role.MEMBER
+
+
+def test_a_new_visitor_signs_up_with_the_invited_email_prefilled_and_verified_by_the_link(
+    alice: Any, org: Any, client: Client
+) -> None:
+    invitation = invitation_create(membership=_owner(org, alice), email="erin@example.com", role=Role.MEMBER)
+    link = f"/invitations/{invitation_token(invitation)}/"
+    page = client.get(link).content.decode()
+    signup = re.search(r'href="(/accounts/signup/\?[^"]+)"', page).group(1).replace("&amp;", "&")
+    form = client.get(signup).content.decode()
+    assert 'value="erin@example.com"' in form
+    password = "a-long-and-unusual-passphrase-42"
+    client.post(signup, {"email": "erin@example.com", "password1": password, "password2": password})
+    # No second verification round: the invitation link already proved the address.
+    accepted = client.post(link, follow=True)
+    assert "You joined as member." in text(accepted)

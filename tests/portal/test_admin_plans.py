@@ -1,0 +1,47 @@
+"""Plans staff create in the admin: limits that contradict each other are refused, new plans start unpublished."""
+
+import pytest
+
+from portal.models import Plan
+
+
+def _plan_form(api, **overrides):
+    form = {
+        "api": api.pk,
+        "name": "Gold",
+        "slug": "gold",
+        "description": "",
+        "rate_per_second": "5",
+        "rate_per_minute": "100",
+        "quota_per_day": "1000",
+        "quota_per_month": "20000",
+        "price_label": "$9",
+        "display_order": "3",
+        "store_failure_mode": "allow",
+    }
+    return {**form, **overrides}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"rate_per_second": "0"}, "rate_per_second", "greater than or equal to 1"),
+        ({"quota_per_month": "0"}, "quota_per_month", "greater than or equal to 1"),
+        ({"rate_per_second": "200"}, "rate_per_second", "more than the 100 per minute allows"),
+        ({"quota_per_day": "50000"}, "quota_per_day", "more than the monthly quota of 20000"),
+    ],
+)
+def test_contradictory_limits_are_refused_with_a_message_on_the_field(staff_client, api, overrides, field, message):
+    page = staff_client.post("/admin/portal/plan/add/", _plan_form(api, **overrides))
+    assert page.status_code == 200  # the form again, not a redirect
+    assert message in str(page.context["adminform"].form.errors[field])
+    assert not Plan.objects.filter(slug="gold").exists()
+
+
+def test_a_new_plan_starts_unpublished_and_is_offered_once_published(staff_client, api, alice_client):
+    assert staff_client.post("/admin/portal/plan/add/", _plan_form(api)).status_code == 302
+    plan = Plan.objects.get(slug="gold")
+    assert plan.is_public is False
+    assert "Gold" not in alice_client.get(f"/catalog/{api.slug}/").content.decode()
+    staff_client.post(f"/admin/portal/plan/{plan.pk}/change/", _plan_form(api, is_public="on"))
+    assert "Gold" in alice_client.get(f"/catalog/{api.slug}/").content.decode()

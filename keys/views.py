@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -22,6 +23,7 @@ from foundation.errors import ApplicationError
 from keys import selectors, services
 from keys.forms import AccessTokenForm, KeyCreateForm, KeyEditForm, RotateForm
 from keys.models import ApiKey
+from keys.snippets import first_calls
 from portal.selectors import application_get
 from portal.views.common import add_service_error, is_access_error, membership_of, portal_view
 
@@ -85,13 +87,15 @@ def key_create(request: HttpRequest, application_id: int) -> HttpResponse:
 def key_reveal(request: HttpRequest, key_id: int) -> HttpResponse:
     key = _key_in_scope(request, key_id)
     secret = _take_secret(request, "key", key.pk)
-    scoped = list(key.apis.all())
+    # How to call each API the key works for, so the developer can try it right away.
+    apis = list(key.apis.all()) or list(selectors.key_scope_choices(key.application))
     context = {
         "key": key,
         "secret": secret,
         "application": key.application,
-        # How to call each API the key works for, so the developer can try it right away.
-        "apis": scoped or list(selectors.key_scope_choices(key.application)),
+        "first_calls": first_calls(apis=apis, gateway_url=settings.PORTICO_GATEWAY_URL, secret=secret)
+        if secret
+        else [],
     }
     return render(request, "keys/key_reveal.html", context)
 
@@ -197,9 +201,12 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @portal_view
 def token_reveal(request: HttpRequest, token_id: int) -> HttpResponse:
     token = selectors.access_token_get(user=request.user, token_id=token_id)
-    return render(
-        request, "keys/token_reveal.html", {"token": token, "secret": _take_secret(request, "token", token.pk)}
-    )
+    context = {
+        "token": token,
+        "secret": _take_secret(request, "token", token.pk),
+        "api_index_url": request.build_absolute_uri(reverse("portal_api:index")),
+    }
+    return render(request, "keys/token_reveal.html", context)
 
 
 @portal_view

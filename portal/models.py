@@ -165,6 +165,15 @@ class Api(models.Model):
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
 
+    def first_request_path(self) -> str:
+        """A path worth calling first: the document's first GET operation without path parameters (served under
+        the public prefix), else the prefix itself."""
+        paths = (self.openapi_document or {}).get("paths") if isinstance(self.openapi_document, dict) else None
+        for path, operations in (paths or {}).items():
+            if isinstance(path, str) and "{" not in path and isinstance(operations, dict) and "get" in operations:
+                return self.path_prefix + (path if path.startswith("/") else f"/{path}")
+        return f"{self.path_prefix}/"
+
 
 class Plan(models.Model):
     """Limits and quotas an application gets on one API."""

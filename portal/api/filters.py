@@ -7,7 +7,17 @@ from django.utils import timezone
 from django_filters import rest_framework as filters
 
 from foundation.models import AuditEvent
-from portal.models import Invitation, Subscription
+from portal.models import Application, Invitation, Subscription
+
+
+class ApplicationFilter(filters.FilterSet):
+    organisation = filters.NumberFilter(
+        field_name="organisation_id", min_value=1, max_value=2**63 - 1, help_text="Only this organisation's."
+    )
+
+    class Meta:
+        model = Application
+        fields = ["organisation"]
 
 
 class SubscriptionFilter(filters.FilterSet):

@@ -7,11 +7,12 @@ Conventions: collections nest under what scopes them (`/organisations/{id}/appli
 
 from django.urls import path
 
-from portal.api.views import applications, catalog, organisations
+from portal.api.views import applications, catalog, index, organisations
 
 app_name = "portal_api"
 
 urlpatterns = [
+    path("", index.ApiIndexView.as_view(), name="index"),
     path("organisations/", organisations.OrganisationListView.as_view(), name="organisation-list"),
     path(
         "organisations/<int:organisation_id>/",
@@ -58,6 +59,7 @@ urlpatterns = [
         applications.OrganisationSubscriptionListView.as_view(),
         name="organisation-subscription-list",
     ),
+    path("applications/", applications.MyApplicationListView.as_view(), name="my-application-list"),
     path("applications/<int:application_id>/", applications.ApplicationDetailView.as_view(), name="application-detail"),
     path(
         "applications/<int:application_id>/subscriptions/",

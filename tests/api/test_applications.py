@@ -71,3 +71,28 @@ def test_the_owner_deletes_an_application_and_its_keys_stop(alice_api, applicati
     assert not ApiKey.objects.filter(pk=key.pk).exists()
     assert not Subscription.objects.filter(application_id=application.pk).exists()
     assert_problem(alice_api.get(f"/api/v1/applications/{application.pk}/"), 404)
+
+
+def test_my_applications_span_my_organisations_without_an_organisation_id(
+    bob_api, org, charlie_org, application, django_assert_max_num_queries
+) -> None:
+    from portal.models import Membership
+
+    second = ApplicationFactory(organisation=charlie_org, name="Shared lab")
+    Membership.objects.create(organisation=charlie_org, user=application.created_by, role="member")  # alice only
+    ApplicationFactory(organisation=charlie_org, name="Charlie's secret")
+    with django_assert_max_num_queries(3):
+        body = bob_api.get("/api/v1/applications/").json()
+    assert [a["name"] for a in body["results"]] == ["Alice's app"]  # bob is in alice's org only
+    assert second.name not in str(body)
+    only = bob_api.get("/api/v1/applications/", {"organisation": charlie_org.pk}).json()
+    assert only["count"] == 0
+    assert_problem(bob_api.get("/api/v1/applications/", {"organisation": "x"}), 400)
+
+
+def test_the_api_index_names_the_caller_and_links_where_to_start(bob_api, bob) -> None:
+    body = bob_api.get("/api/v1/").json()
+    assert body["authenticated_as"] == bob.email
+    assert set(body["resources"]) == {"organisations", "applications", "apis", "access_tokens"}
+    for url in body["resources"].values():
+        assert bob_api.get(url).status_code == 200

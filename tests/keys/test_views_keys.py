@@ -160,3 +160,32 @@ def test_revoking_asks_for_confirmation_then_revokes(alice_client: Client, bob_c
     assert "revoked" in text(response)
     key.refresh_from_db()
     assert key.status == ApiKey.Status.REVOKED
+
+
+def test_the_reveal_page_offers_first_calls_that_carry_the_key_and_parse_as_written(
+    alice_client: Client, application: Any, subscription: Any, api: Any, tmp_path: Any
+) -> None:
+    import html
+    import re
+    import shlex
+    import shutil
+    import subprocess
+
+    api.openapi_document = {"openapi": "3.0.3", "paths": {"/items/{id}": {"get": {}}, "/items": {"get": {}}}}
+    api.save()
+    reveal = alice_client.get(_create(alice_client, application)["Location"])
+    [secret], page = set(secrets_in(reveal)), text(reveal)
+    snippets = {
+        language: html.unescape(code)
+        for language, code in re.findall(r'<code id="snippet-weather-(\w+)">(.*?)</code>', page, re.S)
+    }
+    url = "http://127.0.0.1:8080/weather/items"  # the first GET without path parameters, through the gateway
+    assert shlex.split(snippets["curl"]) == ["curl", "-H", f"X-API-Key: {secret}", url]
+    assert "$" not in snippets["curl"]  # nothing left for the reader to fill in
+    compile(snippets["python"], "snippet.py", "exec")
+    assert secret in snippets["python"] and url in snippets["python"]
+    assert secret in snippets["js"] and url in snippets["js"]
+    if shutil.which("node"):
+        (tmp_path / "snippet.js").write_text(snippets["js"])
+        subprocess.run(["node", "--check", str(tmp_path / "snippet.js")], check=True)
+    assert page.count('class="btn btn-secondary btn-sm copy-btn"') == 3

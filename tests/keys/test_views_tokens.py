@@ -48,3 +48,21 @@ def test_another_users_token_is_404(alice: Any, bob_client: Client) -> None:
         assert bob_client.post(url).status_code == 404
     token.refresh_from_db()
     assert token.revoked_at is None
+
+
+def test_the_token_page_snippet_reaches_the_api_index_as_pasted(alice: Any, alice_client: Client) -> None:
+    import html
+    import re
+    import shlex
+
+    from rest_framework.test import APIClient
+
+    response = alice_client.post("/account/tokens/", {"name": "laptop", "lifetime": "30"})
+    page = alice_client.get(response["Location"]).content.decode()
+    command = html.unescape(re.search(r'<code id="snippet-token-curl">(.*?)</code>', page).group(1))
+    _curl, _h, header, url = shlex.split(command)
+    assert url == "http://testserver/api/v1/"
+    name, value = header.split(": ", 1)
+    index = APIClient().get(url, HTTP_AUTHORIZATION=value)
+    assert index.status_code == 200 and index.json()["authenticated_as"] == alice.email
+    assert index.json()["resources"]["applications"] == "http://testserver/api/v1/applications/"

@@ -6,13 +6,15 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from foundation.api.base import PorticoAPIView
 from foundation.api.schema import problem
 from foundation.errors import NotFound, ValidationFailed
 from portal import selectors
-from portal.api.filters import SubscriptionFilter
+from portal.api.filters import ApplicationFilter, SubscriptionFilter
 from portal.api.permissions import ANY_MEMBER, MANAGERS
 from portal.api.scoped import ObjectView, OrganisationView
 from portal.api.serializers import (
@@ -47,6 +49,22 @@ def _offered_plan(user: Any, plan_id: int) -> Plan:
 
 def _subscriptions() -> QuerySet[Subscription]:
     return Subscription.objects.select_related("api", "plan", "requested_plan")
+
+
+class MyApplicationListView(PorticoAPIView):
+    """Every application in the organisations you belong to, so a script needs no organisation id to start."""
+
+    permission_classes = (IsAuthenticated,)
+    filterset_class = ApplicationFilter
+
+    def get_queryset(self) -> QuerySet[Application]:
+        if self.is_schema_generation():
+            return Application.objects.none()
+        return selectors.applications_for_user(self.request.user).order_by("organisation_id", "name", "id")
+
+    @extend_schema(operation_id="my_applications_list", tags=APPLICATIONS, responses=ApplicationSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return self.page(self.get_queryset(), ApplicationSerializer)
 
 
 class ApplicationListView(OrganisationView):

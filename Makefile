@@ -21,7 +21,7 @@ $(DEV_STAMP): $(STAMP) requirements-dev.txt
 	touch $(DEV_STAMP)
 
 system:
-	scripts/ensure-system.sh $(if $(filter test,$(MAKECMDGOALS)),--with-postgres,)
+	scripts/ensure-system.sh $(if $(filter test,$(MAKECMDGOALS)),--for-tests,)
 
 setup: system $(STAMP)
 

@@ -8,6 +8,13 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
 
 from foundation.errors import ApplicationError
 from foundation.models import AuditEvent
@@ -67,6 +74,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# django-oauth-toolkit's own screens would let staff edit gateway OAuth clients and tokens behind the services
+# (registration, rotation); gateways are managed on their own admin page instead.
+for model in (
+    get_access_token_model(),
+    get_application_model(),
+    get_grant_model(),
+    get_id_token_model(),
+    get_refresh_token_model(),
+):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
 
 
 @admin.register(AuditEvent)

@@ -13,6 +13,10 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+# Where staff go once two-factor set-up is done (a same-site URL, checked when stored).
+AFTER_MFA_SETUP = "portico_after_mfa_setup"
 
 
 class PorticoAdminSite(admin.AdminSite):
@@ -24,13 +28,21 @@ class PorticoAdminSite(admin.AdminSite):
         user = request.user
         return bool(user.is_active and user.is_staff and is_mfa_enabled(user))
 
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        request.session.pop(AFTER_MFA_SETUP, None)  # set-up is behind them
+        return super().index(request, extra_context)
+
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         user = request.user
+        next_url = request.GET.get("next") or reverse("admin:index")
+        if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+            next_url = reverse("admin:index")
         if user.is_authenticated and user.is_active and user.is_staff and not is_mfa_enabled(user):
             messages.warning(request, "Set up two-factor authentication to use the admin.")
+            # The recovery-codes page that follows TOTP set-up offers the way back here.
+            request.session[AFTER_MFA_SETUP] = next_url
             return redirect("mfa_activate_totp")
         if user.is_authenticated and not user.is_staff:
             messages.error(request, "Your account has no access to the admin.")
             return redirect("portal:dashboard")
-        next_url = request.GET.get("next") or reverse("admin:index")
         return redirect_to_login(next_url, login_url=reverse("account_login"))

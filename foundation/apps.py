@@ -6,7 +6,7 @@ class FoundationConfig(AppConfig):
     """The audit trail's model and the admin helpers shared by every app."""
 
     name = "foundation"
-    verbose_name = "Audit trail"
+    verbose_name = "Audit trail (read-only)"
     default = True
 
 

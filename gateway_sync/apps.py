@@ -5,4 +5,4 @@ class GatewaySyncConfig(AppConfig):
     """Gateway registry, the versioned config feed, pushes and log collection."""
 
     name = "gateway_sync"
-    verbose_name = "Gateway sync"
+    verbose_name = "Gateways"

@@ -5,3 +5,4 @@ class KeysConfig(AppConfig):
     """API keys and personal access tokens: issuing, hashing, rotating and revoking secrets."""
 
     name = "keys"
+    verbose_name = "Keys and tokens"

@@ -5,6 +5,7 @@ class PortalConfig(AppConfig):
     """Accounts, organisations, the API catalog, applications and subscriptions."""
 
     name = "portal"
+    verbose_name = "Tenants and catalog"
     default = True
 
     def ready(self) -> None:

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from foundation.admin_site import AFTER_MFA_SETUP
 from portal.views.common import current_membership, user_memberships
 
 
@@ -18,4 +19,5 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     if user is not None and user.is_authenticated:
         context["nav_memberships"] = SimpleLazyObject(lambda: user_memberships(request))
         context["nav_membership"] = SimpleLazyObject(lambda: current_membership(request))
+        context["after_mfa_setup_url"] = request.session.get(AFTER_MFA_SETUP)
     return context

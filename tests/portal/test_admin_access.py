@@ -98,3 +98,31 @@ def test_staff_revoking_a_personal_access_token_are_the_audited_actor(client, st
     assert PersonalAccessToken.objects.get(pk=token.pk).revoked_at is not None
     event = AuditEvent.objects.get(action="access_token.revoked")
     assert event.actor == staff and event.data["owner"] == "alice@example.com"
+
+
+def test_staff_setting_up_mfa_for_the_admin_give_their_password_once_and_get_back_to_the_admin(staff) -> None:
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
+    from django.test import Client
+
+    from tests.portal.pages_helpers import PASSWORD, log_in
+
+    staff.set_password(PASSWORD)
+    staff.save()
+    client = Client()
+    assert client.get("/admin/", follow=True).redirect_chain[-1][0].startswith("/accounts/login/")
+    log_in(client, staff.email)
+    setup = client.get("/admin/", follow=True)
+    assert setup.redirect_chain[-1][0] == "/accounts/2fa/totp/activate/"  # no second password prompt
+    secret = setup.context["form"].secret
+    code = format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
+    codes = client.post("/accounts/2fa/totp/activate/", {"code": code}, follow=True)
+    assert codes.redirect_chain[-1][0] == "/accounts/2fa/recovery-codes/"
+    assert '<a class="btn btn-primary" href="/admin/">Continue to the admin</a>' in codes.content.decode()
+    assert client.get("/admin/").status_code == 200
+
+
+def test_the_admin_index_shows_no_oauth_internals_and_names_read_only_sections(staff_client) -> None:
+    page = staff_client.get("/admin/").content.decode()
+    for hidden in ("Grants", "Id tokens", "Refresh tokens", "Access tokens", "Django OAuth Toolkit"):
+        assert hidden not in page
+    assert "Usage records (read-only)" in page and "Audit trail (read-only)" in page and "Gateways" in page

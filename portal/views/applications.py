@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from foundation.errors import ApplicationError
@@ -84,6 +85,9 @@ def application_create(request: HttpRequest, organisation_id: int) -> HttpRespon
             add_service_error(form, error)
         else:
             messages.success(request, f"Application {application.name} created. Subscribe it to an API next.")
+            back = request.GET.get("next", "")
+            if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+                return redirect(back)  # e.g. the API page the developer came from, to subscribe the new application
             return redirect("portal:application_detail", application_id=application.pk)
     return render(request, "portal/application_form.html", {"form": form, "membership": membership})
 

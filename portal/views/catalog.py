@@ -6,13 +6,16 @@ Browsing is public, like any developer portal's catalog; subscribing needs an ac
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from foundation.errors import ApplicationError
@@ -26,7 +29,7 @@ from portal.selectors import (
     subscriptions_for_user,
 )
 from portal.services.applications import subscription_create
-from portal.views.common import add_service_error, is_access_error, render_page, service_errors
+from portal.views.common import add_service_error, current_membership, is_access_error, render_page, service_errors
 
 MAX_QUERY = 100
 
@@ -51,11 +54,20 @@ def _api_page(request: HttpRequest, api: Api, form: CatalogSubscribeForm | None 
         "plans": plan_list,
         "plans_described": any(plan.description for plan in plan_list),
     }
+    context["gateway_base_url"] = f"{settings.PORTICO_GATEWAY_URL}{api.path_prefix}"
+    context["first_request_url"] = f"{settings.PORTICO_GATEWAY_URL}{api.first_request_path()}"
     if request.user.is_authenticated:
         applications = applications_for_user(request.user).order_by("organisation__name", "name")
         context["subscribe_form"] = form or CatalogSubscribeForm(applications=applications, plans=plans)
         context["has_applications"] = applications.exists()
         context["my_subscriptions"] = subscriptions_for_user(request.user).live().filter(api=api)
+        membership = current_membership(request)
+        if membership is not None:
+            # Create the application in the current organisation, then come back here to subscribe it.
+            back = quote(f"{request.path}#subscribe")
+            context["create_application_url"] = (
+                reverse("portal:application_create", args=[membership.organisation_id]) + f"?next={back}"
+            )
     return render_page(request, "portal/api_detail.html", context)
 
 

@@ -190,3 +190,45 @@ def test_a_history_restore_request_gets_the_full_page(alice_client: Client, api:
     response = htmx_get(alice_client, "/catalog/?q=weath", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
     assert text(response).startswith("<!doctype html>")
     assert "HX-Request" in response["Vary"]
+
+
+def test_creating_an_application_from_an_api_page_returns_there_to_subscribe(
+    alice: Any, free_plan: Any, api: Any
+) -> None:
+    from portal.models import Application
+    from portal.services.organisations import organisation_ensure_personal
+
+    organisation_ensure_personal(user=alice)
+    client = Client()
+    client.force_login(alice)
+    page = text(client.get(f"/catalog/{api.slug}/"))
+    import html
+    import re
+
+    create = html.unescape(re.search(r'href="([^"]*/applications/new/[^"]*)">Create an application', page).group(1))
+    assert create.endswith("?next=/catalog/weather/%23subscribe")
+    assert "New application" in text(client.get(create))  # the form itself, not the list
+    response = client.post(create, {"name": "Weather bot"})
+    assert response["Location"] == "/catalog/weather/#subscribe"
+    assert Application.objects.filter(name="Weather bot", organisation__memberships__user=alice).exists()
+    assert "Weather bot" in text(client.get("/catalog/weather/"))  # offered in the subscribe form
+
+
+def test_an_application_form_ignores_a_next_that_leaves_the_site(alice: Any, alice_client: Client, org: Any) -> None:
+    response = alice_client.post(f"/orgs/{org.pk}/applications/new/?next=https://evil.example/", {"name": "App"})
+    assert response["Location"].startswith("/applications/")
+
+
+def test_the_api_page_shows_the_gateway_url_and_a_first_request(alice_client: Client, api: Any) -> None:
+    page = text(alice_client.get(f"/catalog/{api.slug}/"))
+    assert "<code>http://127.0.0.1:8080/weather</code>" in page
+    assert 'curl -H "X-API-Key: $PORTICO_KEY" http://127.0.0.1:8080/weather/' in page
+    assert "export PORTICO_KEY=" in page  # the variable the command uses is set right above it
+
+
+def test_every_way_to_make_a_key_has_the_same_name(alice_client: Client, application: Any, subscription: Any) -> None:
+    page = text(alice_client.get(f"/applications/{application.pk}/"))
+    import re
+
+    labels = set(re.findall(rf'href="/applications/{application.pk}/keys/new/">([^<]+)<', page))
+    assert labels == {"New API key"}

@@ -3,7 +3,7 @@ their own id through user-scoped selectors, so a foreign id is a 404 wherever it
 
 from django.urls import include, path
 
-from portal.views import account, applications, audit, catalog, dashboard, organisations
+from portal.views import account, applications, audit, catalog, dashboard, organisations, problems
 
 app_name = "portal"
 
@@ -55,6 +55,9 @@ urlpatterns = [
         name="subscription_change_plan",
     ),
     path("subscriptions/<int:subscription_id>/cancel/", applications.subscription_cancel, name="subscription_cancel"),
+    # What each problem+json type means (public)
+    path("problems/", problems.problem_list, name="problem_list"),
+    path("problems/<slug:slug>/", problems.problem_detail, name="problem_detail"),
     # Account
     path("account/security/", account.account_security, name="account_security"),
     # API keys and personal access tokens (their names join this namespace: portal:key_create, …)

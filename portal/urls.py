@@ -37,6 +37,7 @@ urlpatterns = [
     path("catalog/", catalog.catalog, name="catalog"),
     path("catalog/<slug:slug>/", catalog.api_detail, name="api_detail"),
     path("catalog/<slug:slug>/subscribe/", catalog.api_subscribe, name="api_subscribe"),
+    path("catalog/<slug:slug>/try/", catalog.api_console, name="api_console"),
     # Applications and subscriptions
     path("applications/", applications.application_index, name="application_index"),
     path("orgs/<int:organisation_id>/applications/", applications.application_list, name="application_list"),

@@ -6,8 +6,9 @@ Browsing is public, like any developer portal's catalog; subscribing needs an ac
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -46,6 +47,12 @@ def catalog(request: HttpRequest) -> HttpResponse:
     )
 
 
+def gateway_origin() -> str:
+    """scheme://host[:port] of the public gateway address, as CSP's connect-src wants it."""
+    parts = urlsplit(settings.PORTICO_GATEWAY_URL)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _api_page(request: HttpRequest, api: Api, form: CatalogSubscribeForm | None = None) -> HttpResponse:
     plans = plans_offered(api)
     plan_list = list(plans)
@@ -75,6 +82,23 @@ def _api_page(request: HttpRequest, api: Api, form: CatalogSubscribeForm | None 
 @service_errors
 def api_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return _api_page(request, api_get_by_slug(user=request.user, slug=slug))
+
+
+@login_required
+@require_GET
+@service_errors
+@csp_update({"connect-src": [gateway_origin()]})  # only this page may call the gateway from the browser
+def api_console(request: HttpRequest, slug: str) -> HttpResponse:
+    """Try the API in the browser, through the gateway, with a key the developer pastes (kept in page memory)."""
+    api = api_get_by_slug(user=request.user, slug=slug)
+    subscriptions = subscriptions_for_user(request.user).live().filter(api=api).select_related("application", "plan")
+    context = {
+        "api": api,
+        "subscriptions": subscriptions,
+        "gateway_base_url": f"{settings.PORTICO_GATEWAY_URL}{api.path_prefix}",
+        "problem_pages_url": reverse("portal:problem_list"),
+    }
+    return render_page(request, "portal/api_console.html", context)
 
 
 @login_required

@@ -115,7 +115,9 @@ def run(args: argparse.Namespace, tmp: Path, processes: list[subprocess.Popen[by
     from keys.services import access_token_issue, key_issue, key_revoke
     from portal.models import Api, Plan
     from portal.services import application_create, organisation_create, subscription_create
-    from tests.gateway.conftest import Gateway, free_port, start_process, wait_until
+    from tests.support.gateway import Gateway, start_nginx
+    from tests.support.ports import free_port
+    from tests.support.waiting import wait_until
 
     results: dict[str, Any] = {"keys": args.keys}
 
@@ -215,7 +217,7 @@ def run(args: argparse.Namespace, tmp: Path, processes: list[subprocess.Popen[by
         gateway = Gateway(row.name, port, admin_port, runtime, gw_args)
         gateways.append(gateway)
         started = time.monotonic()
-        gateway.proc = start_process(["-m", "gateway.launcher", *gw_args], runtime)
+        gateway.proc = start_nginx(["-m", "gateway.launcher", *gw_args], runtime)
         gateway.wait_ready(timeout=120)
         ready_after = time.monotonic() - started
         type(row).objects.filter(pk=row.pk).update(admin_url=gateway.admin_url)

@@ -17,7 +17,8 @@ from django.db.models import Sum
 from analytics.models import IngestedBatch, RequestEvent, UsageRollup
 from analytics.tasks import collect_gateway_logs
 from gateway_sync.models import Gateway
-from tests.gateway.conftest import REPO, wait_until
+from tests.support.processes import REPO
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

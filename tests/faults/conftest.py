@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 import requests
 
-from tests.gateway.conftest import Gateway, Process, free_port, upstream, wait_until  # noqa: F401 (fixture)
+from tests.support.gateway import Gateway
+from tests.support.ports import free_port
 from tests.support.private_services import PrivatePostgres, PrivateRedis
+from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -126,7 +128,7 @@ class Stack:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, upstream: str) -> Iterator[Stack]:  # noqa: F811
+def stack(tmp_path: Path, upstream: str) -> Iterator[Stack]:
     postgres, redis = PrivatePostgres.create(), PrivateRedis.create(tmp_path / "redis")
     postgres.start()
     redis.start()
@@ -150,6 +152,3 @@ def stack(tmp_path: Path, upstream: str) -> Iterator[Stack]:  # noqa: F811
         yield stack
     finally:
         stack.stop()
-
-
-__all__ = ["Process", "Stack", "stack", "upstream"]

@@ -2,7 +2,7 @@
 
 import signal
 
-from tests.gateway.conftest import wait_until
+from tests.support.waiting import wait_until
 
 
 def _requests_counted(stack) -> int:

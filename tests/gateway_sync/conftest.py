@@ -1,7 +1,7 @@
 """Gateway-sync fixtures: registered gateways, their OAuth2 tokens, and the real processes a push needs.
 
 `celery_worker` runs `celery -A config worker` as a subprocess on a private Redis broker and this test's
-database; `gateway_for` starts a real gateway (tests/gateway helpers) that pulls from the live server.
+database; `gateway_for` starts a real gateway (tests/support) that pulls from the live server.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from config.celery import app as celery_app
 from gateway_sync import tasks
 from gateway_sync.models import Gateway
 from gateway_sync.services import gateway_register
-from tests.gateway.conftest import Gateway as RunningGateway
-from tests.gateway.conftest import free_port, start_gateway, upstream, wait_until  # noqa: F401 (fixtures)
+from tests.support.gateway import Gateway as RunningGateway
 from tests.support.private_services import PrivateRedis
+from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -138,7 +138,7 @@ def celery_worker(broker: str, transactional_db: Any, tmp_path: Path) -> Iterato
 @pytest.fixture
 def gateway_for(
     live_server: Any,
-    start_gateway: Callable[..., RunningGateway],  # noqa: F811 (the imported fixture)
+    start_gateway: Callable[..., RunningGateway],
 ) -> Callable[..., tuple[RunningGateway, Gateway]]:
     """Factory: register a gateway on the platform and start a real one pulling from the live server."""
 

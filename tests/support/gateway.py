@@ -23,18 +23,42 @@ from tests.support.processes import PYTHON, child_pids, spawn, stop
 from tests.support.waiting import wait_until
 
 PUSH_SECRET = "test-push-secret"
+# What nginx says (on stderr and in its error log) when a port it should listen on is taken; it exits 2.5 s later.
+PORT_TAKEN = "Address already in use"
+# How much of the launcher's output and of the error log a start failure shows
+REPORT_CHARS = 3000
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def _text_from(path: Path, offset: int) -> str:
+    if not path.exists():
+        return ""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read().decode(errors="replace")
 
 
 @dataclass
 class NginxProcess:
-    """A started nginx master and its runtime dir (where its error log is)."""
+    """A started nginx master and where it reports: the launcher's stdout/stderr file and nginx's error log."""
 
     popen: subprocess.Popen[bytes]
     runtime_dir: Path
+    output_file: Path
+    # Both files are appended to across restarts: this start's lines begin at these offsets.
+    output_start: int = 0
+    error_log_start: int = 0
 
     @property
     def pid(self) -> int:
         return self.popen.pid
+
+    @property
+    def error_log_file(self) -> Path:
+        return self.runtime_dir / "logs" / "error.log"
 
     def stop(self, sig: int = signal.SIGQUIT, timeout: float = 10.0) -> None:
         stop(self.popen, sig, timeout)
@@ -43,14 +67,39 @@ class NginxProcess:
         return child_pids(self.pid)
 
     def error_log(self) -> str:
-        path = self.runtime_dir / "logs" / "error.log"
-        return path.read_text() if path.exists() else ""
+        return self.error_log_file.read_text() if self.error_log_file.exists() else ""
+
+    def has_bound(self) -> bool:
+        """nginx writes its pid file once every listener is bound: ours, not a stranger on our port, answers."""
+        pid_file = self.runtime_dir / "logs" / "nginx.pid"
+        return pid_file.exists() and pid_file.read_text().strip() == str(self.pid)
+
+    def port_taken(self) -> bool:
+        return PORT_TAKEN in self.output() or PORT_TAKEN in self.error_log_since_start()
+
+    def output(self) -> str:
+        """What the launcher (and nginx before its error log opened) wrote to stdout and stderr since this start."""
+        return _text_from(self.output_file, self.output_start)
+
+    def error_log_since_start(self) -> str:
+        return _text_from(self.error_log_file, self.error_log_start)
+
+    def report(self) -> str:
+        """Everything this start said: exit status, the launcher's stdout/stderr and nginx's error log."""
+        code = self.popen.poll()
+        return (
+            f"exit status: {'still running' if code is None else code}\n"
+            f"--- launcher stdout/stderr ({self.output_file}):\n{self.output()[-REPORT_CHARS:] or '(empty)'}\n"
+            f"--- nginx error log ({self.error_log_file}):\n{self.error_log_since_start()[-REPORT_CHARS:] or '(empty)'}"
+        )
 
 
 def start_nginx(module_args: list[str], runtime_dir: Path) -> NginxProcess:
     """Run a launcher module (`-m gateway.launcher ...`); its own output goes to <runtime_dir>.out beside it."""
-    popen = spawn([PYTHON, *module_args], runtime_dir.parent / f"{runtime_dir.name}.out")
-    return NginxProcess(popen, runtime_dir)
+    output_file = runtime_dir.parent / f"{runtime_dir.name}.out"
+    output_start, error_log_start = _size(output_file), _size(runtime_dir / "logs" / "error.log")
+    popen = spawn([PYTHON, *module_args], output_file)
+    return NginxProcess(popen, runtime_dir, output_file, output_start, error_log_start)
 
 
 def start_upstream(listen: str, runtime_dir: Path, workers: int = 1, timeout: float = 30.0) -> NginxProcess:
@@ -118,26 +167,34 @@ class Gateway:
     def admin_url(self) -> str:
         return f"http://127.0.0.1:{self.admin_port}"
 
-    def start(self, wait_ready: bool = True, fresh_ports: bool = False) -> Gateway:
-        """Start nginx; on a first start, new ports if another process took ours since free_port()."""
+    def start(self, wait_ready: bool = True, fresh_ports: bool = False, timeout: float = 10.0) -> Gateway:
+        """Start nginx and wait for its admin listener (up to timeout), then for its config if wait_ready.
+
+        fresh_ports: on a first start, new ports if another process took ours since free_port(); whoever was told
+        the old admin URL must be told admin_url again.
+        """
         for _ in range(3):
             self.proc = start_nginx(["-m", "gateway.launcher", *self.args], self.runtime_dir)
             try:
-                wait_until(self.exited_or_up)
+                wait_until(self.exited_or_up, timeout)
             except AssertionError as slow:
-                raise AssertionError(f"gateway not up:\n{self.proc.error_log()[-2000:]}") from slow
+                raise AssertionError(f"gateway {self.name} not up within {timeout}s:\n{self.proc.report()}") from slow
             if self.proc.popen.poll() is None:
                 break
-            if not fresh_ports or "Address already in use" not in self.proc.error_log():
-                raise AssertionError(f"gateway exited on start:\n{self.proc.error_log()[-2000:]}")
+            if not (fresh_ports and self.proc.port_taken()):
+                raise AssertionError(f"gateway {self.name} exited on start:\n{self.proc.report()}")
             self.take_new_ports()
+        else:
+            raise AssertionError(f"gateway {self.name}: ports taken on 3 starts:\n{self.proc.report()}")
         if wait_ready:
             self.wait_ready()
         return self
 
     def exited_or_up(self) -> bool:
         assert self.proc
-        return self.proc.popen.poll() is not None or requests.get(self.admin_url + "/_portico/status", timeout=1).ok
+        if self.proc.popen.poll() is not None:
+            return True
+        return self.proc.has_bound() and requests.get(self.admin_url + "/_portico/status", timeout=1).ok
 
     def take_new_ports(self) -> None:
         old = (f"127.0.0.1:{self.port}", f"127.0.0.1:{self.admin_port}")

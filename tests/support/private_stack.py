@@ -47,6 +47,12 @@ print(json.dumps({"key_id": key.pk, "application_id": application.pk, "key": sec
                   "client_secret": client_secret, "push_secret": push_secret}))
 """
 
+# For a gateway that had to take new ports on start: the platform pushes to the admin URL it was registered with.
+MOVE_ADMIN_URL = """
+from gateway_sync.models import Gateway
+Gateway.objects.filter(name="edge-f").update(admin_url=ADMIN_URL)
+"""
+
 
 @dataclass
 class Stack:
@@ -76,7 +82,7 @@ class Stack:
         self.worker = CeleryWorker.start(self.env, self.tmp / "worker.log", ["--pool", "solo"])
 
     def start_gateway(self, admin_port: int) -> Gateway:
-        """The gateway the seed registered at admin_port."""
+        """The gateway the seed registered at admin_port; on new ports, re-registered, if another process took one."""
         options = [
             "--config-url", self.portal_url + "/gateway/v1/config", "--token-url", self.portal_url + "/o/token/",
             "--client-id", self.seed["client_id"], "--client-secret", self.seed["client_secret"],
@@ -85,7 +91,10 @@ class Stack:
         self.gateway = Gateway.create(
             "edge-f", self.tmp / "gateway", options, push_secret=self.seed["push_secret"], admin_port=admin_port
         )
-        return self.gateway.start()
+        self.gateway.start(fresh_ports=True)
+        if self.gateway.admin_port != admin_port:
+            self.manage("shell", "-c", MOVE_ADMIN_URL.replace("ADMIN_URL", repr(self.gateway.admin_url)))
+        return self.gateway
 
     def collect_usage(self) -> None:
         """What beat does every few seconds: ask the workers to collect every gateway's access log."""

@@ -1,7 +1,14 @@
-"""The fixed cast: alice owns an organisation, bob is a member of it, charlie is an outsider with his own."""
+"""The fixed cast: alice owns an organisation, bob is a member of it, charlie is an outsider with his own.
+
+Also the real processes several test packages share: the demo upstream and a factory of gateways (tests/support).
+"""
 
 from __future__ import annotations
 
+import json
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +21,8 @@ from keys.services import key_issue
 from portal.models import Role
 from portal.services.applications import subscription_create
 from tests.factories import ApiFactory, ApplicationFactory, MembershipFactory, PlanFactory, UserFactory
+from tests.support.gateway import Gateway, start_upstream
+from tests.support.ports import free_port
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -152,3 +161,52 @@ def bob_api(bob: Any) -> APIClient:
 @pytest.fixture
 def charlie_api(charlie: Any) -> APIClient:
     return _api_client(charlie)
+
+
+# --------------------------------------------------------------------------- real gateways (nginx processes)
+
+
+@pytest.fixture(scope="session")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo echo upstream, shared by the whole session."""
+    listen = f"127.0.0.1:{free_port()}"
+    proc = start_upstream(listen, tmp_path_factory.mktemp("upstream") / "rt", workers=2)
+    yield f"http://{listen}"
+    proc.stop()
+
+
+@pytest.fixture
+def start_gateway(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
+    """Factory: start_gateway(snapshot=dict|None, extra=[...], workers=1, wait_ready=True, name="edge-1")."""
+    started: list[Gateway] = []
+
+    def start(
+        snapshot: dict[str, Any] | None = None,
+        *,
+        extra: list[str] | None = None,
+        workers: int = 1,
+        wait_ready: bool = True,
+        name: str = "edge-1",
+    ) -> Gateway:
+        folder = tmp_path / f"gw{len(started)}"
+        folder.mkdir()
+        options = [
+            "--workers", str(workers), "--log-flush-interval", "0.2", "--keys-dict-size", "32m",
+            "--limits-dict-size", "4m",
+            # off unless a test turns it on (extra options come later and win): several tests
+            # legitimately send many unknown keys from 127.0.0.1
+            "--invalid-key-limit", "0",
+        ]  # fmt: skip
+        if snapshot is not None:
+            snap_file = folder / "snapshot.json"
+            snap_file.write_text(json.dumps(snapshot))
+            options += ["--snapshot-file", str(snap_file)]
+        gw = Gateway.create(name, folder / "runtime", options + (extra or []))
+        started.append(gw)
+        ready = wait_ready and (snapshot is not None or "--config-url" in (extra or []))
+        return gw.start(wait_ready=ready, fresh_ports=True)
+
+    yield start
+    for gw in started:
+        gw.stop(signal.SIGTERM)
+        gw.session.close()

@@ -29,18 +29,13 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portic
 
 
 def ensure_database() -> None:
-    import psycopg
     from django.conf import settings
 
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
+    from tests.support.private_services import create_database
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise SystemExit("this benchmark measures PostgreSQL: set DATABASE_URL to a postgres:// URL")
-    admin = f"host={db['HOST']} port={db['PORT'] or 5432} user={db['USER']} dbname=postgres"
-    if db.get("PASSWORD"):
-        admin += f" password={db['PASSWORD']}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
-            conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+    create_database(os.environ["DATABASE_URL"])
 
 
 def setup_catalog(apps: int, keys_per_app: int, apis: int) -> tuple[int, list[dict[str, Any]]]:
@@ -99,6 +94,8 @@ def make_batches(identities: list[dict[str, Any]], events: int, batch_size: int,
 
     A gateway cuts one batch per flush interval (0.2 s), so 1,000-record batches are 5,000 req/s of traffic.
     """
+    from tests.support.access_log import batch, record
+
     rng = random.Random(2)
     now = time.time()
     weights = [1 / (i + 1) for i in range(len(identities))]
@@ -114,22 +111,22 @@ def make_batches(identities: list[dict[str, Any]], events: int, batch_size: int,
             who = anonymous if status == 401 else picks[n]
             rt = min(rng.lognormvariate(-4.5, 1.0), 60.0)
             records.append(
-                {
-                    "t": round(now - (events - n) / rate, 3),
-                    "id": f"{n:016x}-{seq}",
-                    "m": "GET" if n % 7 else "POST",
-                    "p": f"/v1/items/{n % 5000}",
-                    "s": status,
-                    "rt": round(rt, 3),
-                    "ut": round(rt * 0.9, 3),
-                    "bi": 200 + n % 300,
-                    "bo": 500 + n % 5000,
-                    "ip": f"203.0.113.{n % 250}",
-                    **who,
-                    "lim": {429: "rate"}.get(status, "" if status == 401 else "ok"),
-                }
+                record(
+                    who,
+                    t=round(now - (events - n) / rate, 3),
+                    id=f"{n:016x}-{seq}",
+                    m="GET" if n % 7 else "POST",
+                    p=f"/v1/items/{n % 5000}",
+                    s=status,
+                    rt=round(rt, 3),
+                    ut=round(rt * 0.9, 3),
+                    bi=200 + n % 300,
+                    bo=500 + n % 5000,
+                    ip=f"203.0.113.{n % 250}",
+                    lim={429: "rate"}.get(status, "" if status == 401 else "ok"),
+                )
             )
-        batches.append({"sequence": seq, "count": len(records), "src": "0:0", "records": records})
+        batches.append(batch(seq, records))
     return batches
 
 

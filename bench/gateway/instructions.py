@@ -25,9 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.gateway.run import bench_snapshot, free_port, plain_proxy, wait_http
+from bench.gateway.run import bench_snapshot, plain_proxy
 from gateway import demo_upstream
 from keys.tokens import generate
+from tests.support.gateway import launcher_args
+from tests.support.ports import free_port
+from tests.support.processes import stop
+from tests.support.waiting import wait_http
 
 TARGETS = ("gateway", "plain", "upstream-via-gateway", "upstream-via-plain")
 
@@ -54,9 +58,8 @@ def render_front(tmp: Path, target: str, upstream: str) -> tuple[Path, int, int 
     snap = tmp / "snapshot.json"
     snap.write_text(json.dumps(bench_snapshot(upstream, 1000, key)))
     port, admin = free_port(), free_port()
-    args = ["--name", "gw", "--listen", f"127.0.0.1:{port}", "--admin", f"127.0.0.1:{admin}"]
-    args += ["--runtime-dir", str(tmp / "gw"), "--push-secret", "bench", "--workers", "1"]
-    args += ["--snapshot-file", str(snap), "--keys-dict-size", "64m", "--render-only"]
+    args = launcher_args("gw", port, admin, tmp / "gw", "bench")
+    args += ["--workers", "1", "--snapshot-file", str(snap), "--keys-dict-size", "64m", "--render-only"]
     subprocess.run([sys.executable, "-m", "gateway.launcher", *args], check=True, stdout=subprocess.DEVNULL)
     return (tmp / "gw").resolve(), port, admin, {"X-API-Key": key}
 
@@ -106,11 +109,7 @@ def measure(target: str, requests: int, edit: str | None, annotate: bool) -> flo
         return total / requests
     finally:
         for p in reversed(procs):
-            p.send_signal(signal.SIGQUIT)
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            stop(p, signal.SIGQUIT, 20)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,49 +24,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from gateway.launcher import prepare_runtime, render_template, user_directive
-from keys.tokens import DISPLAY_PREFIX_LENGTH, digest, generate
+from keys.tokens import generate
+from tests.support.gateway import Gateway, start_upstream
+from tests.support.ports import free_port
+from tests.support.private_services import PrivateRedis
+from tests.support.processes import stop
+from tests.support.snapshots import api_entry, key_entry, key_fields, plan_entry, snapshot
+from tests.support.waiting import wait_http
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 UNLIMITED = 10**12
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def spawn(fn_args: list[str]) -> subprocess.Popen[bytes]:
-    """Run a launcher-style module (it execs nginx, so the PID is nginx's master)."""
-    return subprocess.Popen([sys.executable, *fn_args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def stop(p: subprocess.Popen[bytes]) -> None:
-    if p.poll() is None:
-        os.kill(p.pid, signal.SIGQUIT)
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            os.kill(p.pid, signal.SIGKILL)
-            p.wait()
-
-
-def wait_http(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def bench_nginx(prefix: Path, template: str, values: dict[str, str]) -> tuple[Path, list[str]]:
@@ -90,119 +58,44 @@ def start_plain(tmp: Path, workers: int, upstream: str) -> tuple[subprocess.Pope
     return subprocess.Popen(command), port
 
 
-def start_upstream(tmp: Path, kind: str, listen: str) -> subprocess.Popen[bytes]:
+def start_bench_upstream(tmp: Path, kind: str, listen: str) -> subprocess.Popen[bytes]:
     """The API behind both proxies: the demo echo (nginx + Lua) or a static nginx answer."""
     if kind == "echo":
-        return spawn(
-            ["-m", "gateway.demo_upstream", "--listen", listen, "--runtime-dir", str(tmp / "up"), "--workers", "1"]
-        )
+        return start_upstream(listen, tmp / "up").popen
     values = {"workers": "1", "listen": listen}
     _, command = bench_nginx(prepare_runtime(tmp / "static-up"), "static_upstream.conf.tmpl", values)
     return subprocess.Popen(command)
 
 
 def bench_snapshot(upstream: str, n_keys: int, key: str) -> dict[str, Any]:
-    keys = [
-        {
-            "digest": digest(key),
-            "prefix": key[:DISPLAY_PREFIX_LENGTH],
-            "application_id": 5,
-            "organisation_id": 2,
-            "status": "active",
-            "expires_at": None,
-            "api_ids": [],
-            "allowed_cidrs": [],
-        }
-    ]
-    for _ in range(n_keys - 1):
-        keys.append(
-            {
-                "digest": os.urandom(32).hex(),
-                "prefix": "ptc_live_bench00",
-                "application_id": 5,
-                "organisation_id": 2,
-                "status": "active",
-                "expires_at": None,
-                "api_ids": [],
-                "allowed_cidrs": [],
-            }
-        )
-    return {
-        "version": 1,
-        "generated_at": None,
-        "apis": [
-            {
-                "id": 1,
-                "slug": "demo",
-                "host": None,
-                "path_prefix": "/demo",
-                "upstream_url": f"http://{upstream}",
-                "strip_prefix": True,
-                "methods": ["GET", "POST"],
-                "max_body_bytes": 1048576,
-                "key_header": "X-API-Key",
-                "allow_query_key": False,
-                "query_key_param": "api_key",
-                "connect_timeout_ms": 5000,
-                "read_timeout_ms": 30000,
-                "send_timeout_ms": 30000,
-            }
-        ],
-        "plans": [
-            {
-                "id": 3,
-                "rate_per_second": UNLIMITED,
-                "rate_per_minute": UNLIMITED,
-                "quota_per_day": UNLIMITED,
-                "quota_per_month": UNLIMITED,
-                "store_failure_mode": "allow",
-            }
-        ],
-        "subscriptions": [
-            {
-                "id": 7,
-                "application_id": 5,
-                "api_id": 1,
-                "plan_id": 3,
-                "status": "active",
-                "blocked_until": None,
-                "blocked_reason": None,
-            }
-        ],
-        "keys": keys,
-    }
+    """One API on upstream, an unlimited plan, key and n_keys - 1 keys nobody holds."""
+    api = api_entry(
+        f"http://{upstream}", slug="demo", connect_timeout_ms=5000, read_timeout_ms=30000, send_timeout_ms=30000
+    )
+    unlimited = plan_entry(
+        rate_per_second=UNLIMITED, rate_per_minute=UNLIMITED, quota_per_day=UNLIMITED, quota_per_month=UNLIMITED
+    )
+    doc = snapshot(1, [api], plans=[unlimited], keys=[key_entry(secret=key)], generated_at=None)
+    doc["keys"] += [key_fields(os.urandom(32).hex(), "ptc_live_bench00") for _ in range(n_keys - 1)]
+    return doc
 
 
 GATEWAY_EXTRA: list[str] = []
 
 
 def start_gateway(
-    tmp: Path, name: str, workers: int, snap_file: Path, keys_dict: str = "64m", extra: list[str] | None = None
-):
-    port, admin = free_port(), free_port()
-    args = [
-        "-m",
-        "gateway.launcher",
-        "--name",
-        name,
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--admin",
-        f"127.0.0.1:{admin}",
-        "--runtime-dir",
-        str(tmp / name),
-        "--push-secret",
-        "bench",
-        "--workers",
-        str(workers),
-        "--snapshot-file",
-        str(snap_file),
-        "--keys-dict-size",
-        keys_dict,
-        *GATEWAY_EXTRA,
-        *(extra or []),
-    ]
-    return spawn(args), port, admin
+    tmp: Path,
+    name: str,
+    workers: int,
+    snap_file: Path,
+    keys_dict: str = "64m",
+    extra: list[str] | None = None,
+    timeout: float = 60.0,
+) -> Gateway:
+    """A gateway on free ports serving snap_file: its admin listener answers, its snapshot may still be loading."""
+    options = ["--workers", str(workers), "--snapshot-file", str(snap_file), "--keys-dict-size", keys_dict]
+    gateway = Gateway.create(name, tmp / name, [*options, *GATEWAY_EXTRA, *(extra or [])], push_secret="bench")
+    return gateway.start(wait_ready=False, fresh_ports=True, timeout=timeout)
 
 
 def wrk(url: str, key: str | None, duration: int, connections: int) -> dict[str, float]:
@@ -228,58 +121,31 @@ def wrk(url: str, key: str | None, duration: int, connections: int) -> dict[str,
     }
 
 
-def start_redis(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """A private redis-server on a free loopback port (never the machine's own instance)."""
-    port = free_port()
-    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    p = subprocess.Popen([*args, "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return p, port
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("redis-server did not come up")
-
-
-def stop_redis(p: subprocess.Popen[bytes]) -> None:
-    if p.poll() is None:
-        p.terminate()
-        p.wait(10)
-
-
 def medians(results: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
     metrics = ("rps", "p50", "p99")
     return {name: {m: statistics.median(r[m] for r in rs) for m in metrics} for name, rs in results.items()}
 
 
 def throughput(
-    tmp: Path, upstream: str, workers: int, runs: int, duration: int, connections: int, redis_port: int | None
+    tmp: Path, upstream: str, workers: int, runs: int, duration: int, connections: int, redis_address: str | None
 ) -> dict[str, Any]:
     key = generate("live").token
     snap = tmp / f"bench-{workers}.json"
     snap.write_text(json.dumps(bench_snapshot(upstream, 1000, key)))
     plain, plain_port = start_plain(tmp, workers, upstream)
-    procs = [plain]
     targets = {"plain": (f"http://127.0.0.1:{plain_port}/demo/bench", None)}
-    admins = {}
+    gateways: dict[str, Gateway] = {}
     try:
-        gw, gw_port, admins["gateway"] = start_gateway(tmp, f"gw{workers}", workers, snap)
-        procs.append(gw)
-        targets["gateway"] = (f"http://127.0.0.1:{gw_port}/demo/bench", key)
-        if redis_port:
+        gateways["gateway"] = start_gateway(tmp, f"gw{workers}", workers, snap)
+        if redis_address:
             # same gateway, rate windows shared through Redis: one Redis round trip per request
-            shared, sh_port, admins["gateway_redis"] = start_gateway(
-                tmp, f"gwr{workers}", workers, snap, extra=["--redis", f"127.0.0.1:{redis_port}/0"]
+            gateways["gateway_redis"] = start_gateway(
+                tmp, f"gwr{workers}", workers, snap, extra=["--redis", redis_address]
             )
-            procs.append(shared)
-            targets["gateway_redis"] = (f"http://127.0.0.1:{sh_port}/demo/bench", key)
+        targets.update({name: (f"{gw.url}/demo/bench", key) for name, gw in gateways.items()})
         wait_http(f"http://127.0.0.1:{plain_port}/demo/")
-        for admin in admins.values():
-            wait_http(f"http://127.0.0.1:{admin}/_portico/ready")
+        for gw in gateways.values():
+            gw.wait_ready(timeout=60)
         for url, k in targets.values():  # warm-up: JIT, keepalive pools
             wrk(url, k, 1, connections)
         names = list(targets)
@@ -294,13 +160,11 @@ def throughput(
             for name in names if i % 2 == 0 else reversed(names):
                 url, k = targets[name]
                 single[name].append(wrk(url, k, max(2, duration // 2), 1))
-        status = {
-            name: requests.get(f"http://127.0.0.1:{admin}/_portico/status", timeout=5).json()
-            for name, admin in admins.items()
-        }
+        status = {name: gw.status() for name, gw in gateways.items()}
     finally:
-        for p in reversed(procs):
-            stop(p)
+        for gw in reversed(gateways.values()):
+            gw.stop()
+        stop(plain, signal.SIGQUIT, 15)
     med, single_med = medians(results), medians(single)
     out: dict[str, Any] = {"workers": workers, "runs": results, "median": med, "single_connection_median": single_med}
     for name in names[1:]:
@@ -333,26 +197,15 @@ def key_load(tmp: Path, upstream: str, n: int) -> dict[str, Any]:
     gen_s = time.monotonic() - t0
     dict_size = f"{max(64, n * 160 // (1024 * 1024) + 16)}m"
     t0 = time.monotonic()
-    gw, port, admin = start_gateway(tmp, f"load{n}", 1, snap, keys_dict=dict_size)
+    gw = start_gateway(tmp, f"load{n}", 1, snap, keys_dict=dict_size)
     try:
-        wait_http(f"http://127.0.0.1:{admin}/_portico/status")
-        deadline = time.monotonic() + 300
-        while requests.get(f"http://127.0.0.1:{admin}/_portico/ready", timeout=5).status_code != 200:
-            if time.monotonic() > deadline:
-                raise RuntimeError("snapshot load timed out")
-            time.sleep(0.05)
+        gw.wait_ready(timeout=300)
         wall = time.monotonic() - t0
-        status = requests.get(f"http://127.0.0.1:{admin}/_portico/status", timeout=5).json()
-        ok = requests.get(f"http://127.0.0.1:{port}/demo/x", headers={"X-API-Key": key}, timeout=5).status_code
-        workers = [
-            int(p)
-            for p in subprocess.run(
-                ["ps", "-o", "pid=", "--ppid", str(gw.pid)], capture_output=True, text=True
-            ).stdout.split()
-        ]
-        rss = max(rss_kb(p) for p in workers)
+        status = gw.status()
+        ok = gw.get("/demo/x", key).status_code
+        rss = max(rss_kb(p) for p in gw.proc.worker_pids())
     finally:
-        stop(gw)
+        gw.stop()
     slots = status["config"]["shared_dicts"]
     used = sum(slots[s]["capacity"] - slots[s]["free"] for s in ("portico_keys_a", "portico_keys_b"))
     return {
@@ -389,15 +242,16 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="portico-bench-") as d:
         tmp = Path(d)
-        up_port = free_port()
-        upstream = f"127.0.0.1:{up_port}"
-        up = start_upstream(tmp, ns.upstream, upstream)
+        upstream = f"127.0.0.1:{free_port()}"
+        up = start_bench_upstream(tmp, ns.upstream, upstream)
         out: dict[str, Any] = {"throughput": [], "key_load": []}
-        redis, redis_port = start_redis(tmp) if ns.redis else (None, None)
+        redis = PrivateRedis.create(tmp / "redis") if ns.redis else None
         try:
+            if redis:
+                redis.start()
             wait_http(f"http://{upstream}/")
             for w in ns.workers:
-                r = throughput(tmp, upstream, w, ns.runs, ns.duration, ns.connections, redis_port)
+                r = throughput(tmp, upstream, w, ns.runs, ns.duration, ns.connections, redis.address if redis else None)
                 out["throughput"].append(r)
                 m = r["median"]
                 for name in [n for n in m if n != "plain"]:
@@ -421,9 +275,9 @@ def main() -> int:
                     flush=True,
                 )
         finally:
-            stop(up)
+            stop(up, signal.SIGQUIT, 15)
             if redis:
-                stop_redis(redis)
+                redis.stop()
     if ns.json:
         ns.json.write_text(json.dumps(out, indent=2))
     return 0

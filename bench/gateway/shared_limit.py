@@ -20,17 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.gateway.run import (
-    bench_snapshot,
-    free_port,
-    spawn,
-    start_gateway,
-    start_redis,
-    stop,
-    stop_redis,
-    wait_http,
-)
+from bench.gateway.run import bench_snapshot, start_gateway
 from keys.tokens import generate
+from tests.support.gateway import start_upstream
+from tests.support.ports import free_port
+from tests.support.private_services import PrivateRedis
 
 
 def hammer(urls: list[str], key: str, duration: int, connections: int) -> list[tuple[int, int]]:
@@ -52,24 +46,24 @@ def hammer(urls: list[str], key: str, duration: int, connections: int) -> list[t
     return out
 
 
-def scenario(tmp: Path, upstream: str, limit: int, duration: int, connections: int, redis_port: int | None) -> dict:
+def scenario(tmp: Path, upstream: str, limit: int, duration: int, connections: int, redis_address: str | None) -> dict:
     key = generate("live").token
     snap_doc = bench_snapshot(upstream, 10, key)
     snap_doc["plans"][0].update(rate_per_second=None, rate_per_minute=limit, quota_per_day=None, quota_per_month=None)
-    tag = "shared" if redis_port else "local"
+    tag = "shared" if redis_address else "local"
     snap = tmp / f"{tag}.json"
     snap.write_text(json.dumps(snap_doc))
-    extra = ["--redis", f"127.0.0.1:{redis_port}/0"] if redis_port else []
+    extra = ["--redis", redis_address] if redis_address else []
     gws = [start_gateway(tmp, f"{tag}{i}", 2, snap, extra=extra) for i in (1, 2)]
     try:
-        for _, _, admin in gws:
-            wait_http(f"http://127.0.0.1:{admin}/_portico/ready")
+        for gw in gws:
+            gw.wait_ready(timeout=60)
         if time.time() % 60 > 60 - duration - 5:  # stay inside one minute window
             time.sleep(61 - time.time() % 60)
-        results = hammer([f"http://127.0.0.1:{port}/demo/x" for _, port, _ in gws], key, duration, connections)
+        results = hammer([f"{gw.url}/demo/x" for gw in gws], key, duration, connections)
     finally:
-        for p, _, _ in gws:
-            stop(p)
+        for gw in gws:
+            gw.stop()
     admitted = sum(total - non2xx for total, non2xx in results)
     return {
         "limiter": tag,
@@ -92,14 +86,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="portico-shared-limit-") as d:
         tmp = Path(d)
         upstream = f"127.0.0.1:{free_port()}"
-        up = spawn(
-            ["-m", "gateway.demo_upstream", "--listen", upstream, "--runtime-dir", str(tmp / "up"), "--workers", "1"]
-        )
-        redis, redis_port = start_redis(tmp)
+        up = start_upstream(upstream, tmp / "up")
+        redis = PrivateRedis.create(tmp / "redis")
         try:
-            wait_http(f"http://{upstream}/")
-            for port in (redis_port, None):
-                r = scenario(tmp, upstream, ns.limit, ns.duration, ns.connections, port)
+            redis.start()
+            for address in (redis.address, None):
+                r = scenario(tmp, upstream, ns.limit, ns.duration, ns.connections, address)
                 out.append(r)
                 print(
                     f"{r['limiter']}: 2 gateways x 2 workers, limit {r['limit_per_minute']}/min, "
@@ -109,8 +101,8 @@ def main() -> int:
                     flush=True,
                 )
         finally:
-            stop_redis(redis)
-            stop(up)
+            redis.stop()
+            up.stop()
     if ns.json:
         ns.json.write_text(json.dumps(out, indent=2))
     return 0

@@ -28,10 +28,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import requests
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.celery_worker import CeleryWorker
+from tests.support.gateway import Gateway, start_upstream
+from tests.support.portal_process import manage, start_portal
+from tests.support.ports import free_port
+from tests.support.private_services import PrivateRedis, create_database
+from tests.support.processes import stop
 
 
 def pct(values: list[float], q: float) -> float:
@@ -50,13 +54,6 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def recreate_database(url: str) -> None:
-    base, name = url.rsplit("/", 1)
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)
@@ -67,8 +64,6 @@ def main() -> int:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="portico-bench-sync-"))
-    from tests.support.private_services import PrivateRedis
-
     broker = PrivateRedis.create(tmp / "redis")
     broker.start()
     os.environ.update(
@@ -82,26 +77,21 @@ def main() -> int:
         }
     )
     processes: list[subprocess.Popen[bytes]] = []
-    gateways: list[Any] = []
+    gateways: list[Gateway] = []
     try:
-        recreate_database(args.database_url)
-        subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=REPO, check=True)
+        create_database(args.database_url, replace=True)
+        manage("migrate", "--no-input", "-v", "0")
         return run(args, tmp, processes, gateways)
     finally:
         for gateway in gateways:
             gateway.stop(signal.SIGTERM)
         for proc in processes:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop(proc)
         broker.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(args: argparse.Namespace, tmp: Path, processes: list[subprocess.Popen[bytes]], gateways: list[Any]) -> int:
+def run(args: argparse.Namespace, tmp: Path, processes: list[subprocess.Popen[bytes]], gateways: list[Gateway]) -> int:
     import django
 
     django.setup()
@@ -116,7 +106,6 @@ def run(args: argparse.Namespace, tmp: Path, processes: list[subprocess.Popen[by
     from portal.models import Api, Plan
     from portal.services.applications import application_create, subscription_create
     from portal.services.organisations import organisation_create
-    from tests.gateway.conftest import Gateway, free_port, start_process, wait_until
 
     results: dict[str, Any] = {"keys": args.keys}
 
@@ -164,25 +153,13 @@ def run(args: argparse.Namespace, tmp: Path, processes: list[subprocess.Popen[by
     results["snapshot_build"] = {**summary(builds), "json_mb": round(len(body) / 1e6, 1)}
     print("snapshot build:", results["snapshot_build"], flush=True)
 
-    # --- processes
-    env = dict(os.environ)
-    log = open(tmp / "processes.log", "ab")  # noqa: SIM115 - closed with the processes
-    spawn = lambda argv: processes.append(subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=log))  # noqa: E731
-    spawn([sys.executable, "-m", "gateway.demo_upstream", "--listen", f"127.0.0.1:{upstream_port}",
-           "--runtime-dir", str(tmp / "upstream"), "--workers", "1"])  # fmt: skip
-    wait_until(lambda: requests.get(f"http://127.0.0.1:{upstream_port}/ping", timeout=1).ok, timeout=30)
-    spawn([sys.executable, "manage.py", "runserver", f"127.0.0.1:{portal_port}", "--noreload"])
+    # --- processes (this environment: the private broker and the scratch database)
+    processes.append(start_upstream(f"127.0.0.1:{upstream_port}", tmp / "upstream").popen)
+    processes.append(start_portal(portal_port, tmp / "portal.log", timeout=60))
     portal = f"http://127.0.0.1:{portal_port}"
-    wait_until(lambda: requests.get(portal + "/healthz", timeout=1).ok, timeout=60)
-    worker_log = tmp / "worker.log"
-    with open(worker_log, "ab") as wlog:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "2", "--loglevel", "INFO",
-             "--without-heartbeat", "--without-gossip", "--without-mingle"],
-            cwd=REPO, env=env, stdout=wlog, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    processes.append(worker)
-    wait_until(lambda: b"ready." in worker_log.read_bytes(), timeout=60)
+    worker = CeleryWorker.start(None, tmp / "worker.log", ["--concurrency", "2"])
+    processes.append(worker.popen)
+    worker.wait_ready(timeout=60)
 
     # (b) over HTTP, with a real client-credentials token
     gw_row, client_id, client_secret, push_secret = registered[0]
@@ -204,19 +181,15 @@ def run(args: argparse.Namespace, tmp: Path, processes: list[subprocess.Popen[by
     # gateways pull that snapshot at start
     loads = []
     for (row, cid, secret, push), index in zip(registered, (1, 2), strict=True):
-        port, admin_port = free_port(), free_port()
-        runtime = tmp / f"gw{index}"
-        gw_args = [
-            "--name", row.name, "--listen", f"127.0.0.1:{port}", "--admin", f"127.0.0.1:{admin_port}",
-            "--runtime-dir", str(runtime), "--workers", "1", "--push-secret", push,
-            "--config-url", portal + "/gateway/v1/config", "--token-url", portal + "/o/token/",
+        options = [
+            "--workers", "1", "--config-url", portal + "/gateway/v1/config", "--token-url", portal + "/o/token/",
             "--client-id", cid, "--client-secret", secret, "--poll-interval", "30", "--heartbeat-interval", "5",
             "--trusted-proxy", "127.0.0.1/32",
         ]  # fmt: skip
-        gateway = Gateway(row.name, port, admin_port, runtime, gw_args)
+        gateway = Gateway.create(row.name, tmp / f"gw{index}", options, push_secret=push)
         gateways.append(gateway)
         started = time.monotonic()
-        gateway.proc = start_process(["-m", "gateway.launcher", *gw_args], runtime)
+        gateway.start(wait_ready=False, fresh_ports=True, timeout=60)
         gateway.wait_ready(timeout=120)
         ready_after = time.monotonic() - started
         type(row).objects.filter(pk=row.pk).update(admin_url=gateway.admin_url)
@@ -262,8 +235,7 @@ def run(args: argparse.Namespace, tmp: Path, processes: list[subprocess.Popen[by
     print("revocation:", json.dumps(results["revocation"]), flush=True)
 
     # --- (c) one-key delta pushed to both gateways (worker stopped, so this process does the push)
-    worker.terminate()
-    worker.wait(20)
+    worker.stop(timeout=20)
     pushes = []
     for trial, (key, secret) in enumerate(delta_keys):
         for session in sessions:

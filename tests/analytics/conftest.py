@@ -1,9 +1,7 @@
-"""Usage pipeline fixtures: a registered gateway row and access-log records in the gateway's format (§6)."""
+"""Usage pipeline fixtures: a real gateway serving the platform's snapshot, a registered gateway row, log identities."""
 
 from __future__ import annotations
 
-import itertools
-import time
 from typing import Any
 
 import pytest
@@ -12,13 +10,11 @@ from gateway_sync import secrets
 from gateway_sync.models import Gateway
 from gateway_sync.snapshot import build_snapshot
 from portal.models import Plan
-from tests.gateway.conftest import PUSH_SECRET, start_gateway, upstream  # noqa: F401  (fixtures)
-
-_request_ids = itertools.count(1)
+from tests.support.gateway import PUSH_SECRET
 
 
 @pytest.fixture
-def serving_gateway(api: Any, subscription: Any, upstream: str, start_gateway: Any) -> Any:  # noqa: F811
+def serving_gateway(api: Any, subscription: Any, upstream: str, start_gateway: Any) -> Any:
     """Factory: a real gateway serving the platform's snapshot (no rate limits), registered as a Gateway row.
 
     start(flush_interval) -> (running gateway, Gateway row)
@@ -57,33 +53,3 @@ def ids(api_key: tuple[Any, str], subscription: Any) -> dict[str, Any]:
         "plan": subscription.plan_id,
         "key": key.prefix,
     }
-
-
-def record(ids: dict[str, Any] | None = None, *, t: float | None = None, **fields: Any) -> dict[str, Any]:
-    """One access-log record as the gateway writes it; `ids` from the fixture, fields overridable."""
-    rec: dict[str, Any] = {
-        "t": time.time() if t is None else t,
-        "id": f"req-{next(_request_ids)}",
-        "m": "GET",
-        "p": "/weather/today",
-        "s": 200,
-        "rt": 0.004,
-        "ut": 0.003,
-        "bi": 300,
-        "bo": 800,
-        "ip": "203.0.113.9",
-        "api": None,
-        "app": None,
-        "org": None,
-        "sub": None,
-        "plan": None,
-        "key": "",
-        "lim": "ok",
-    }
-    rec.update(ids or {})
-    rec.update(fields)
-    return rec
-
-
-def batch(sequence: int, records: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"sequence": sequence, "count": len(records), "src": "0:0", "records": records}

@@ -10,8 +10,8 @@ from django.test import Client
 
 from analytics.ingest import batch_ingest
 from analytics.models import IngestedBatch, QuotaUsage, UsageRollup
-from tests.analytics.conftest import batch, record
 from tests.conftest import _verified_user
+from tests.support.access_log import batch, record
 
 
 @pytest.fixture

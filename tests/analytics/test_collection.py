@@ -14,7 +14,8 @@ from analytics.tasks import collect_gateway_logs
 from gateway_sync.admin_client import GatewayAdminClient
 from gateway_sync.models import Gateway
 from keys.models import ApiKey
-from tests.gateway.conftest import PUSH_SECRET, wait_until
+from tests.support.gateway import PUSH_SECRET
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture

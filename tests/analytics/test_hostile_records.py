@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from analytics.ingest import batch_ingest
 from analytics.models import IngestedBatch, RequestEvent, UsageRollup
-from tests.analytics.conftest import batch, record
+from tests.support.access_log import batch, record
 
 NOW = time.time()
 

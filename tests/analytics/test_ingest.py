@@ -16,7 +16,7 @@ from analytics.models import LATENCY_BOUNDS_MS, LATENCY_FIELDS, IngestedBatch, R
 from analytics.selectors import usage_percentiles
 from keys.models import ApiKey
 from keys.services import key_issue
-from tests.analytics.conftest import batch, record
+from tests.support.access_log import batch, record
 
 
 def _totals(granularity: str) -> dict[str, int]:

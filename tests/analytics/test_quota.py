@@ -15,8 +15,8 @@ from analytics.selectors import quota_states
 from gateway_sync.models import ConfigChange
 from portal.models import Subscription
 from portal.services.applications import subscription_change_plan, subscription_create
-from tests.analytics.conftest import batch, record
 from tests.factories import ApiFactory, PlanFactory
+from tests.support.access_log import batch, record
 
 NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 MIDNIGHT = datetime(2026, 11, 24, tzinfo=UTC)

@@ -9,8 +9,8 @@ import pytest
 import time_machine
 
 from analytics.ingest import batch_ingest
-from tests.analytics.conftest import batch, record
 from tests.api.conftest import assert_problem
+from tests.support.access_log import batch, record
 
 NOW = datetime(2026, 11, 23, 12, 30, 15, tzinfo=UTC)
 

@@ -15,8 +15,8 @@ from analytics.charts import nice_ceiling, requests_chart
 from analytics.ingest import batch_ingest
 from analytics.models import UsageRollup
 from portal.models import Subscription
-from tests.analytics.conftest import batch, record
 from tests.portal.pages_helpers import text
+from tests.support.access_log import batch, record
 
 NOW = datetime(2026, 11, 23, 12, 30, 15, tzinfo=UTC)
 

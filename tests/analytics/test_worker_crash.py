@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,51 +15,25 @@ from django.db.models import Sum
 from analytics.models import IngestedBatch, RequestEvent, UsageRollup
 from analytics.tasks import collect_gateway_logs
 from gateway_sync.models import Gateway
-from tests.gateway.conftest import REPO, wait_until
+from tests.support.celery_worker import CeleryWorker, worker_env
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-class Worker:
-    """`celery -A config worker` on a private queue, against the test database; stopped by its PID."""
-
-    def __init__(self, queue: str, log: Path) -> None:
-        env = os.environ | {
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**connection.settings_dict),
-            # One batch per fetch and many fetches per run: the run lasts long enough to be killed mid-way.
-            "PORTICO_USAGE_FETCH_LIMIT": "1",
-            "PORTICO_USAGE_FETCH_ROUNDS": "100000",
-        }
-        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-c", "1", "-P", "prefork"]
-        command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"]
-        with open(log, "ab") as out:
-            self.popen = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        self.log = log
-
-    def children(self) -> list[int]:
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.popen.pid)], capture_output=True, text=True)
-        return [int(p) for p in out.stdout.split()]
-
-    def wait_ready(self) -> None:
-        wait_until(lambda: b"ready." in self.log.read_bytes(), timeout=30)
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
-
-
 @pytest.fixture
-def worker(tmp_path: Path) -> Iterator[tuple[Worker, str]]:
+def worker(tmp_path: Path) -> Iterator[tuple[CeleryWorker, str]]:
+    """`celery -A config worker` on a private queue, against the test database; stopped by its PID."""
     queue = f"analytics-test-{uuid.uuid4().hex[:8]}"
-    started = Worker(queue, tmp_path / "worker.log")
+    env = worker_env(
+        connection.settings_dict,
+        # One batch per fetch and many fetches per run: the run lasts long enough to be killed mid-way.
+        PORTICO_USAGE_FETCH_LIMIT="1",
+        PORTICO_USAGE_FETCH_ROUNDS="100000",
+    )
+    started = CeleryWorker.start(env, tmp_path / "worker.log", ["-Q", queue, "-c", "1", "-P", "prefork"])
     yield started, queue
-    started.stop()
+    started.stop(timeout=15)
     connection.close()
 
 

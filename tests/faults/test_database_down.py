@@ -4,7 +4,7 @@ import secrets
 
 import requests
 
-from tests.gateway.conftest import wait_until
+from tests.support.waiting import wait_until
 
 
 def test_with_postgres_down_the_portal_answers_503_and_the_gateway_keeps_enforcing(stack) -> None:

@@ -2,7 +2,7 @@
 
 import signal
 
-from tests.gateway.conftest import wait_until
+from tests.support.waiting import wait_until
 
 
 def _requests_counted(stack) -> int:
@@ -27,7 +27,7 @@ def test_usage_is_counted_exactly_once_across_a_gateway_restart_and_a_worker_cra
 
     gateway.restart()
     assert [gateway.get("/echo/b", key).status_code for _ in range(20)] == [200] * 20
-    stack.worker.send_signal(signal.SIGKILL)  # a worker crash between collections loses nothing either
-    stack.worker.wait(10)
+    stack.worker.popen.send_signal(signal.SIGKILL)  # a worker crash between collections loses nothing either
+    stack.worker.popen.wait(10)
     stack.start_worker()
     _collect_until(stack, 50)

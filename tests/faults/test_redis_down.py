@@ -2,7 +2,7 @@
 
 import time
 
-from tests.gateway.conftest import wait_until
+from tests.support.waiting import wait_until
 
 
 def test_a_key_revoked_while_redis_is_down_is_refused_at_the_gateway_by_its_own_pull(stack) -> None:

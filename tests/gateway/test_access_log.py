@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.gateway.conftest import api_entry, key_entry, plan_entry, snapshot, wait_until
+from tests.support.snapshots import api_entry, key_entry, plan_entry, snapshot
+from tests.support.waiting import wait_until
 
 
 def raw_request(port: int, head: bytes) -> bytes:

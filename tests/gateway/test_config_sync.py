@@ -9,16 +9,10 @@ import time
 
 import requests
 
-from tests.gateway.conftest import (
-    Key,
-    api_entry,
-    change,
-    free_port,
-    key_entry,
-    sign,
-    snapshot,
-    wait_until,
-)
+from tests.support.gateway import sign
+from tests.support.ports import free_port
+from tests.support.snapshots import Key, api_entry, change, key_entry, snapshot
+from tests.support.waiting import wait_until
 
 
 def test_gateway_pulls_its_snapshot_as_an_oauth2_client(start_gateway, upstream, platform):

@@ -8,7 +8,8 @@ import socket
 import time
 
 from keys.tokens import checksum
-from tests.gateway.conftest import api_entry, key_entry, make_key, snapshot, subscription_entry, wait_until
+from tests.support.snapshots import api_entry, key_entry, make_key, snapshot, subscription_entry
+from tests.support.waiting import wait_until
 
 
 def test_key_is_accepted_from_the_bearer_authorization_header(start_gateway, upstream):

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from tests.gateway.conftest import api_entry, change, key_entry, plan_entry, snapshot, subscription_entry
+from tests.support.snapshots import api_entry, change, key_entry, plan_entry, snapshot, subscription_entry
 
 
 def sleep_until_fraction(fraction: float) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.gateway.conftest import api_entry, free_port, key_entry, snapshot, subscription_entry
+from tests.support.ports import free_port
+from tests.support.snapshots import api_entry, key_entry, snapshot, subscription_entry
 
 
 def test_key_restricted_to_other_apis_is_forbidden(start_gateway, upstream):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from tests.gateway.conftest import api_entry, change, free_port, key_entry, snapshot, subscription_entry
+from tests.support.ports import free_port
+from tests.support.snapshots import api_entry, change, key_entry, snapshot, subscription_entry
 
 
 def self_signed_localhost_cert(folder: Path, with_san: bool = False) -> tuple[Path, Path]:

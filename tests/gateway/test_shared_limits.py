@@ -6,59 +6,27 @@ Each test runs its own redis-server on a free loopback port (never the machine's
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.gateway.conftest import api_entry, free_port, key_entry, plan_entry, snapshot, subscription_entry, wait_until
 from tests.gateway.test_limits import sleep_until_fraction
+from tests.support.private_services import PrivateRedis
+from tests.support.snapshots import api_entry, key_entry, plan_entry, snapshot, subscription_entry
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
 
 
-@dataclass
-class RedisServer:
-    """A private redis-server, stopped by its PID."""
-
-    port: int
-    workdir: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.proc = subprocess.Popen(
-            [*args, "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        wait_until(self.ping, timeout=10)
-        return self
-
-    def ping(self) -> bool:
-        with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(64).startswith(b"+PONG")
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(free_port(), tmp_path)
+def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis.create(tmp_path)
     server.start()
     yield server
-    server.kill()
+    server.stop()
 
 
 ALLOW, DENY = 3, 4
@@ -134,7 +102,7 @@ def test_dead_redis_applies_each_plans_failure_mode_and_shared_limiting_resumes(
     avoid_minute_boundary()
     assert gw.get("/demo/x", a.secret).headers["RateLimit-Limit"] == "5"
 
-    redis_server.kill()
+    redis_server.stop()
     allowed = [gw.get("/demo/x", a.secret) for _ in range(6)]
     denied = gw.get("/demo/x", b.secret)
 

@@ -7,6 +7,7 @@ from gateway_sync.models import ConfigChange, Gateway
 from gateway_sync.selectors import current_version
 from portal.models import Api, Plan
 from portal.services.catalog import api_delete, api_save, plan_delete, plan_save
+from tests.support.registration import register
 
 pytestmark = pytest.mark.django_db
 
@@ -102,8 +103,6 @@ def test_registering_a_gateway_in_the_admin_shows_its_secrets_once(staff_client)
 
 
 def test_the_fleet_page_shows_health_drift_and_errors_to_staff_only(staff_client, alice_client, api_key):
-    from tests.gateway_sync.conftest import register
-
     edge = register("edge-7")
     Gateway.objects.filter(pk=edge.gateway.pk).update(last_error="push answered 401 admin-unauthorized")
     page = staff_client.get("/admin/gateway_sync/gateway/fleet/")

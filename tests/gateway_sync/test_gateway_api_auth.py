@@ -11,7 +11,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 from gateway_sync.services import gateway_rotate_credentials, gateway_set_enabled
 from keys.services import access_token_issue
 from tests.api.conftest import assert_problem
-from tests.gateway_sync.conftest import fetch_token, register
+from tests.support.registration import fetch_token, register
 
 pytestmark = pytest.mark.django_db
 

@@ -23,8 +23,10 @@ from gateway_sync.services import gateways_push, gateways_reconcile
 from gateway_sync.tasks import enqueue_push
 from keys.services import access_token_issue, key_issue, key_revoke
 from portal.models import Api
-from tests.gateway.conftest import free_port, wait_until
-from tests.gateway_sync.conftest import point_celery_at, register
+from tests.support.celery_broker import point_celery_at
+from tests.support.ports import free_port
+from tests.support.registration import register
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

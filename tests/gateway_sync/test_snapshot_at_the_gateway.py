@@ -2,10 +2,9 @@
 
 from gateway_sync.snapshot import build_snapshot
 from keys.services import key_issue, key_revoke, key_update
-from tests.gateway.conftest import start_gateway, upstream  # noqa: F401  (fixtures)
 
 
-def test_gateway_enforces_the_platform_snapshot(api, api_key, alice, application, start_gateway, upstream) -> None:  # noqa: F811
+def test_gateway_enforces_the_platform_snapshot(api, api_key, alice, application, start_gateway, upstream) -> None:
     api.upstream_url = upstream
     api.save()
     key, secret = api_key

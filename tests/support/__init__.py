@@ -1,0 +1,1 @@
+"""The test harness: real processes on free loopback ports, for the test packages and bench/ (no fixtures)."""

@@ -1,4 +1,4 @@
-"""Private PostgreSQL and Redis servers for fault tests, on free loopback ports in a temporary folder.
+"""Private PostgreSQL and Redis servers on free loopback ports, and databases created on a server, for tests and bench/.
 
 Tests that stop or kill a service use these, never the machine's shared instances. Every process is
 stopped by the PID we started.
@@ -9,33 +9,26 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import redis
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 
 
-def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception:  # noqa: BLE001 - any failure means "not up yet"
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not come up within {timeout}s")
+def create_database(url: str, *, replace: bool = False) -> None:
+    """Create url's database on its server unless it exists; replace: drop it first (and its connections)."""
+    server, name = url.rsplit("/", 1)
+    with psycopg.connect(server + "/postgres", autocommit=True) as conn:
+        if replace:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _postgres_bin() -> Path:
@@ -80,10 +73,8 @@ class PrivatePostgres:
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run([str(_postgres_bin() / "pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-l",
                    str(self.folder / "server.log"), "start"])  # fmt: skip
-        _wait(self._accepts, 30, "private PostgreSQL")
-        with psycopg.connect(self.url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'portico'").fetchone():
-                conn.execute("CREATE DATABASE portico")
+        wait_until(self._accepts, 30, 0.1, what="private PostgreSQL up", errors=(Exception,))
+        create_database(self.url)
 
     def _accepts(self) -> bool:
         with psycopg.connect(self.url.rsplit("/", 1)[0] + "/postgres", connect_timeout=1):
@@ -102,7 +93,7 @@ class PrivatePostgres:
 
 @dataclass
 class PrivateRedis:
-    """redis-server without persistence on a free port."""
+    """redis-server without persistence on a free port; stop() kills it, start() again brings it back empty."""
 
     folder: Path
     port: int
@@ -117,13 +108,21 @@ class PrivateRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def address(self) -> str:
+        """The same server as the gateway launcher's --redis takes it (HOST:PORT/DB)."""
+        return f"127.0.0.1:{self.port}/0"
+
     def start(self) -> None:
         self.process = subprocess.Popen(
             ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
              "--dir", str(self.folder)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        _wait(lambda: redis.Redis.from_url(self.url, socket_timeout=1).ping(), 10, "private Redis")
+        wait_until(self._pings, 10, 0.1, what="private Redis up", errors=(Exception,))
+
+    def _pings(self) -> bool:
+        return redis.Redis.from_url(self.url, socket_timeout=1).ping()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -1,7 +1,6 @@
 """Staff edits in the admin reach the change feed: the catalog goes through services, nothing bypasses them."""
 
 import pytest
-from allauth.mfa.models import Authenticator
 
 from gateway_sync.models import ConfigChange, Gateway
 from gateway_sync.selectors import current_version
@@ -10,18 +9,6 @@ from portal.services.catalog import api_delete, api_save, plan_delete, plan_save
 from tests.support.registration import register
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client, db):
-    from tests.conftest import _verified_user
-
-    user = _verified_user("staffer")
-    user.is_staff = user.is_superuser = True
-    user.save()
-    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"})
-    client.force_login(user)
-    return client
 
 
 def _new_changes(before):

@@ -73,14 +73,15 @@ def test_the_subscribe_form_offers_only_apis_not_yet_subscribed(
     assert list(form.fields["plan"].queryset) == [other]
 
 
-def test_changing_plan_upgrades_and_a_plan_needing_approval_turns_it_pending(
+def test_asking_for_a_plan_needing_approval_keeps_the_current_plan_and_says_so(
     alice_client: Client, application: Any, subscription: Any, pro_plan: Any, free_plan: Any
 ) -> None:
     url = f"/subscriptions/{subscription.pk}/plan/"
     response = alice_client.post(url, {f"s{subscription.pk}-plan": pro_plan.pk}, follow=True)
-    assert "moves to Pro once an admin approves it" in text(response)
+    assert "moves to Pro once staff approve it; Free keeps serving your traffic until then." in text(response)
+    assert f'id="plan-request-{subscription.pk}"' in text(response)
     subscription.refresh_from_db()
-    assert (subscription.plan, subscription.status) == (pro_plan, Subscription.Status.PENDING)
+    assert (subscription.plan, subscription.requested_plan, subscription.status) == (free_plan, pro_plan, "active")
 
 
 def test_changing_to_a_plan_of_another_api_re_renders_the_page_with_an_error(

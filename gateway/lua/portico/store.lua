@@ -15,6 +15,7 @@ local ip = require "portico.ip"
 local jsonscan = require "portico.jsonscan"
 local lock = require "portico.lock"
 local settings = require "portico.settings"
+local url = require "portico.url"
 
 local type, tonumber, tostring, pairs, ipairs = type, tonumber, tostring, pairs, ipairs
 local sub, match, gmatch, lower, upper, gsub, find = string.sub, string.match, string.gmatch, string.lower,
@@ -143,28 +144,13 @@ local function resolve_host(host)
     return hosts_cache[lower(host)]
 end
 
-local function parse_upstream(url)
-    if type(url) ~= "string" then
+local function parse_upstream(upstream_url)
+    local u = url.parse(upstream_url)
+    if not u then
         return nil
     end
-    local scheme, rest = match(url, "^(https?)://(.+)$")
-    if not scheme then
-        return nil
-    end
-    local hostport, path = match(rest, "^([^/]+)(.*)$")
-    if not hostport then
-        return nil
-    end
-    local host, port = match(hostport, "^%[(.+)%]:?(%d*)$")
-    if not host then
-        host, port = match(hostport, "^([^:]+):?(%d*)$")
-    end
-    if not host then
-        return nil
-    end
-    port = tonumber(port) or (scheme == "https" and 443 or 80)
-    path = gsub(path, "/+$", "")
-    return { scheme = scheme, host = host, addr = resolve_host(host), port = port, path = path }
+    local path = gsub(u.path, "/+$", "")
+    return { scheme = u.scheme, host = u.host, addr = resolve_host(u.host), port = u.port, path = path }
 end
 
 local function ms(v, default)

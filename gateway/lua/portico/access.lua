@@ -33,6 +33,7 @@ local byte, sub, find, lower, gsub, format = string.byte, string.sub, string.fin
     string.format
 local tonumber, tostring, pairs, ceil, floor = tonumber, tostring, pairs, math.ceil, math.floor
 local now = ngx.now
+local PREFIX_LEN = keyformat.PREFIX_LEN
 
 pcall(ffi.cdef, "int memcmp(const void *a, const void *b, size_t n);")
 
@@ -315,7 +316,7 @@ local function stage_key(api, authz, header_key)
         end
         k = store.key(crypto.sha256(key), key)
         if not k then
-            var.pt_key = sub(key, 1, 16)
+            var.pt_key = sub(key, 1, PREFIX_LEN)
             return invalid_key(api, addr)
         end
     end

@@ -13,6 +13,7 @@ local lrucache = require "resty.lrucache"
 local crypto = require "portico.crypto"
 local ip = require "portico.ip"
 local jsonscan = require "portico.jsonscan"
+local keyformat = require "portico.keyformat"
 local lock = require "portico.lock"
 local settings = require "portico.settings"
 local url = require "portico.url"
@@ -27,6 +28,7 @@ local state = ngx.shared.portico_state
 local SLOTS = { a = ngx.shared.portico_keys_a, b = ngx.shared.portico_keys_b }
 local META, VERSION, COUNT = "\0meta", "\0version", "\0count"
 local KEY_CHUNK = 2000
+local PREFIX_LEN = keyformat.PREFIX_LEN
 
 local _M = { SLOTS = SLOTS }
 
@@ -334,7 +336,7 @@ function _M.key(raw, secret)
         key_cache:set(raw, rec)
     end
     if secret then
-        rec.prefix = sub(secret, 1, 16) -- computed once per key, not per request
+        rec.prefix = sub(secret, 1, PREFIX_LEN) -- computed once per key, not per request
         secret_cache:set(secret, rec)
     end
     return rec

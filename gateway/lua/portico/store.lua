@@ -5,15 +5,15 @@
 -- the active slot in place, in version order, and journaled so that a restart
 -- without the platform comes back at the same version.
 --
--- Slot layout: raw 32-byte SHA-256 digest -> "app|org|expires|api_ids|cidrs"
--- (revoked keys are simply absent), plus META (apis/plans/subscriptions JSON),
+-- Slot layout: raw 32-byte SHA-256 digest -> key record (portico.keyrecord;
+-- revoked keys are simply absent), plus META (apis/plans/subscriptions JSON),
 -- VERSION and COUNT entries whose names cannot collide with a digest.
 local cjson = require "cjson.safe"
 local lrucache = require "resty.lrucache"
 local crypto = require "portico.crypto"
-local ip = require "portico.ip"
 local jsonscan = require "portico.jsonscan"
 local keyformat = require "portico.keyformat"
+local keyrecord = require "portico.keyrecord"
 local lock = require "portico.lock"
 local settings = require "portico.settings"
 local url = require "portico.url"
@@ -32,55 +32,6 @@ local PREFIX_LEN = keyformat.PREFIX_LEN
 
 local _M = { SLOTS = SLOTS }
 
----------------------------------------------------------------------------
--- encoding of key records
----------------------------------------------------------------------------
-
-local function num(v)
-    return type(v) == "number" and tostring(v) or ""
-end
-
-local function list(v, ok_type)
-    if type(v) ~= "table" then
-        return ""
-    end
-    local out = {}
-    for _, x in ipairs(v) do
-        if type(x) == ok_type then
-            out[#out + 1] = tostring(x)
-        end
-    end
-    return concat(out, ",")
-end
-
-local function encode_key(k)
-    return num(k.application_id) .. "|" .. num(k.organisation_id) .. "|" .. num(k.expires_at) .. "|"
-        .. list(k.api_ids, "number") .. "|" .. list(k.allowed_cidrs, "string")
-end
-
-local function decode_key(v)
-    local app, org, exp, apis, cidrs = match(v, "^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$")
-    if not app then
-        return nil
-    end
-    local rec = { app = tonumber(app), org = tonumber(org), exp = tonumber(exp), app_s = app, org_s = org,
-        loggable = app ~= "" and org ~= "" } -- both ids present: the log's fast format applies
-    if apis ~= "" then
-        rec.apis = {}
-        for id in gmatch(apis, "[^,]+") do
-            rec.apis[tonumber(id)] = true
-        end
-    end
-    if cidrs ~= "" then
-        -- an allowlist whose entries are all invalid stays empty: deny, not allow
-        rec.cidrs = {}
-        for c in gmatch(cidrs, "[^,]+") do
-            rec.cidrs[#rec.cidrs + 1] = ip.parse_cidr(c)
-        end
-    end
-    return rec
-end
-
 -- returns "new" | "replaced" | "deleted" | "absent", or nil, err
 local function put_key(slot, k, fresh)
     if type(k) ~= "table" then
@@ -97,7 +48,7 @@ local function put_key(slot, k, fresh)
         return slot:delete(raw) and "deleted"
     end
     local existed = not fresh and slot:get(raw) ~= nil
-    local ok, err = slot:safe_set(raw, encode_key(k))
+    local ok, err = slot:safe_set(raw, keyrecord.encode(k))
     if not ok then
         return nil, err
     end
@@ -327,7 +278,7 @@ function _M.key(raw, secret)
         if not v then
             return nil
         end
-        rec = decode_key(v)
+        rec = keyrecord.decode(v)
         if not rec then
             return nil
         end

@@ -14,6 +14,7 @@
 -- written only when they carry a value.
 local ffi = require "ffi"
 local base = require "resty.core.base"
+local routes = require "portico.routes"
 local store = require "portico.store"
 local keyformat = require "portico.keyformat"
 local crypto = require "portico.crypto"
@@ -33,6 +34,7 @@ local byte, sub, find, lower, gsub, format = string.byte, string.sub, string.fin
     string.format
 local tonumber, tostring, pairs, ceil, floor = tonumber, tostring, pairs, math.ceil, math.floor
 local now = ngx.now
+local route = routes.match
 local PREFIX_LEN = keyformat.PREFIX_LEN
 local SLASH, QUESTION_MARK, SPACE = byte("/"), byte("?"), byte(" ")
 
@@ -140,38 +142,8 @@ local function read_headers(key_lname, key_len)
 end
 
 ---------------------------------------------------------------------------
--- routing
+-- upstream URI and credential
 ---------------------------------------------------------------------------
-
-local function matches(r, uri, host)
-    if r.host and r.host ~= host then
-        return false
-    end
-    if r.plen == 1 then
-        return true
-    end
-    if sub(uri, 1, r.plen) ~= r.prefix then
-        return false
-    end
-    local nb = byte(uri, r.plen + 1)
-    return nb == nil or nb == SLASH
-end
-
--- longest matching prefix; candidates are pre-grouped by first path segment
-local function route(meta, uri, host)
-    local slash = find(uri, "/", 2, true)
-    local list = meta.by_seg[slash and sub(uri, 2, slash - 1) or sub(uri, 2)] or meta.roots
-    local r = list[1]
-    if r and matches(r, uri, host) then
-        return r -- the usual case, kept free of loops for the JIT
-    end
-    for i = 2, #list do
-        r = list[i]
-        if matches(r, uri, host) then
-            return r
-        end
-    end
-end
 
 local function escape_path(s)
     return (gsub(s, "[^%w%-%._~/!$&'()*+,;=:@%%]", function(c)

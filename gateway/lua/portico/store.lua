@@ -10,17 +10,16 @@
 -- VERSION and COUNT entries whose names cannot collide with a digest.
 local cjson = require "cjson.safe"
 local lrucache = require "resty.lrucache"
+local compile = require "portico.compile"
 local crypto = require "portico.crypto"
 local jsonscan = require "portico.jsonscan"
 local keyformat = require "portico.keyformat"
 local keyrecord = require "portico.keyrecord"
 local lock = require "portico.lock"
 local settings = require "portico.settings"
-local url = require "portico.url"
 
-local type, tonumber, tostring, pairs, ipairs = type, tonumber, tostring, pairs, ipairs
-local sub, match, gmatch, lower, upper, gsub, find = string.sub, string.match, string.gmatch, string.lower,
-    string.upper, string.gsub, string.find
+local type, tonumber, tostring, ipairs = type, tonumber, tostring, ipairs
+local sub = string.sub
 local concat, sort = table.concat, table.sort
 local null = cjson.null
 
@@ -66,175 +65,6 @@ local function delete_key(slot, hex)
 end
 
 ---------------------------------------------------------------------------
--- compiled (per-worker) view of apis/plans/subscriptions
----------------------------------------------------------------------------
-
-local hosts_cache
-local function resolve_host(host)
-    if match(host, "^%d+%.%d+%.%d+%.%d+$") or find(host, ":", 1, true) then
-        return host
-    end
-    if host == "localhost" then
-        return "127.0.0.1"
-    end
-    -- no resolver in the data path: static names come from /etc/hosts
-    if not hosts_cache then
-        hosts_cache = {}
-        local f = io.open("/etc/hosts", "r")
-        if f then
-            for line in f:lines() do
-                line = gsub(line, "#.*", "")
-                local addr, names = match(line, "^%s*(%S+)%s+(.+)$")
-                if addr then
-                    for n in gmatch(names, "%S+") do
-                        hosts_cache[lower(n)] = hosts_cache[lower(n)] or addr
-                    end
-                end
-            end
-            f:close()
-        end
-    end
-    return hosts_cache[lower(host)]
-end
-
-local function parse_upstream(upstream_url)
-    local u = url.parse(upstream_url)
-    if not u then
-        return nil
-    end
-    local path = gsub(u.path, "/+$", "")
-    return { scheme = u.scheme, host = u.host, addr = resolve_host(u.host), port = u.port, path = path }
-end
-
-local function ms(v, default)
-    return (type(v) == "number" and v > 0 and v or default) / 1000
-end
-
-local function compile_api(a)
-    local up = parse_upstream(a.upstream_url)
-    local prefix = type(a.path_prefix) == "string" and a.path_prefix or "/"
-    if prefix ~= "/" then
-        prefix = gsub(prefix, "/+$", "")
-    end
-    local methods
-    if type(a.methods) == "table" and #a.methods > 0 then
-        methods = {}
-        for _, m in ipairs(a.methods) do
-            methods[upper(m)] = true
-        end
-    end
-    local header = type(a.key_header) == "string" and a.key_header ~= "" and a.key_header or "X-API-Key"
-    return {
-        id = a.id,
-        id_s = tostring(a.id),
-        slug = a.slug,
-        host = type(a.host) == "string" and a.host ~= "" and lower(a.host) or nil,
-        prefix = prefix,
-        plen = #prefix,
-        strip = a.strip_prefix == true,
-        methods = methods,
-        allow = methods and concat(a.methods, ", ") or nil,
-        max_body = type(a.max_body_bytes) == "number" and a.max_body_bytes or nil,
-        key_header = header,
-        key_lname = lower(header), -- matched against nginx's lower-cased header names
-        query_key = a.allow_query_key == true and (type(a.query_key_param) == "string" and a.query_key_param
-            or "api_key") or nil,
-        upstream = up and up.addr and up or nil,
-        connect_timeout = ms(a.connect_timeout_ms, 5000),
-        send_timeout = ms(a.send_timeout_ms, 30000),
-        read_timeout = ms(a.read_timeout_ms, 30000),
-    }
-end
-
-local function compile(meta)
-    local c = { version = meta.version, routes = {}, plans = {}, subs = {}, by_id = {} }
-    for _, a in ipairs(meta.apis or {}) do
-        if type(a) == "table" then
-            local api = compile_api(a)
-            api.query_var = api.query_key and "arg_" .. api.query_key
-            -- the config's proxy_*_timeout are these defaults: the balancer skips set_timeouts
-            api.custom_timeouts = api.connect_timeout ~= 5 or api.send_timeout ~= 30 or api.read_timeout ~= 30
-            -- an upstream block rendered at start for this address skips the balancer phase
-            -- (which is the only place per-API timeouts can be set)
-            local up = api.upstream
-            local static = settings.static_upstreams
-            up = up and up.addr and type(static) == "table" and not api.custom_timeouts
-                and static[(up.addr:find(":", 1, true) and "[" .. up.addr .. "]" or up.addr) .. ":" .. up.port]
-            api.up_name = up or "portico_upstream"
-            api.balanced = not up -- through balancer_by_lua, which needs $pt_api
-            c.routes[#c.routes + 1] = api
-            c.by_id[api.id_s] = api
-            c.host_routing = c.host_routing or api.host ~= nil -- otherwise $host is never read
-        end
-    end
-    -- longest prefix first; at equal length a host-bound API beats a host-less one
-    sort(c.routes, function(x, y)
-        if x.plen ~= y.plen then
-            return x.plen > y.plen
-        end
-        return (x.host and 1 or 0) > (y.host and 1 or 0)
-    end)
-    -- candidates per first path segment, so a request usually tests one route
-    local roots = {}
-    for _, r in ipairs(c.routes) do
-        r.seg = r.plen > 1 and (match(r.prefix, "^/([^/]*)") or "") or nil
-        if not r.seg then
-            roots[#roots + 1] = r
-        end
-    end
-    c.by_seg, c.roots = {}, roots
-    for _, r in ipairs(c.routes) do
-        if r.seg then
-            local l = c.by_seg[r.seg]
-            if not l then
-                l = {}
-                c.by_seg[r.seg] = l
-            end
-            l[#l + 1] = r
-        end
-    end
-    for _, l in pairs(c.by_seg) do
-        for _, r in ipairs(roots) do
-            l[#l + 1] = r
-        end
-    end
-    for _, p in ipairs(meta.plans or {}) do
-        if type(p) == "table" and p.id then
-            p.id_s = tostring(p.id)
-            -- header values as strings once, not per request
-            for _, f in ipairs({ "rate_per_second", "rate_per_minute", "quota_per_day", "quota_per_month" }) do
-                if type(p[f]) == "number" then
-                    p[f .. "_s"] = tostring(p[f])
-                elseif p[f] ~= nil then
-                    p[f] = nil -- null or garbage: unlimited
-                end
-            end
-            c.plans[p.id] = p
-        end
-    end
-    for _, s in ipairs(meta.subscriptions or {}) do
-        if type(s) == "table" and s.application_id and s.api_id then
-            local per_app = c.subs[s.application_id]
-            if not per_app then
-                per_app = {}
-                c.subs[s.application_id] = per_app
-            end
-            local prev = per_app[s.api_id]
-            -- several subscriptions to one API: the active one wins
-            if not prev or (prev.status ~= "active" and s.status == "active") then
-                s.blocked_until = tonumber(s.blocked_until)
-                s.id_s = tostring(s.id)
-                -- quota counter names (the period index is appended by the limiter)
-                s.q_id_d, s.q_id_m = "d" .. (s.id or 0) .. ":", "M" .. (s.id or 0) .. ":"
-                per_app[s.api_id] = s
-            end
-        end
-    end
-    return c
-end
-_M.compile = compile
-
----------------------------------------------------------------------------
 -- request-time reads (hot path)
 ---------------------------------------------------------------------------
 
@@ -257,7 +87,7 @@ function _M.current()
         if type(meta) ~= "table" then
             return nil
         end
-        cur_meta, cur_slot, cur_rev = compile(meta), slot, rev
+        cur_meta, cur_slot, cur_rev = compile.compile(meta), slot, rev
         key_cache:flush_all()
         secret_cache:flush_all()
     end

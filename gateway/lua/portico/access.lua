@@ -14,6 +14,7 @@
 -- written only when they carry a value.
 local ffi = require "ffi"
 local base = require "resty.core.base"
+local routes = require "portico.routes"
 local store = require "portico.store"
 local keyformat = require "portico.keyformat"
 local crypto = require "portico.crypto"
@@ -33,6 +34,9 @@ local byte, sub, find, lower, gsub, format = string.byte, string.sub, string.fin
     string.format
 local tonumber, tostring, pairs, ceil, floor = tonumber, tostring, pairs, math.ceil, math.floor
 local now = ngx.now
+local route = routes.match
+local PREFIX_LEN = keyformat.PREFIX_LEN
+local SLASH, QUESTION_MARK, SPACE = byte("/"), byte("?"), byte(" ")
 
 pcall(ffi.cdef, "int memcmp(const void *a, const void *b, size_t n);")
 
@@ -62,6 +66,24 @@ local MAX_HEADERS = 100
 local hbuf = ffi.new("ngx_http_lua_ffi_table_elt_t[?]", MAX_HEADERS)
 local htrunc = ffi.new("int[1]")
 
+-- The header names the reader looks for (nginx's lower-cased form), their
+-- lengths and first bytes: a length and a byte compare rule out nearly every
+-- other header before any memcmp. Constant upvalues: LuaJIT compiles them in
+-- as literals.
+local X_API_KEY = "x-api-key"
+local X_API_KEY_LEN = #X_API_KEY
+local AUTHORIZATION = "authorization"
+local AUTHORIZATION_LEN = #AUTHORIZATION
+local CONTENT_LENGTH = "content-length"
+local CONTENT_LENGTH_LEN = #CONTENT_LENGTH
+local TRANSFER_ENCODING = "transfer-encoding"
+local TRANSFER_ENCODING_LEN = #TRANSFER_ENCODING
+local X_PORTICO = "x-portico-" -- a name prefix: any header starting with it
+local X_PORTICO_LEN = #X_PORTICO
+local X_REQUEST_ID = "x-request-id"
+local X_REQUEST_ID_LEN = #X_REQUEST_ID
+local BYTE_A, BYTE_C, BYTE_T, BYTE_X = byte("a"), byte("c"), byte("t"), byte("x")
+
 -- what a client's X-Request-Id must not hold to be logged unescaped (see mark_admitted)
 local UNSAFE_RID = '[%c"\\]'
 
@@ -87,22 +109,24 @@ local function read_headers(key_lname, key_len)
             if not key then
                 key = ffi_str(h.value.data, h.value.len)
             end
-            if len == 9 and not xak and C.memcmp(d, "x-api-key", 9) == 0 then
+            if len == X_API_KEY_LEN and not xak and C.memcmp(d, X_API_KEY, X_API_KEY_LEN) == 0 then
                 xak = key
             end
-        elseif len == 9 and c == 120 and C.memcmp(d, "x-api-key", 9) == 0 then
+        elseif len == X_API_KEY_LEN and c == BYTE_X and C.memcmp(d, X_API_KEY, X_API_KEY_LEN) == 0 then
             xak = xak or ffi_str(h.value.data, h.value.len)
-        elseif len == 13 and c == 97 and C.memcmp(d, "authorization", 13) == 0 then
+        elseif len == AUTHORIZATION_LEN and c == BYTE_A and C.memcmp(d, AUTHORIZATION, AUTHORIZATION_LEN) == 0 then
             if not authz then
                 authz = ffi_str(h.value.data, h.value.len)
             end
-        elseif len == 14 and c == 99 and C.memcmp(d, "content-length", 14) == 0 then
+        elseif len == CONTENT_LENGTH_LEN and c == BYTE_C and C.memcmp(d, CONTENT_LENGTH, CONTENT_LENGTH_LEN) == 0 then
             cl = cl or ffi_str(h.value.data, h.value.len)
-        elseif len == 17 and c == 116 and C.memcmp(d, "transfer-encoding", 17) == 0 then
+        elseif len == TRANSFER_ENCODING_LEN and c == BYTE_T
+            and C.memcmp(d, TRANSFER_ENCODING, TRANSFER_ENCODING_LEN) == 0 then
             te = true
-        elseif len >= 10 and c == 120 and C.memcmp(d, "x-portico-", 10) == 0 then
+        elseif len >= X_PORTICO_LEN and c == BYTE_X and C.memcmp(d, X_PORTICO, X_PORTICO_LEN) == 0 then
             portico = true
-        elseif len == 12 and c == 120 and not rid_seen and C.memcmp(d, "x-request-id", 12) == 0 then
+        elseif len == X_REQUEST_ID_LEN and c == BYTE_X and not rid_seen
+            and C.memcmp(d, X_REQUEST_ID, X_REQUEST_ID_LEN) == 0 then
             rid_seen = true -- nginx's $http_x_request_id is the first one too
             rid_unsafe = find(ffi_str(h.value.data, h.value.len), UNSAFE_RID) ~= nil
         end
@@ -111,45 +135,15 @@ local function read_headers(key_lname, key_len)
         portico = true -- more headers than we looked at: let the slow path scan them all
         rid_unsafe = true -- and a request id we did not see is logged escaped
     end
-    if key_len == 13 and key_lname == "authorization" then
+    if key_len == AUTHORIZATION_LEN and key_lname == AUTHORIZATION then
         authz = key -- an API whose key header is Authorization itself
     end
     return authz, key, xak, cl, te, portico, rid_unsafe
 end
 
 ---------------------------------------------------------------------------
--- routing
+-- upstream URI and credential
 ---------------------------------------------------------------------------
-
-local function matches(r, uri, host)
-    if r.host and r.host ~= host then
-        return false
-    end
-    if r.plen == 1 then
-        return true
-    end
-    if sub(uri, 1, r.plen) ~= r.prefix then
-        return false
-    end
-    local nb = byte(uri, r.plen + 1)
-    return nb == nil or nb == 47
-end
-
--- longest matching prefix; candidates are pre-grouped by first path segment
-local function route(meta, uri, host)
-    local slash = find(uri, "/", 2, true)
-    local list = meta.by_seg[slash and sub(uri, 2, slash - 1) or sub(uri, 2)] or meta.roots
-    local r = list[1]
-    if r and matches(r, uri, host) then
-        return r -- the usual case, kept free of loops for the JIT
-    end
-    for i = 2, #list do
-        r = list[i]
-        if matches(r, uri, host) then
-            return r
-        end
-    end
-end
 
 local function escape_path(s)
     return (gsub(s, "[^%w%-%._~/!$&'()*+,;=:@%%]", function(c)
@@ -163,7 +157,7 @@ local function upstream_uri(api, ru)
         local plen = api.plen
         if plen > 1 then
             local nb = byte(ru, plen + 1)
-            if sub(ru, 1, plen) == api.prefix and (nb == nil or nb == 47 or nb == 63) then
+            if sub(ru, 1, plen) == api.prefix and (nb == nil or nb == SLASH or nb == QUESTION_MARK) then
                 ru = sub(ru, plen + 1)
             else
                 -- the raw path only matched after normalisation (%-escapes, dot
@@ -172,7 +166,7 @@ local function upstream_uri(api, ru)
                 ru = escape_path(sub(var.uri, plen + 1)) .. (q and sub(ru, q) or "")
             end
         end
-        if byte(ru, 1) ~= 47 then
+        if byte(ru, 1) ~= SLASH then
             ru = "/" .. ru
         end
     end
@@ -197,16 +191,18 @@ end
 local MISSING_KEY_HEADERS = { ["WWW-Authenticate"] = 'Bearer realm="portico"' }
 
 -- "Bearer <key>" without Lua patterns (they are not JIT-compiled)
+local BEARER = "Bearer "
+local BEARER_LEN, BEARER_LOWER = #BEARER, lower(BEARER)
 local function bearer(authz)
-    local p = sub(authz, 1, 7)
-    if p ~= "Bearer " and lower(p) ~= "bearer " then
+    local p = sub(authz, 1, BEARER_LEN)
+    if p ~= BEARER and lower(p) ~= BEARER_LOWER then
         return nil
     end
-    local i, j = 8, #authz
-    while byte(authz, i) == 32 do
+    local i, j = BEARER_LEN + 1, #authz
+    while byte(authz, i) == SPACE do
         i = i + 1
     end
-    while j >= i and byte(authz, j) == 32 do
+    while j >= i and byte(authz, j) == SPACE do
         j = j - 1
     end
     if j < i or find(sub(authz, i, j), " ", 1, true) then
@@ -315,7 +311,7 @@ local function stage_key(api, authz, header_key)
         end
         k = store.key(crypto.sha256(key), key)
         if not k then
-            var.pt_key = sub(key, 1, 16)
+            var.pt_key = sub(key, 1, PREFIX_LEN)
             return invalid_key(api, addr)
         end
     end
@@ -406,7 +402,7 @@ end
 -- proxy_set_header (which also drops a client's copy), the others go here
 local function strip_portico_headers()
     for name in pairs(get_headers(200)) do
-        if byte(name, 1) == 120 and sub(name, 1, 10) == "x-portico-" then
+        if byte(name, 1) == BYTE_X and sub(name, 1, X_PORTICO_LEN) == X_PORTICO then
             clear_header(name)
         end
     end

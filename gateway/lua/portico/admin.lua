@@ -9,11 +9,12 @@
 -- the platform repeat an identical request (e.g. a log poll) within a second.
 local cjson = require "cjson.safe"
 local crypto = require "portico.crypto"
+local deltas = require "portico.deltas"
 local problem = require "portico.problem"
 local settings = require "portico.settings"
+local slots = require "portico.slots"
 local spool = require "portico.spool"
 local stats = require "portico.stats"
-local store = require "portico.store"
 
 local ngx = ngx
 local var = ngx.var
@@ -75,7 +76,7 @@ local function verify(method, body)
 end
 
 function _M.ready()
-    local v = store.version()
+    local v = slots.version()
     if not v then
         return problem.send("not-ready")
     end
@@ -94,7 +95,7 @@ local function status()
     counters.denied = denied
     counters.requests = counters.requests or 0
     counters.log_records_dropped = counters.log_records_dropped or 0
-    local cfg = store.status()
+    local cfg = slots.status()
     return json(200, {
         name = settings.name,
         ready = cfg.version ~= cjson.null,
@@ -110,7 +111,7 @@ local function push(body)
     if type(doc) ~= "table" then
         return problem.send("bad-request", { reason = "body is not JSON" })
     end
-    local res, v = store.apply_changes(doc)
+    local res, v = deltas.apply(doc)
     if not res then
         return problem.send("bad-request", { reason = tostring(v) })
     end

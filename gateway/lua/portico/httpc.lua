@@ -1,29 +1,12 @@
 -- Minimal HTTP/1.1 client on ngx.socket.tcp for talking to the platform
 -- (token, snapshot, changes, heartbeat). One request per connection.
+local url = require "portico.url"
+
 local tcp = ngx.socket.tcp
 local match, lower, format, concat = string.match, string.lower, string.format, table.concat
 local tonumber = tonumber
 
 local _M = {}
-
-local function parse_url(url)
-    local scheme, hostport, path = match(url, "^(https?)://([^/]+)(.*)$")
-    if not scheme then
-        return nil
-    end
-    local host, port = match(hostport, "^%[(.+)%]:?(%d*)$")
-    if not host then
-        host, port = match(hostport, "^([^:]+):?(%d*)$")
-    end
-    return {
-        scheme = scheme,
-        host = host,
-        hostport = hostport,
-        port = tonumber(port) or (scheme == "https" and 443 or 80),
-        path = path ~= "" and path or "/",
-    }
-end
-_M.parse_url = parse_url
 
 local function read_chunked(sock)
     local parts = {}
@@ -54,11 +37,11 @@ end
 
 -- opts: method, headers (table), body, timeout (ms), ssl_verify
 -- returns { status, headers (lowercase names), body } or nil, err
-function _M.request(url, opts)
+function _M.request(target, opts)
     opts = opts or {}
-    local u = parse_url(url)
+    local u = url.parse(target)
     if not u then
-        return nil, "bad url " .. tostring(url)
+        return nil, "bad url " .. tostring(target)
     end
     local sock = tcp()
     local t = opts.timeout or 10000
@@ -78,7 +61,7 @@ function _M.request(url, opts)
     local body = opts.body or ""
     local req = {
         format("%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nUser-Agent: portico-gateway\r\n",
-            opts.method or "GET", u.path, u.hostport),
+            opts.method or "GET", u.path ~= "" and u.path or "/", u.hostport),
     }
     if body ~= "" or opts.method == "POST" then
         req[#req + 1] = "Content-Length: " .. #body .. "\r\n"

@@ -6,11 +6,13 @@ local byte, sub, find = string.byte, string.sub, string.find
 local crc32 = ngx.crc32_long
 local floor = math.floor
 
-local _M = {}
-
+-- the same format as keys/tokens.py (the platform's reference)
 local KEY_LEN = 58
 local BODY_LEN = 52
-local PREFIX_LEN = 16 -- what humans and logs see
+-- the display prefix humans, logs and X-Portico-Key-Prefix see: keys/tokens.py DISPLAY_PREFIX_LENGTH
+local PREFIX_LEN = 16
+
+local _M = { PREFIX_LEN = PREFIX_LEN }
 
 local ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 local DIGIT = {}

@@ -3,8 +3,10 @@
 -- deltas every poll_interval, honour "need_full" (set by a push that revealed a
 -- version gap) within ~100 ms, and send a best-effort heartbeat.
 local cjson = require "cjson.safe"
+local deltas = require "portico.deltas"
 local httpc = require "portico.httpc"
-local store = require "portico.store"
+local slots = require "portico.slots"
+local snapshot = require "portico.snapshot"
 local stats = require "portico.stats"
 local settings = require "portico.settings"
 
@@ -81,7 +83,7 @@ local function authed_get(url, extra)
 end
 
 local function full_pull()
-    local cur = store.version()
+    local cur = slots.version()
     local res, err = authed_get(settings.config_url, cur and { ["If-None-Match"] = '"' .. cur .. '"' } or nil)
     if not res then
         return nil, err
@@ -92,16 +94,16 @@ local function full_pull()
     if res.status ~= 200 then
         return nil, "config answered " .. res.status
     end
-    local ok, lerr = store.load_snapshot(res.body, { persist = true })
+    local ok, lerr = snapshot.load(res.body, { persist = true })
     if ok == nil then
         return nil, "snapshot rejected: " .. tostring(lerr)
     end
-    log(INFO, "config sync: snapshot applied, version ", store.version())
+    log(INFO, "config sync: snapshot applied, version ", slots.version())
     return true
 end
 
 local function poll_changes()
-    local cur = store.version()
+    local cur = slots.version()
     if not cur then
         return full_pull()
     end
@@ -125,7 +127,7 @@ local function poll_changes()
     if type(doc.changes) == "table" and #doc.changes == 0 then
         return true
     end
-    local status, detail = store.apply_changes(doc)
+    local status, detail = deltas.apply(doc)
     if status == "gap" then
         return full_pull()
     elseif not status then
@@ -141,7 +143,7 @@ local function heartbeat()
     end
     local body = cjson.encode({
         name = settings.name,
-        version = store.version() or cjson.null,
+        version = slots.version() or cjson.null,
         counters = stats.snapshot(),
         errors = #errors > 0 and errors or nil,
     })
@@ -157,10 +159,10 @@ local function heartbeat()
 end
 
 local function bootstrap()
-    if not store.version() then
-        local ok, err = store.load_persisted()
+    if not slots.version() then
+        local ok, err = snapshot.load_persisted()
         if ok then
-            log(INFO, "config sync: serving persisted snapshot, version ", store.version())
+            log(INFO, "config sync: serving persisted snapshot, version ", slots.version())
         elseif ok == nil then
             note_error("persisted snapshot unusable: " .. tostring(err))
         end
@@ -170,7 +172,7 @@ local function bootstrap()
         if f then
             local text = f:read("*a")
             f:close()
-            local ok, err = store.load_snapshot(text, { persist = true })
+            local ok, err = snapshot.load(text, { persist = true })
             if ok == nil then
                 note_error("snapshot file rejected: " .. tostring(err))
             end

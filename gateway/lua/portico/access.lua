@@ -21,7 +21,7 @@ local crypto = require "portico.crypto"
 local ip = require "portico.ip"
 local limits = require "portico.limits"
 local problem = require "portico.problem"
-local settings = require "portico.settings"
+local refusals = require "portico.refusals"
 
 local ngx = ngx
 local var = ngx.var
@@ -32,10 +32,13 @@ local get_request = base.get_request
 local get_method, clear_header, get_headers = req.get_method, req.clear_header, req.get_headers
 local byte, sub, find, lower, gsub, format = string.byte, string.sub, string.find, string.lower, string.gsub,
     string.format
-local tonumber, tostring, pairs, ceil, floor = tonumber, tostring, pairs, math.ceil, math.floor
+local tonumber, tostring, pairs, floor = tonumber, tostring, pairs, math.floor
 local now = ngx.now
 local route = routes.match
 local PREFIX_LEN = keyformat.PREFIX_LEN
+local refuse, invalid_key, flood_blocked, deny_limit = refusals.refuse, refusals.invalid_key,
+    refusals.flood_blocked, refusals.limit
+local flooding_checked = refusals.FLOOD_CHECKED
 local SLASH, QUESTION_MARK, SPACE = byte("/"), byte("?"), byte(" ")
 
 pcall(ffi.cdef, "int memcmp(const void *a, const void *b, size_t n);")
@@ -231,45 +234,6 @@ local function body_size()
 end
 
 ---------------------------------------------------------------------------
--- denials
----------------------------------------------------------------------------
-
--- A denied request's log record (log_format portico) learns the API and the
--- subscription here rather than up front: admitted requests carry both in
--- $pt_ids and skip two variable writes (see mark_admitted).
-local function refuse(api, s, cause, extra, headers)
-    var.pt_api = api.id_s
-    if s then
-        var.pt_sub = s.id_s
-    end
-    return problem.send(cause, extra, headers)
-end
-
----------------------------------------------------------------------------
--- invalid-key flood throttling (per client address, before any key lookup)
----------------------------------------------------------------------------
-
-local limits_dict = ngx.shared.portico_limits
-local flood_max = tonumber(settings.invalid_key_limit) or 0
-local flood_window = tonumber(settings.invalid_key_window) or 60
-
--- nil, or seconds until the address may try unknown keys again
-local function flood_blocked(addr)
-    local n = limits_dict:get("iv" .. addr)
-    if n and n >= flood_max then
-        local ttl = limits_dict:ttl("iv" .. addr)
-        return ttl and ttl > 0 and ceil(ttl) or 1
-    end
-end
-
-local function invalid_key(api, addr)
-    if flood_max > 0 then
-        limits_dict:incr("iv" .. addr, 1, 0, flood_window) -- the window starts at the first failure
-    end
-    return refuse(api, nil, "invalid-key")
-end
-
----------------------------------------------------------------------------
 -- stages. The pipeline is split into stages on purpose: as one function it
 -- was too big for a single LuaJIT trace and ran interpreted; each stage now
 -- compiles on its own. A stage returns nil after denying.
@@ -299,7 +263,7 @@ local function stage_key(api, authz, header_key)
     if not k then
         -- the expensive path: throttled per address when it keeps failing
         local addr
-        if flood_max > 0 then
+        if flooding_checked then
             addr = var.remote_addr
             local retry = flood_blocked(addr)
             if retry then
@@ -354,26 +318,6 @@ local function stage_policy(meta, api, k, cl, te)
         end
     end
     return s, plan
-end
-
-local function deny_limit(api, s, info)
-    local outcome = info.outcome
-    if outcome == "unavailable" then
-        return refuse(api, s, "limiter-unavailable", { retry_after = info.retry_after },
-            { ["Retry-After"] = info.retry_after })
-    end
-    var.pt_lim = outcome
-    local headers = { ["Retry-After"] = info.retry_after }
-    local extra = { limit = outcome == "rate" and "rate" or "quota", window = info.window,
-        retry_after = info.retry_after }
-    if outcome == "rate" then
-        headers["RateLimit-Limit"] = info.limit
-        headers["RateLimit-Remaining"] = 0
-        headers["RateLimit-Reset"] = info.reset
-    elseif info.reason and info.reason ~= ngx.null then
-        extra.reason = info.reason
-    end
-    return refuse(api, s, outcome == "rate" and "rate-limited" or "quota-exceeded", extra, headers)
 end
 
 local function stage_limits(api, k, s, plan)

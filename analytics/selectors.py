@@ -199,6 +199,11 @@ class QuotaState:
         until = self.subscription.blocked_until
         return until is not None and until > timezone.now()
 
+    @property
+    def state_description(self) -> str:
+        """E.g. "Blocked until 00:00 UTC — daily quota used up", as the portal and the REST API say it."""
+        return self.subscription.state_description_at(timezone.now())
+
     def day_percent(self) -> int | None:
         return min(100, self.day_used * 100 // self.day_limit) if self.day_limit else None
 

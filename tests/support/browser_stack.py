@@ -7,10 +7,10 @@ registered on the platform. Emails go to files, as `make run` writes them, so a 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
+import shlex
 import signal
 import subprocess
 from dataclasses import dataclass, field
@@ -18,13 +18,11 @@ from email import message_from_string
 from email.message import Message
 from pathlib import Path
 
-import requests
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
 
 from tests.support.celery_worker import COMMAND as WORKER_COMMAND
-from tests.support.gateway import Gateway, NginxProcess, start_upstream
+from tests.support.gateway import Gateway
 from tests.support.portal_process import manage, start_portal
-from tests.support.ports import free_port
 from tests.support.private_services import PrivateRedis, create_database
 from tests.support.processes import PYTHON, spawn, stop
 from tests.support.waiting import wait_until
@@ -38,10 +36,6 @@ from allauth.mfa.models import Authenticator
 from django.contrib.auth import get_user_model
 admin = get_user_model().objects.get(email=EMAIL)
 Authenticator.objects.get_or_create(user=admin, type=Authenticator.Type.TOTP, defaults={"data": {"secret": SECRET}})
-"""
-MOVE_ADMIN_URL = """
-from gateway_sync.models import Gateway
-Gateway.objects.filter(name=NAME).update(admin_url=ADMIN_URL)
 """
 
 
@@ -60,7 +54,6 @@ class BrowserStack:
     admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     redis: PrivateRedis | None = None
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    upstream: NginxProcess | None = None
     gateway: Gateway | None = None
 
     @property
@@ -107,65 +100,56 @@ class BrowserStack:
 
         return wait_until(link, timeout, what=f"a mail to {address} with a link to {pattern}")
 
-    def start(self, upstream_port: int) -> BrowserStack:
+    def start(self, upstream_url: str) -> BrowserStack:
+        """Migrate, seed and start every process; the gateway's public address is fixed before the portal starts."""
         self.redis = PrivateRedis.create(self.tmp / "redis")
         self.redis.start()
         self.env.update(REDIS_URL=self.redis.url, CELERY_BROKER_URL=self.redis.url)
         create_database(self.env["DATABASE_URL"], replace=True)
         self.manage("migrate", "--no-input", "-v", "0")
         self.manage("collectstatic", "--no-input", "-v", "0")
-        upstream_url = f"http://127.0.0.1:{upstream_port}"
-        self.upstream = start_upstream(f"127.0.0.1:{upstream_port}", self.tmp / "upstream")
         self.manage("seed_demo", "--upstream", upstream_url, "--admin-password", self.admin_password)
         self.shell(GIVE_ADMIN_TOTP, EMAIL=ADMIN_EMAIL, SECRET=ADMIN_TOTP_SECRET)
-        log = self.tmp / "logs"
-        log.mkdir(exist_ok=True)
-        self.processes.append(start_portal(self.portal_port, log / "portal.log", self.env))
-        self.processes.append(spawn([*WORKER_COMMAND, "--pool", "threads", "-c", "4"], log / "worker.log", self.env))
+        self.gateway = self._register_gateway()
+        self.env["PORTICO_GATEWAY_URL"] = self.gateway.url  # what pages show developers
+        logs = self.tmp / "logs"
+        logs.mkdir(exist_ok=True)
+        self.processes.append(start_portal(self.portal_port, logs / "portal.log", self.env))
+        self.processes.append(spawn([*WORKER_COMMAND, "--pool", "threads", "-c", "4"], logs / "worker.log", self.env))
         beat = [PYTHON, "-m", "celery", "-A", "config", "beat", "--schedule", str(self.tmp / "beat-schedule")]
-        self.processes.append(spawn(beat, log / "beat.log", self.env))
-        self._start_gateway()
+        self.processes.append(spawn(beat, logs / "beat.log", self.env))
+        self.gateway.start(wait_ready=False)  # not fresh_ports: the portal already shows this address
+        self.gateway.wait_ready(timeout=30)
         return self
 
-    def _start_gateway(self) -> None:
-        admin_port = free_port()
+    def _register_gateway(self) -> Gateway:
+        """edge-b, registered on the platform with its own OAuth2 client and push secret, not started yet."""
         env_file = self.tmp / "gateway.env"
+        gateway = Gateway.create("edge-b", self.tmp / "gateway", [])
         self.manage(
-            "register_gateway", "--name", "edge-b", "--admin-url", f"http://127.0.0.1:{admin_port}",
-            "--env-file", str(env_file),
-        )  # fmt: skip
-        credentials = dict(re.findall(r"^(PORTICO_GATEWAY_\w+)=(.*)$", env_file.read_text(), re.M))
-        credentials = {name: json.loads(value) if value.startswith('"') else value.strip("'")
-                       for name, value in credentials.items()}  # fmt: skip
-        options = [
+            "register_gateway", "--name", "edge-b", "--admin-url", gateway.admin_url, "--env-file", str(env_file)
+        )
+        values = dict(re.findall(r"^(PORTICO_GATEWAY_\w+)=(.*)$", env_file.read_text(), re.M))
+        credentials = {name: shlex.split(value)[0] for name, value in values.items()}
+        gateway.args += [
             "--config-url", f"{self.portal_url}/gateway/v1/config", "--token-url", f"{self.portal_url}/o/token/",
             "--client-id", credentials["PORTICO_GATEWAY_CLIENT_ID"],
             "--client-secret", credentials["PORTICO_GATEWAY_CLIENT_SECRET"],
             "--poll-interval", "1", "--log-flush-interval", "0.2",
         ]  # fmt: skip
-        self.gateway = Gateway.create(
-            "edge-b", self.tmp / "gateway", options,
-            push_secret=credentials["PORTICO_GATEWAY_PUSH_SECRET"], admin_port=admin_port,
-        )  # fmt: skip
-        self.gateway.start(fresh_ports=True, wait_ready=False)
-        if self.gateway.admin_port != admin_port:
-            self.shell(MOVE_ADMIN_URL, NAME="edge-b", ADMIN_URL=self.gateway.admin_url)
-        self.gateway.wait_ready(timeout=30)
-        # The gateway's public address is what pages show: the portal must know it before the first page.
-        assert self.env["PORTICO_GATEWAY_URL"] == self.gateway.url, "gateway moved after the portal started"
+        gateway.args[gateway.args.index("--push-secret") + 1] = credentials["PORTICO_GATEWAY_PUSH_SECRET"]
+        return gateway
 
     def stop(self) -> None:
         if self.gateway:
             self.gateway.stop(signal.SIGTERM)
         for process in reversed(self.processes):
             stop(process)
-        if self.upstream:
-            self.upstream.stop()
         if self.redis:
             self.redis.stop()
 
 
-def browser_stack_env(tmp: Path, portal_port: int, gateway_port: int, database_url: str) -> dict[str, str]:
+def browser_stack_env(tmp: Path, portal_port: int, database_url: str) -> dict[str, str]:
     """Production settings on loopback: no TLS (PORTICO_SECURE=0), mail to files, fast usage collection."""
     return {
         **os.environ,
@@ -177,10 +161,5 @@ def browser_stack_env(tmp: Path, portal_port: int, gateway_port: int, database_u
         "PORTICO_VAR_DIR": str(tmp / "var"),
         "PORTICO_SECURE": "0",
         "PORTICO_SITE_URL": f"http://127.0.0.1:{portal_port}",
-        "PORTICO_GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
         "PORTICO_USAGE_COLLECT_INTERVAL": "0.5",
     }
-
-
-def portal_answers(url: str) -> bool:
-    return requests.get(url + "/healthz", timeout=2).ok

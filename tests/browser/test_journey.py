@@ -1,0 +1,141 @@
+"""A new developer's first hour, in Chromium against real processes: from sign-up to a revoked key.
+
+Every step is checked (console errors, CSP violations, failed requests, axe-core, width at 1280 and 375 px)
+and photographed in test-artifacts/browser/<test>/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import uuid
+
+import requests
+from playwright.sync_api import Locator, Page, expect
+
+from tests.support.browser import Steps
+from tests.support.browser_stack import BrowserStack
+from tests.support.waiting import wait_until
+
+PASSWORD = "a-long-and-unusual-passphrase-42"
+
+
+def unique_email(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def sign_up_and_verify(page: Page, steps: Steps, stack: BrowserStack, email: str) -> None:
+    """Sign up, open the verification link from the email file, confirm, and sign in."""
+    page.goto(stack.portal_url + "/accounts/signup/")
+    steps.check("sign-up")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password (again)").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    steps.check("verification-sent")
+    page.goto(stack.link_in_last_mail_to(email, r"/accounts/confirm-email/[^\s]+"))
+    steps.check("confirm-email")
+    page.get_by_role("button", name="Confirm").click()
+    if "/accounts/login/" in page.url:
+        log_in(page, email)
+    steps.check("signed-in")
+
+
+def log_in(page: Page, email: str) -> None:
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def choose(select: Locator, text: str) -> None:
+    """Select the option whose label contains text (labels carry details like the organisation or the price)."""
+    labels = [option.inner_text() for option in select.locator("option").all()]
+    select.select_option(label=next(label for label in labels if text in label))
+
+
+def test_a_new_developer_signs_up_calls_the_api_and_revokes_a_key(
+    stack: BrowserStack, page: Page, steps: Steps
+) -> None:
+    email = unique_email("journey")
+    sign_up_and_verify(page, steps, stack, email)
+
+    # An application, from the Applications page
+    page.get_by_role("link", name="Applications", exact=True).click()
+    page.get_by_role("link", name="New application").first.click()
+    steps.check("application-form")
+    page.get_by_label("Name").fill("Weather dashboard")
+    page.get_by_role("button", name="Create application").click()
+    expect(page.get_by_role("heading", name="Weather dashboard")).to_be_visible()
+    steps.check("application-created")
+
+    # The catalog: the Echo API on its free plan
+    page.get_by_role("link", name="Catalog", exact=True).click()
+    steps.check("catalog")
+    page.get_by_role("link", name="Echo API").first.click()
+    steps.check("api-page")
+    choose(page.get_by_label("Application"), "Weather dashboard")
+    choose(page.get_by_label("Plan"), "Free")
+    page.locator("#subscribe").get_by_role("button", name="Subscribe").click()
+    expect(page.get_by_text("Subscribed to Echo API on Free")).to_be_visible()
+    steps.check("subscribed")
+
+    # A key, made with the keyboard alone, shown once and copied with the Copy button
+    page.get_by_role("link", name="New API key").first.click()
+    steps.check("key-form")
+    page.get_by_label("Name").focus()
+    page.keyboard.type("Production server")
+    page.keyboard.press("Enter")  # submits the form from its first field, as a keyboard user does
+    expect(page.get_by_role("heading", name="Your new API key")).to_be_visible()
+    steps.check("key-revealed")
+    secret = page.locator("#secret-value").inner_text().strip()
+    assert re.fullmatch(r"ptc_live_[0-9A-Za-z]{49}", secret)
+    page.locator('[data-copy="secret-value"]').click()
+    expect(page.locator('[data-copy="secret-value"]')).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+
+    # The first call, exactly as the page shows it, pasted into a shell
+    for language, command in (("curl", ["bash", "-c"]), ("python", [sys.executable, "-c"]), ("js", ["node", "-e"])):
+        snippet = page.locator(f"#snippet-echo-{language}").inner_text()
+        ran = subprocess.run([*command, snippet], capture_output=True, text=True, timeout=30)
+        answer = ran.stdout if language == "curl" else ran.stdout.removeprefix("200 ")  # the others print the status
+        assert ran.returncode == 0 and json.loads(answer)["method"] == "GET", (language, ran)
+    steps.check("first-call-made")
+
+    # The call appears on the usage page once the workers have collected the gateway's log
+    page.get_by_role("link", name="I have stored it — done").click()
+    page.get_by_role("link", name="Usage").click()
+
+    def call_counted() -> bool:
+        page.reload()
+        return page.locator("#total-requests").inner_text().strip() not in ("", "0")
+
+    wait_until(call_counted, timeout=30, interval=1, what="the call on the usage page")
+    steps.check("usage")
+
+    # Rotation with a grace period: both keys work until then
+    page.go_back()
+    page.locator("tr", has_text="Production server").get_by_role("link", name="Rotate").click()
+    steps.check("rotate-form")
+    page.get_by_label("In 1 hour").check()
+    page.get_by_role("button", name="Rotate key").click()
+    steps.check("rotated")
+    successor = page.locator("#secret-value").inner_text().strip()
+    gateway_url = f"{stack.gateway_url}/echo/anything"
+    for key in (secret, successor):
+        assert requests.get(gateway_url, headers={"X-API-Key": key}, timeout=5).status_code == 200
+
+    # Revoking the old key: the gateway refuses it from then on
+    page.get_by_role("link", name="I have stored it — done").click()
+    old = page.locator("tr", has_text=secret[:16]).first
+    old.get_by_role("link", name="Revoke").click()
+    steps.check("revoke-confirm")
+    page.get_by_role("button", name=re.compile("Revoke")).click()
+    steps.check("revoked")
+    wait_until(
+        lambda: requests.get(gateway_url, headers={"X-API-Key": secret}, timeout=5).status_code == 401,
+        timeout=5,
+        what="the revoked key refused at the gateway",
+    )
+    assert requests.get(gateway_url, headers={"X-API-Key": successor}, timeout=5).status_code == 200

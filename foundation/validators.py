@@ -44,3 +44,18 @@ def validate_http_methods(value: object) -> None:
     unknown = [m for m in value if m not in HTTP_METHODS]
     if unknown or len(set(value)) != len(value):
         raise ValidationError(f"Allowed methods are {', '.join(HTTP_METHODS)}, each once.", code="invalid_methods")
+
+
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def validate_origins(value: object) -> None:
+    """Browser origins (scheme://host[:port], no path or trailing slash), as CORS compares them: exactly."""
+    if not isinstance(value, list) or not all(isinstance(origin, str) for origin in value):
+        raise ValidationError("Give a list of origins such as https://app.example.com.", code="invalid_origins")
+    wrong = [origin for origin in value if not _ORIGIN.match(origin)]
+    if wrong:
+        raise ValidationError(
+            f"Not an origin: {', '.join(repr(o[:80]) for o in wrong[:5])}. Use scheme://host[:port], no path.",
+            code="invalid_origins",
+        )

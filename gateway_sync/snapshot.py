@@ -9,7 +9,9 @@ import json
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -38,7 +40,15 @@ def api_entry(api: dict[str, Any]) -> dict[str, Any]:
         "connect_timeout_ms": api["connect_timeout_ms"],
         "read_timeout_ms": api["read_timeout_ms"],
         "send_timeout_ms": api["send_timeout_ms"],
+        # The portal's own origin is always allowed: its try-it console calls APIs from the browser.
+        "cors_origins": sorted({*api["cors_allowed_origins"], portal_origin()}),
     }
+
+
+def portal_origin() -> str:
+    """scheme://host[:port] of PORTICO_SITE_URL, as a browser sends it in Origin."""
+    parts = urlsplit(settings.PORTICO_SITE_URL)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def plan_entry(plan: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +91,7 @@ _API_FIELDS = (
     "connect_timeout_ms",
     "read_timeout_ms",
     "send_timeout_ms",
+    "cors_allowed_origins",
 )
 _PLAN_FIELDS = ("id", "rate_per_second", "rate_per_minute", "quota_per_day", "quota_per_month", "store_failure_mode")
 _SUB_FIELDS = ("id", "application_id", "api_id", "plan_id", "status", "blocked_until", "blocked_reason")

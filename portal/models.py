@@ -15,6 +15,7 @@ from django.utils import timezone
 from foundation.validators import (
     validate_http_methods,
     validate_no_control_chars,
+    validate_origins,
     validate_path_prefix,
     validate_single_line,
 )
@@ -153,6 +154,13 @@ class Api(models.Model):
     read_timeout_ms = models.PositiveIntegerField(default=30_000, validators=[MinValueValidator(1)])
     send_timeout_ms = models.PositiveIntegerField(default=30_000, validators=[MinValueValidator(1)])
     openapi_document = models.JSONField(null=True, blank=True, help_text="OpenAPI 3 document shown in the portal.")
+    cors_allowed_origins = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_origins],
+        help_text="Browser origins that may call this API through the gateway (CORS), e.g. "
+        '["https://app.example.com"]. The portal itself is always allowed, for its try-it console.',
+    )
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
     created_at = models.DateTimeField(default=timezone.now)
 

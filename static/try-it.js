@@ -41,6 +41,18 @@
     denial.hidden = false;
   }
 
+  // Swagger UI leaves some controls unnamed for screen readers and some scrolling blocks out of the keyboard's
+  // reach; name and reach them as it draws them.
+  function makeAccessible() {
+    root.querySelectorAll("textarea.body-param__text:not([aria-label])").forEach(function (area) {
+      area.setAttribute("aria-label", "Request body");
+    });
+    root.querySelectorAll("pre.microlight:not([tabindex])").forEach(function (block) {
+      block.setAttribute("tabindex", "0");
+    });
+  }
+  new MutationObserver(makeAccessible).observe(root, { childList: true, subtree: true });
+
   fetch(root.dataset.specUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
     .then(function (answer) {
       if (!answer.ok) throw new Error("the API's document could not be loaded (" + answer.status + ")");
@@ -54,6 +66,7 @@
         spec: spec,
         deepLinking: false,
         tryItOutEnabled: true,
+        syntaxHighlight: false, // its colour themes are below WCAG AA contrast; plain text reads everywhere
         requestInterceptor: function (request) {
           var key = keyInput ? keyInput.value.trim() : "";
           if (key) request.headers[root.dataset.keyHeader] = key;

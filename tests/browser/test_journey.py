@@ -49,6 +49,14 @@ def log_in(page: Page, email: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
+def execute_get(page: Page) -> None:
+    """Open the console's GET operation and send it."""
+    operation = page.locator(".opblock-summary-get").first
+    if not page.locator("button.execute").count():
+        operation.click()
+    page.locator("button.execute").click()
+
+
 def choose(select: Locator, text: str) -> None:
     """Select the option whose label contains text (labels carry details like the organisation or the price)."""
     labels = [option.inner_text() for option in select.locator("option").all()]
@@ -68,6 +76,7 @@ def test_a_new_developer_signs_up_calls_the_api_and_revokes_a_key(
     page.get_by_label("Name").fill("Weather dashboard")
     page.get_by_role("button", name="Create application").click()
     expect(page.get_by_role("heading", name="Weather dashboard")).to_be_visible()
+    application_page = page.url
     steps.check("application-created")
 
     # The catalog: the Echo API on its free plan
@@ -103,8 +112,27 @@ def test_a_new_developer_signs_up_calls_the_api_and_revokes_a_key(
         assert ran.returncode == 0 and json.loads(answer)["method"] == "GET", (language, ran)
     steps.check("first-call-made")
 
-    # The call appears on the usage page once the workers have collected the gateway's log
-    page.get_by_role("link", name="I have stored it — done").click()
+    # The same call from the try-it console, through the gateway (CORS), with the key held in the page
+    page.goto(f"{stack.portal_url}/catalog/echo/")
+    page.get_by_role("link", name="Try it").click()
+    expect(page.locator(".opblock-summary-get")).to_be_visible()
+    steps.check("console")
+    page.get_by_label("API key").fill("ptc_live_" + "0" * 49)
+    with steps.expecting_refusals(re.escape(stack.gateway_url)):
+        execute_get(page)
+        expect(page.locator("#console-denial")).to_be_visible()
+        expect(page.locator("#console-denial-title")).to_have_text("API key invalid")
+        steps.check("console-refusal-explained")
+    assert page.locator("#console-denial-link").get_attribute("href") == "/problems/invalid-key/"
+    page.get_by_label("API key").fill(secret)
+    page.locator("button.execute").click()
+    expect(page.locator(".live-responses-table tbody .response-col_status").first).to_have_text("200")
+    expect(page.locator("#console-denial")).to_be_hidden()
+    steps.check("console-call")
+    assert secret not in page.content().replace(page.get_by_label("API key").input_value(), "")
+
+    # The calls appear on the usage page once the workers have collected the gateway's log
+    page.goto(application_page)
     page.get_by_role("link", name="Usage").click()
 
     def call_counted() -> bool:

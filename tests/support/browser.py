@@ -50,7 +50,8 @@ class Steps:
         self.page.on("response", self._response)
 
     def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error" and not self._expected(message.text):
+        where = message.location.get("url", "") if message.location else ""
+        if message.type == "error" and not (self._expected(message.text) or (where and self._expected(where))):
             self.problems.append(f"console error: {message.text}")
 
     def _request_failed(self, request: Request) -> None:

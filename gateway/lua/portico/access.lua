@@ -20,6 +20,7 @@ local keyformat = require "portico.keyformat"
 local crypto = require "portico.crypto"
 local ip = require "portico.ip"
 local limits = require "portico.limits"
+local cors = require "portico.cors"
 local problem = require "portico.problem"
 local refusals = require "portico.refusals"
 
@@ -85,24 +86,26 @@ local X_PORTICO = "x-portico-" -- a name prefix: any header starting with it
 local X_PORTICO_LEN = #X_PORTICO
 local X_REQUEST_ID = "x-request-id"
 local X_REQUEST_ID_LEN = #X_REQUEST_ID
-local BYTE_A, BYTE_C, BYTE_T, BYTE_X = byte("a"), byte("c"), byte("t"), byte("x")
+local ORIGIN = "origin" -- sent by browsers on cross-origin calls (CORS)
+local ORIGIN_LEN = #ORIGIN
+local BYTE_A, BYTE_C, BYTE_O, BYTE_T, BYTE_X = byte("a"), byte("c"), byte("o"), byte("t"), byte("x")
 
 -- what a client's X-Request-Id must not hold to be logged unescaped (see mark_admitted)
 local UNSAFE_RID = '[%c"\\]'
 
--- Returns authz, key, xak, cl, te, portico, rid_unsafe for the current
+-- Returns authz, key, xak, cl, te, portico, rid_unsafe, origin for the current
 -- request. They are passed along as locals, never kept in upvalues: the
 -- pipeline can yield (reading a body, a Redis round trip) and the worker
 -- runs other requests meanwhile. Keys are nginx's lower-cased names; only
 -- the first of repeated headers counts.
 local function read_headers(key_lname, key_len)
-    local authz, key, xak, cl, te, portico, rid_unsafe = nil, nil, nil, nil, nil, false, false
+    local authz, key, xak, cl, te, portico, rid_unsafe, origin = nil, nil, nil, nil, nil, false, false, nil
     local rid_seen = false
     local k0 = byte(key_lname, 1)
     local r = get_request()
     local n = C.ngx_http_lua_ffi_req_get_headers_count(r, MAX_HEADERS, htrunc)
     if n <= 0 or C.ngx_http_lua_ffi_req_get_headers(r, hbuf, n, 0) ~= 0 then
-        return nil, nil, nil, nil, nil, false, false
+        return nil, nil, nil, nil, nil, false, false, nil
     end
     for i = 0, n - 1 do
         local h = hbuf[i]
@@ -132,6 +135,8 @@ local function read_headers(key_lname, key_len)
             and C.memcmp(d, X_REQUEST_ID, X_REQUEST_ID_LEN) == 0 then
             rid_seen = true -- nginx's $http_x_request_id is the first one too
             rid_unsafe = find(ffi_str(h.value.data, h.value.len), UNSAFE_RID) ~= nil
+        elseif len == ORIGIN_LEN and c == BYTE_O and not origin and C.memcmp(d, ORIGIN, ORIGIN_LEN) == 0 then
+            origin = ffi_str(h.value.data, h.value.len)
         end
     end
     if htrunc[0] ~= 0 then
@@ -141,7 +146,7 @@ local function read_headers(key_lname, key_len)
     if key_len == AUTHORIZATION_LEN and key_lname == AUTHORIZATION then
         authz = key -- an API whose key header is Authorization itself
     end
-    return authz, key, xak, cl, te, portico, rid_unsafe
+    return authz, key, xak, cl, te, portico, rid_unsafe, origin
 end
 
 ---------------------------------------------------------------------------
@@ -432,7 +437,10 @@ function _M.run()
     if not api then
         return problem.send("no-route")
     end
-    local authz, header_key, xak, cl, te, portico, rid_unsafe = read_headers(api.key_lname, #api.key_lname)
+    local authz, header_key, xak, cl, te, portico, rid_unsafe, origin = read_headers(api.key_lname, #api.key_lname)
+    if origin and cors.grant(api, origin) then
+        return -- a preflight, answered
+    end
     local k, src = stage_key(api, authz, header_key)
     if not k then
         return

@@ -76,6 +76,13 @@ local function compile_api(a)
         end
     end
     local header = type(a.key_header) == "string" and a.key_header ~= "" and a.key_header or "X-API-Key"
+    local cors_origins
+    if type(a.cors_origins) == "table" and #a.cors_origins > 0 then
+        cors_origins = {}
+        for _, origin in ipairs(a.cors_origins) do
+            cors_origins[origin] = true
+        end
+    end
     return {
         id = a.id,
         id_s = tostring(a.id),
@@ -89,6 +96,7 @@ local function compile_api(a)
         max_body = type(a.max_body_bytes) == "number" and a.max_body_bytes or nil,
         key_header = header,
         key_lname = lower(header), -- matched against nginx's lower-cased header names
+        cors_origins = cors_origins, -- origin -> true: browsers from these get CORS grants
         query_key = a.allow_query_key == true and (type(a.query_key_param) == "string" and a.query_key_param
             or "api_key") or nil,
         upstream = up and up.addr and up or nil,

@@ -15,7 +15,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from analytics.models import LATENCY_BOUNDS_MS, LATENCY_FIELDS, QuotaUsage, UsageRollup
-from analytics.quota import period_ends, usage_current
+from analytics.services.quota import period_ends, usage_current
 from portal.models import Application, Subscription
 
 PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))

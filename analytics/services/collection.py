@@ -14,8 +14,8 @@ import requests
 from django.db import transaction
 from django.utils import timezone
 
-from analytics.ingest import InvalidBatch, batches_ingest
 from analytics.models import IngestedBatch, RequestEvent
+from analytics.services.ingest import InvalidBatch, batches_ingest
 from gateway_sync.admin_client import GatewayAdminClient
 from gateway_sync.models import Gateway
 from gateway_sync.secrets import decrypt

@@ -21,8 +21,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analytics import quota
 from analytics.models import LATENCY_BOUNDS_MS, LATENCY_FIELDS, IngestedBatch, QuotaUsage, RequestEvent, UsageRollup
+from analytics.services import quota
 from keys.models import ApiKey
 from portal.models import Api, Application, Plan, Subscription
 

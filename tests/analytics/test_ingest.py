@@ -183,7 +183,7 @@ def test_event_times_are_written_to_the_microsecond_datetime_would_give() -> Non
     import random
     from datetime import UTC, datetime
 
-    from analytics.services.ingest import _timestamp_text
+    from analytics.services.events import timestamp_text as _timestamp_text
 
     rng = random.Random(7)
     samples = [rng.uniform(1.7e9, 1.9e9) for _ in range(20_000)]

@@ -7,7 +7,6 @@ identity puts them together (`events_write`), so no per-record tuple, `write_row
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_left
 from datetime import UTC, datetime
 from typing import Any
@@ -72,9 +71,8 @@ def timestamp_text(t: float) -> str:
 
     CPython rounds the fraction half-to-even to microseconds, as `round` does (tests/analytics/test_ingest.py).
     """
-    fraction, whole = math.modf(t)
-    micro = round(fraction * 1e6)
-    second = int(whole)
+    second = int(t)
+    micro = round((t - second) * 1e6)  # the subtraction is exact, so only `round` rounds, as datetime's does
     if micro >= _MICROSECONDS:
         second, micro = second + 1, micro - _MICROSECONDS
     text = _SECONDS.get(second)

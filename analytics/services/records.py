@@ -93,7 +93,7 @@ _ADDRESSES_MAX = 50_000
 def records_check(records: Any, *, lo: float, hi: float) -> CheckedBatch:
     """One batch's records checked as hostile input and repaired; times must be in [lo, hi].
 
-    This loop runs for every event, so the common case (well-formed, ASCII, in range) is checked inline and
+    This loop runs for every event, so the common case (well-formed, printable, in range) is checked inline and
     only odd values go through the helpers.
     """
     checked: list[Checked] = []
@@ -129,22 +129,21 @@ def records_check(records: Any, *, lo: float, hi: float) -> CheckedBatch:
         bo = rec.get("bo")
         if not (type(bo) is int and 0 <= bo <= MAX_BYTES):
             bo, repaired = 0, True
+        # A printable string is also encodable (lone surrogates are not printable), so within its cap it is kept.
         request_id = rec.get("id")
-        if not (
-            type(request_id) is str and len(request_id) <= _CAP_ID and request_id.isascii() and request_id.isprintable()
-        ):
+        if not (type(request_id) is str and len(request_id) <= _CAP_ID and request_id.isprintable()):
             request_id, changed = _text(request_id, _CAP_ID)
             repaired = repaired or changed
         method = rec.get("m")
-        if not (type(method) is str and len(method) <= _CAP_METHOD and method.isascii() and method.isprintable()):
+        if not (type(method) is str and len(method) <= _CAP_METHOD and method.isprintable()):
             method, changed = _text(method, _CAP_METHOD)
             repaired = repaired or changed
         path = rec.get("p")
-        if not (type(path) is str and len(path) <= _CAP_PATH and path.isascii() and path.isprintable()):
+        if not (type(path) is str and len(path) <= _CAP_PATH and path.isprintable()):
             path, changed = _text(path, _CAP_PATH)
             repaired = repaired or changed
         prefix = rec.get("key")
-        if not (type(prefix) is str and len(prefix) <= _CAP_KEY and prefix.isascii() and prefix.isprintable()):
+        if not (type(prefix) is str and len(prefix) <= _CAP_KEY and prefix.isprintable()):
             prefix, changed = _text(prefix, _CAP_KEY)
             repaired = repaired or changed
         ip = rec.get("ip")

@@ -1,7 +1,7 @@
 """Read-only admin of usage: batch records, rollups and quota counters are written by ingest alone.
 
 An edited counter would disagree with the events it summarises and with what the gateways enforced, so staff
-may look but not add, change or delete (retention deletes them: analytics.services.usage_storage_maintain).
+may look but not add, change or delete (retention deletes them: analytics.services.storage.usage_storage_maintain).
 """
 
 from __future__ import annotations

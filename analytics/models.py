@@ -2,7 +2,7 @@
 
 Ids of other apps are plain integers here, not foreign keys: events are written by COPY at tens of thousands per
 second, outlive the objects they mention (a deleted application's usage stays readable) and are validated at
-ingest instead (analytics.ingest). Rollups use 0 for "none" so NULLs never split a group in the unique index.
+ingest instead (analytics.services.ingest). Rollups use 0 for "none" so NULLs never split a group in the unique index.
 """
 
 from __future__ import annotations

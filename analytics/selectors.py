@@ -1,21 +1,20 @@
 """Reads of usage: time series and totals from the rollups, latency percentiles, quota state of subscriptions.
 
 Callers scope first (portal.selectors.application_get), so everything here takes an application already
-proven to belong to the requester.
+proven to belong to the requester; the quota counters of the current periods are also read by the quota service.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from analytics.models import LATENCY_BOUNDS_MS, LATENCY_FIELDS, QuotaUsage, UsageRollup
-from analytics.quota import period_ends, usage_current
 from portal.models import Application, Subscription
 
 PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
@@ -220,6 +219,31 @@ class QuotaState:
             percent = self.month_percent() or 0
             meters.append(QuotaMeter("This month", self.month_used, self.month_limit, percent, self.month_resets_at))
         return meters
+
+
+def period_starts(now: datetime) -> tuple[date, date]:
+    """The current UTC day and month (as its first day)."""
+    today = now.astimezone(UTC).date()
+    return today, today.replace(day=1)
+
+
+def period_ends(now: datetime) -> tuple[datetime, datetime]:
+    """When the current UTC day and month end: the moments quota blocks are lifted."""
+    today, month = period_starts(now)
+    next_month = (month + timedelta(days=32)).replace(day=1)
+    return (
+        datetime.combine(today + timedelta(days=1), time.min, tzinfo=UTC),
+        datetime.combine(next_month, time.min, tzinfo=UTC),
+    )
+
+
+def usage_current(*, subscription_ids: Sequence[int], now: datetime) -> dict[tuple[int, str], int]:
+    """Admitted requests per (subscription, period) in the current UTC day and month."""
+    today, month = period_starts(now)
+    rows = QuotaUsage.objects.filter(subscription_id__in=subscription_ids).filter(
+        Q(period=QuotaUsage.Period.DAY, start=today) | Q(period=QuotaUsage.Period.MONTH, start=month)
+    )
+    return {(sid, period): used for sid, period, used in rows.values_list("subscription_id", "period", "used")}
 
 
 def quota_states(*, application: Application, now: datetime | None = None) -> list[QuotaState]:

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from analytics import collection, quota, services
+from analytics.services import collection, quota, storage
 from gateway_sync.models import Gateway
 
 
@@ -35,4 +35,4 @@ def release_quota_blocks() -> None:
 @shared_task(ignore_result=True)
 def maintain_usage_storage() -> None:
     """Event partitions ahead of time; retention of events, rollups and batch records."""
-    services.usage_storage_maintain(now=timezone.now())
+    storage.usage_storage_maintain(now=timezone.now())

@@ -140,6 +140,28 @@ def gateway_record_heartbeat(
     return gateway
 
 
+# --- Log collection (analytics.services.collection) -------------------------------------------------------------
+
+
+def gateway_log_cursor_advance(*, gateway_id: int, cursor: int) -> None:
+    """Record that the gateway's log batches up to `cursor` are ingested.
+
+    The collector calls this inside the page's ingest transaction, holding the gateway row's lock, so the cursor
+    moves exactly when the page's counts commit.
+    """
+    Gateway.objects.filter(pk=gateway_id).update(log_cursor=cursor, log_collected_at=timezone.now())
+
+
+def gateway_log_cursor_reset(*, gateway_id: int, reason: str) -> None:
+    """Collect the gateway's log from its start again (its spool started over); `reason` is its latest error."""
+    Gateway.objects.filter(pk=gateway_id).update(log_cursor=0, last_error=reason, last_error_at=timezone.now())
+
+
+def gateway_error_record(*, gateway_id: int, error: str) -> None:
+    """Store the latest error the platform met with a gateway (the fleet page shows it)."""
+    Gateway.objects.filter(pk=gateway_id).update(last_error=error[:500], last_error_at=timezone.now())
+
+
 # --- Feed -----------------------------------------------------------------------------------------------------
 
 

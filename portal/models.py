@@ -267,7 +267,7 @@ class Application(models.Model):
         return self.name
 
 
-# Why a subscription is blocked, in the words the portal and the API use (reasons are set by analytics.quota).
+# Why a subscription is blocked, in the words the portal and the API use (reasons are set by analytics.services.quota).
 BLOCK_REASONS = {"quota-day": "daily quota used up", "quota-month": "monthly quota used up"}
 STATE_DESCRIPTIONS = {
     "pending": "Waiting for approval",

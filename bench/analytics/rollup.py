@@ -200,9 +200,9 @@ def main() -> None:
     from django.db import connection
     from django.db.models import Sum
 
-    from analytics.ingest import batch_ingest, batches_ingest
     from analytics.models import IngestedBatch, QuotaUsage, RequestEvent, UsageRollup
-    from analytics.partitions import partitions_existing
+    from analytics.services.ingest import batch_ingest, batches_ingest
+    from analytics.services.storage import partitions_existing
 
     call_command("migrate", verbosity=0)
     gateway_id, identities = setup_catalog(args.apps, args.keys_per_app, args.apis)

@@ -274,7 +274,7 @@ def subscription_reject(*, actor: Any, subscription: Subscription) -> Subscripti
 
 
 # --- Quota enforcement -----------------------------------------------------------------------------------------
-# Called by analytics.quota after each ingested log batch (blocks) and by its beat task (lifts).
+# Called by analytics.services.quota after each ingested log batch (blocks) and by its beat task (lifts).
 
 
 @transaction.atomic

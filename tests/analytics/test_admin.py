@@ -8,8 +8,8 @@ import pytest
 from allauth.mfa.models import Authenticator
 from django.test import Client
 
-from analytics.ingest import batch_ingest
 from analytics.models import IngestedBatch, QuotaUsage, UsageRollup
+from analytics.services.ingest import batch_ingest
 from tests.conftest import _verified_user
 from tests.support.access_log import batch, record
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.db.models import Sum
 
-from analytics.collection import CollectResult, _ingest_page, gateway_logs_collect
 from analytics.models import IngestedBatch, RequestEvent, UsageRollup
+from analytics.services.collection import CollectResult, _ingest_page, gateway_logs_collect
 from analytics.tasks import collect_gateway_logs
 from gateway_sync.admin_client import GatewayAdminClient
 from gateway_sync.models import Gateway

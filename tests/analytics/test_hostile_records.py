@@ -11,8 +11,8 @@ import pytest
 from django.db.models import Sum
 from django.utils import timezone
 
-from analytics.ingest import batch_ingest
 from analytics.models import IngestedBatch, RequestEvent, UsageRollup
+from analytics.services.ingest import batch_ingest
 from tests.support.access_log import batch, record
 
 NOW = time.time()

@@ -11,9 +11,9 @@ import pytest
 from django.db.models import Sum
 from django.utils import timezone
 
-from analytics.ingest import InvalidBatch, batch_ingest
 from analytics.models import LATENCY_BOUNDS_MS, LATENCY_FIELDS, IngestedBatch, RequestEvent, UsageRollup
 from analytics.selectors import usage_percentiles
+from analytics.services.ingest import InvalidBatch, batch_ingest
 from keys.models import ApiKey
 from keys.services import key_issue
 from tests.support.access_log import batch, record
@@ -183,7 +183,7 @@ def test_event_times_are_written_to_the_microsecond_datetime_would_give() -> Non
     import random
     from datetime import UTC, datetime
 
-    from analytics.ingest import _timestamp_text
+    from analytics.services.events import timestamp_text as _timestamp_text
 
     rng = random.Random(7)
     samples = [rng.uniform(1.7e9, 1.9e9) for _ in range(20_000)]

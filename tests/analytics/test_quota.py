@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import time_machine
 
-from analytics.ingest import batch_ingest
 from analytics.models import QuotaUsage
-from analytics.quota import quota_release
 from analytics.selectors import quota_states
+from analytics.services.ingest import batch_ingest
+from analytics.services.quota import quota_release
 from gateway_sync.models import ConfigChange
 from portal.models import Subscription
 from portal.services.applications import subscription_change_plan, subscription_create

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from analytics.collection import gateway_logs_collect
+from analytics.services.collection import gateway_logs_collect
 from gateway_sync import secrets
 from gateway_sync.models import ConfigChange, Gateway
 from gateway_sync.selectors import current_version

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import time_machine
 
-from analytics.ingest import batch_ingest
+from analytics.services.ingest import batch_ingest
 from tests.api.conftest import assert_problem
 from tests.support.access_log import batch, record
 

@@ -12,8 +12,8 @@ from django.test import Client
 from django.urls import reverse
 
 from analytics.charts import nice_ceiling, requests_chart
-from analytics.ingest import batch_ingest
 from analytics.models import UsageRollup
+from analytics.services.ingest import batch_ingest
 from portal.models import Subscription
 from tests.portal.pages_helpers import text
 from tests.support.access_log import batch, record

@@ -7,42 +7,18 @@ collection delay, so usage can overshoot a quota by about (request rate x delay)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 
 from django.db.models import Q
 
 from analytics.models import QuotaUsage
+from analytics.selectors import period_ends, usage_current
 from portal.models import Subscription
 from portal.services.applications import subscription_block, subscription_unblock
 
 REASON_DAY = "quota-day"
 REASON_MONTH = "quota-month"
 QUOTA_REASONS = (REASON_DAY, REASON_MONTH)
-
-
-def period_starts(now: datetime) -> tuple[date, date]:
-    """The current UTC day and month (as its first day)."""
-    today = now.astimezone(UTC).date()
-    return today, today.replace(day=1)
-
-
-def period_ends(now: datetime) -> tuple[datetime, datetime]:
-    """When the current UTC day and month end: the moments quota blocks are lifted."""
-    today, month = period_starts(now)
-    next_month = (month + timedelta(days=32)).replace(day=1)
-    return (
-        datetime.combine(today + timedelta(days=1), time.min, tzinfo=UTC),
-        datetime.combine(next_month, time.min, tzinfo=UTC),
-    )
-
-
-def usage_current(*, subscription_ids: Sequence[int], now: datetime) -> dict[tuple[int, str], int]:
-    """Admitted requests per (subscription, period) in the current UTC day and month."""
-    today, month = period_starts(now)
-    rows = QuotaUsage.objects.filter(subscription_id__in=subscription_ids).filter(
-        Q(period=QuotaUsage.Period.DAY, start=today) | Q(period=QuotaUsage.Period.MONTH, start=month)
-    )
-    return {(sid, period): used for sid, period, used in rows.values_list("subscription_id", "period", "used")}
 
 
 def exhausted_until(

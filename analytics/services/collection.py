@@ -2,6 +2,7 @@
 
 Acknowledging only after the commit means a crash anywhere leaves the batches readable at the gateway, and
 the unique (gateway, sequence) of IngestedBatch makes the re-read harmless (docs/gateway-protocol.md §6).
+The gateway row's cursor and latest error are gateway_sync's: they are written through its services.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from typing import Any
 
 import requests
 from django.db import transaction
-from django.utils import timezone
 
-from analytics.ingest import InvalidBatch, batches_ingest
 from analytics.models import IngestedBatch, RequestEvent
+from analytics.services.ingest import InvalidBatch, batches_ingest
 from gateway_sync.admin_client import GatewayAdminClient
 from gateway_sync.models import Gateway
 from gateway_sync.secrets import decrypt
+from gateway_sync.services import gateway_error_record, gateway_log_cursor_advance, gateway_log_cursor_reset
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def _ingest_page(gateway_id: int, cursor: int, batches: list[dict[str, Any]], re
             result.records += ingested.records
             result.rejected += ingested.rejected
         result.skipped += sum(skipped)
-        Gateway.objects.filter(pk=gateway_id).update(log_cursor=last, log_collected_at=timezone.now())
+        gateway_log_cursor_advance(gateway_id=gateway_id, cursor=last)
     return last
 
 
@@ -141,7 +142,7 @@ def _restart_cursor(gateway_id: int, cursor: int) -> bool:
             return False
         IngestedBatch.objects.filter(gateway_id=gateway_id).delete()
         message = f"log sequence restarted at the gateway (below {cursor}); collecting from its start"
-        Gateway.objects.filter(pk=gateway_id).update(log_cursor=0, last_error=message, last_error_at=timezone.now())
+        gateway_log_cursor_reset(gateway_id=gateway_id, reason=message)
     logger.warning("gateway %s: %s", gateway_id, message)
     return True
 
@@ -173,7 +174,7 @@ def gateway_logs_collect(*, gateway_id: int, limit: int, rounds: int) -> Collect
             if len(batches) < limit:
                 break
     except (CollectionFailed, InvalidBatch) as exc:
-        Gateway.objects.filter(pk=gateway_id).update(last_error=str(exc)[:500], last_error_at=timezone.now())
+        gateway_error_record(gateway_id=gateway_id, error=str(exc))
         logger.warning("log collection from gateway %s stopped: %s", gateway.name, exc)
     if result.skipped:
         logger.warning("gateway %s: %d log batches were lost before collection", gateway.name, result.skipped)

@@ -1,6 +1,7 @@
-"""Daily range partitions of the events table on PostgreSQL: created ahead, dropped past retention.
+"""Usage storage upkeep: event partitions ahead of time, and retention of events, rollups and batch records.
 
-On other databases the events table is a plain table and retention is a DELETE.
+On PostgreSQL the events table has daily range partitions, created ahead and dropped past retention; on other
+databases it is a plain table and retention is a DELETE.
 """
 
 from __future__ import annotations
@@ -9,15 +10,19 @@ import logging
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 
-from analytics.models import RequestEvent
+from analytics.models import IngestedBatch, RequestEvent, UsageRollup
 
 logger = logging.getLogger(__name__)
 
 EVENTS = RequestEvent._meta.db_table
 DEFAULT_PARTITION = f"{EVENTS}_default"
 _PARTITION_NAME = re.compile(rf"^{EVENTS}_p(\d{{8}})$")
+PARTITIONS_AHEAD_DAYS = 3
+# Batch records only guard against re-reads of batches above the gateway's cursor, which are recent.
+BATCH_RETENTION = timedelta(days=7)
 
 
 def partitioned() -> bool:
@@ -92,3 +97,18 @@ def partitions_maintain(*, today: date, days_ahead: int, retention_days: int) ->
     if created or dropped:
         logger.info("event partitions: %d created, %d dropped", created, dropped)
     return {"created": created, "dropped": dropped, "deleted": deleted}
+
+
+def usage_storage_maintain(*, now: datetime) -> dict[str, int]:
+    """Create tomorrow's partitions, drop expired ones and delete rollups and batch records past retention."""
+    done = partitions_maintain(
+        today=now.date(), days_ahead=PARTITIONS_AHEAD_DAYS, retention_days=settings.PORTICO_USAGE_EVENT_RETENTION_DAYS
+    )
+    for granularity, days in (
+        (UsageRollup.Granularity.MINUTE, settings.PORTICO_USAGE_MINUTE_RETENTION_DAYS),
+        (UsageRollup.Granularity.HOUR, settings.PORTICO_USAGE_HOUR_RETENTION_DAYS),
+    ):
+        deleted, _ = UsageRollup.objects.filter(granularity=granularity, bucket__lt=now - timedelta(days=days)).delete()
+        done[f"{granularity}_rollups_deleted"] = deleted
+    done["batches_deleted"], _ = IngestedBatch.objects.filter(ingested_at__lt=now - BATCH_RETENTION).delete()
+    return done

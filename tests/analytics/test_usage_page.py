@@ -154,7 +154,7 @@ def test_a_blocked_subscription_shows_until_when_and_why(
 
     page = text(alice_client.get(_url(application)))
 
-    assert "Blocked until 24 Nov 2026, 00:00 UTC (quota-day)" in page
+    assert "Blocked until 00:00 UTC — daily quota used up" in page  # in words, not the code quota-day
     assert "No requests in this period yet." in page
 
 

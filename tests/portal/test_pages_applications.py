@@ -141,3 +141,35 @@ def test_a_non_public_plan_granted_by_staff_stays_selected(alice_client: Client,
     [row] = response.context["subscriptions"]
     assert row.plan_form["plan"].value() == private.pk
     assert private in row.plan_form.fields["plan"].queryset
+
+
+def test_a_subscription_blocked_by_quota_says_so_in_words_on_the_page_and_in_the_api(
+    alice_client: Client, alice: Any, application: Any, subscription: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+    from rest_framework.test import APIClient
+
+    from portal.models import Subscription
+
+    now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+    midnight, first_of_month = datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+    api = APIClient()
+    api.force_authenticate(alice)
+    with time_machine.travel(now, tick=False):
+        Subscription.objects.filter(pk=subscription.pk).update(blocked_until=midnight, blocked_reason="quota-day")
+        page = text(alice_client.get(f"/applications/{application.pk}/"))
+        body = api.get(f"/api/v1/subscriptions/{subscription.pk}/").json()
+        assert "Blocked until 00:00 UTC — daily quota used up" in page
+        assert 'class="badge badge-danger">blocked<' in page and ">active<" not in page
+        assert body["state"] == "blocked"
+        assert body["state_description"] == "Blocked until 00:00 UTC — daily quota used up"
+        Subscription.objects.filter(pk=subscription.pk).update(
+            blocked_until=first_of_month, blocked_reason="quota-month"
+        )
+        body = api.get(f"/api/v1/subscriptions/{subscription.pk}/").json()
+        assert body["state_description"] == "Blocked until 1 Dec 2026 00:00 UTC — monthly quota used up"
+    with time_machine.travel(first_of_month + timedelta(minutes=1), tick=False):
+        body = api.get(f"/api/v1/subscriptions/{subscription.pk}/").json()
+        assert (body["state"], body["state_description"]) == ("active", "Active")  # a block ends by itself

@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -28,7 +29,7 @@ class PorticoAdminSite(admin.AdminSite):
         user = request.user
         return bool(user.is_active and user.is_staff and is_mfa_enabled(user))
 
-    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         request.session.pop(AFTER_MFA_SETUP, None)  # set-up is behind them
         return super().index(request, extra_context)
 

@@ -133,53 +133,70 @@ def subscription_change_plan(*, actor: Any, subscription: Subscription, plan: Pl
     return subscription
 
 
-def _plan_request_open(subscription: Subscription, *, actor: Any, plan: Plan) -> Subscription:
-    """Ask staff for `plan`; a newer request replaces an older one."""
-    subscription.requested_plan = plan
-    subscription.plan_requested_at = timezone.now()
-    subscription.save(update_fields=["requested_plan", "plan_requested_at"])
-    audit_record(
-        action="subscription.plan_change_requested",
-        actor=actor,
-        organisation=subscription.application.organisation,
-        target=subscription,
-        data={"from": subscription.plan.slug, "to": plan.slug},
-    )
-    return subscription
-
-
-def _plan_request_close(subscription: Subscription, *, actor: Any, action: str) -> None:
-    requested = subscription.requested_plan
-    subscription.requested_plan = None
-    subscription.plan_requested_at = None
-    subscription.save(update_fields=["requested_plan", "plan_requested_at"])
+def _subscription_update(
+    subscription: Subscription,
+    changes: dict[str, Any],
+    *,
+    action: str,
+    actor: Any = None,
+    actor_label: str = "",
+    data: dict[str, Any] | None = None,
+    publish: bool = True,
+) -> Subscription:
+    """Apply and save `changes`, record them in the audit trail and, when gateways enforce them, in the feed."""
+    for field, value in changes.items():
+        setattr(subscription, field, value)
+    subscription.save(update_fields=list(changes))
     audit_record(
         action=action,
         actor=actor,
+        actor_label=actor_label,
         organisation=subscription.application.organisation,
         target=subscription,
+        data=data,
+    )
+    if publish:
+        config_changes.record_subscriptions([subscription])
+    return subscription
+
+
+def _plan_request_open(subscription: Subscription, *, actor: Any, plan: Plan) -> Subscription:
+    """Ask staff for `plan`; a newer request replaces an older one. The gateways keep the current plan."""
+    return _subscription_update(
+        subscription,
+        {"requested_plan": plan, "plan_requested_at": timezone.now()},
+        action="subscription.plan_change_requested",
+        actor=actor,
+        data={"from": subscription.plan.slug, "to": plan.slug},
+        publish=False,
+    )
+
+
+def _plan_request_close(subscription: Subscription, *, actor: Any, action: str) -> None:
+    """Drop a request (withdrawn or rejected); the current plan stays, so the gateways hear nothing."""
+    requested = subscription.requested_plan
+    _subscription_update(
+        subscription,
+        {"requested_plan": None, "plan_requested_at": None},
+        action=action,
+        actor=actor,
         data={"plan": subscription.plan.slug, "requested": requested.slug if requested else ""},
+        publish=False,
     )
 
 
 def _plan_switch(subscription: Subscription, *, actor: Any, plan: Plan, action: str) -> None:
     """Move to `plan` now and publish it to the gateways; a pending request is settled by the move."""
     old_plan = subscription.plan
-    subscription.plan = plan
-    subscription.requested_plan = None
-    subscription.plan_requested_at = None
     # A new plan means new quotas: any block from the old plan is lifted and re-evaluated.
-    subscription.blocked_until = None
-    subscription.blocked_reason = ""
-    subscription.save(update_fields=["plan", "requested_plan", "plan_requested_at", "blocked_until", "blocked_reason"])
-    audit_record(
+    changes = {"plan": plan, "requested_plan": None, "plan_requested_at": None, "blocked_until": None}
+    _subscription_update(
+        subscription,
+        {**changes, "blocked_reason": ""},
         action=action,
         actor=actor,
-        organisation=subscription.application.organisation,
-        target=subscription,
         data={"from": old_plan.slug, "to": plan.slug, "status": subscription.status},
     )
-    config_changes.record_subscriptions([subscription])
 
 
 @transaction.atomic
@@ -190,17 +207,8 @@ def subscription_cancel(*, actor: Any, subscription: Subscription) -> Subscripti
     )
     if subscription.status in (Subscription.Status.CANCELLED, Subscription.Status.REJECTED):
         return subscription
-    subscription.status = Subscription.Status.CANCELLED
-    subscription.cancelled_at = timezone.now()
-    subscription.save(update_fields=["status", "cancelled_at"])
-    audit_record(
-        action="subscription.cancelled",
-        actor=actor,
-        organisation=subscription.application.organisation,
-        target=subscription,
-    )
-    config_changes.record_subscriptions([subscription])
-    return subscription
+    changes = {"status": Subscription.Status.CANCELLED, "cancelled_at": timezone.now()}
+    return _subscription_update(subscription, changes, action="subscription.cancelled", actor=actor)
 
 
 def _notify_developers(subscription: Subscription, subject: str, template: str, **context: Any) -> None:
@@ -229,16 +237,8 @@ def subscription_approve(*, actor: Any, subscription: Subscription) -> Subscript
     """Staff approve a pending subscription or a requested plan change; the developers are emailed."""
     subscription = _pending_for_update(subscription)
     if subscription.status == Subscription.Status.PENDING:
-        subscription.status = Subscription.Status.ACTIVE
-        subscription.activated_at = timezone.now()
-        subscription.save(update_fields=["status", "activated_at"])
-        audit_record(
-            action="subscription.approved",
-            actor=actor,
-            organisation=subscription.application.organisation,
-            target=subscription,
-        )
-        config_changes.record_subscriptions([subscription])
+        changes = {"status": Subscription.Status.ACTIVE, "activated_at": timezone.now()}
+        _subscription_update(subscription, changes, action="subscription.approved", actor=actor)
         subject = f"Your subscription to {subscription.api.name} is active"
     else:
         plan = subscription.requested_plan
@@ -254,15 +254,8 @@ def subscription_reject(*, actor: Any, subscription: Subscription) -> Subscripti
     """Staff decline a pending subscription (it ends) or a requested plan change (the current plan stays)."""
     subscription = _pending_for_update(subscription)
     if subscription.status == Subscription.Status.PENDING:
-        subscription.status = Subscription.Status.REJECTED
-        subscription.save(update_fields=["status"])
-        audit_record(
-            action="subscription.rejected",
-            actor=actor,
-            organisation=subscription.application.organisation,
-            target=subscription,
-        )
-        config_changes.record_subscriptions([subscription])
+        changes = {"status": Subscription.Status.REJECTED}
+        _subscription_update(subscription, changes, action="subscription.rejected", actor=actor)
         subject = f"Your subscription to {subscription.api.name} was declined"
         declined_plan = None
     else:
@@ -288,18 +281,13 @@ def subscription_block(*, subscription_id: int, until: datetime, reason: str) ->
     )
     if subscription is None or (subscription.blocked_until is not None and subscription.blocked_until >= until):
         return subscription
-    subscription.blocked_until = until
-    subscription.blocked_reason = reason
-    subscription.save(update_fields=["blocked_until", "blocked_reason"])
-    audit_record(
+    return _subscription_update(
+        subscription,
+        {"blocked_until": until, "blocked_reason": reason},
         action="subscription.blocked",
         actor_label="quota enforcement",
-        organisation=subscription.application.organisation,
-        target=subscription,
         data={"reason": reason, "until": until.isoformat()},
     )
-    config_changes.record_subscriptions([subscription])
-    return subscription
 
 
 @transaction.atomic
@@ -313,16 +301,10 @@ def subscription_unblock(*, subscription_id: int, reasons: tuple[str, ...]) -> S
     )
     if subscription is None:
         return None
-    reason = subscription.blocked_reason
-    subscription.blocked_until = None
-    subscription.blocked_reason = ""
-    subscription.save(update_fields=["blocked_until", "blocked_reason"])
-    audit_record(
+    return _subscription_update(
+        subscription,
+        {"blocked_until": None, "blocked_reason": ""},
         action="subscription.unblocked",
         actor_label="quota enforcement",
-        organisation=subscription.application.organisation,
-        target=subscription,
-        data={"reason": reason},
+        data={"reason": subscription.blocked_reason},
     )
-    config_changes.record_subscriptions([subscription])
-    return subscription

@@ -50,7 +50,7 @@ lint: setup-dev
 test: setup-dev
 	scripts/ensure-services.sh --postgres
 	$(MAKE) --no-print-directory lint
-	$(VENV)/bin/pytest -n 2 -p no:cacheprovider
+	$(VENV)/bin/pytest -n 2 --dist loadgroup -p no:cacheprovider
 	@echo "--- smoke run of the main flow on embedded SQLite ---"
 	DATABASE_URL=sqlite:///$(PORTICO_VAR_DIR)/smoke.sqlite3 $(VENV)/bin/pytest -m smoke -p no:cacheprovider -q
 

@@ -37,6 +37,7 @@ class GatewayAdmin(admin.ModelAdmin):
         "counters",
         "last_error",
         "last_error_at",
+        "last_error_source",
         "log_cursor",
         "log_collected_at",
         "created_at",

@@ -9,6 +9,11 @@ from oauth2_provider.settings import oauth2_settings
 class Gateway(models.Model):
     """One edge gateway: how the platform reaches it, and what it last told us."""
 
+    class ErrorSource(models.TextChoices):
+        GATEWAY = "gateway", "reported by the gateway (its pulls and heartbeats)"
+        PUSH = "push", "a push from the platform"
+        COLLECTION = "collection", "log collection"
+
     class Health(models.TextChoices):
         UNKNOWN = "unknown", "Unknown"
         HEALTHY = "healthy", "Healthy"
@@ -33,8 +38,10 @@ class Gateway(models.Model):
     last_pushed_at = models.DateTimeField(null=True, blank=True)
     health = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
     counters = models.JSONField(default=dict, blank=True)
+    # The latest problem with this gateway, until the same channel works again (then it is cleared).
     last_error = models.CharField(max_length=500, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    last_error_source = models.CharField(max_length=10, choices=ErrorSource.choices, blank=True)
     # Highest log batch sequence ingested and acknowledged; collection resumes after it.
     log_cursor = models.BigIntegerField(default=0)
     log_collected_at = models.DateTimeField(null=True, blank=True)

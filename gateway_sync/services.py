@@ -48,6 +48,12 @@ def _validation_failed(error: ValidationError) -> ValidationFailed:
     return ValidationFailed("Invalid gateway.", field_errors={k: list(v) for k, v in error.message_dict.items()})
 
 
+def new_push_secret() -> str:
+    """256 random bits as hex: no character a shell or an option parser reads specially (a URL-safe token
+    can start with "-", which `--push-secret <value>` then takes for an option)."""
+    return secrets.token_hex(32)
+
+
 def _new_oauth_client(name: str) -> tuple[Any, str]:
     """A confidential client-credentials client; returns it with its plaintext secret (stored hashed)."""
     application_model = get_application_model()
@@ -74,7 +80,7 @@ def gateway_register(*, name: str, admin_url: str) -> tuple[Gateway, str, str, s
     except ValidationError as error:
         raise _validation_failed(error) from None
     application, client_secret = _new_oauth_client(name)
-    push_secret = secrets.token_urlsafe(32)
+    push_secret = new_push_secret()
     gateway.oauth_application = application
     gateway.push_secret_encrypted = secret_box.encrypt(push_secret)
     gateway.save()
@@ -95,7 +101,7 @@ def gateway_rotate_credentials(*, gateway: Gateway) -> GatewayCredentials:
         application.hash_client_secret = True
         application.save(update_fields=["client_secret", "hash_client_secret", "updated"])
         get_access_token_model().objects.filter(application=application).delete()
-    push_secret = secrets.token_urlsafe(32)
+    push_secret = new_push_secret()
     gateway.push_secret_encrypted = secret_box.encrypt(push_secret)
     gateway.save(update_fields=["oauth_application", "push_secret_encrypted"])
     return GatewayCredentials(application.client_id, client_secret, push_secret)
@@ -121,6 +127,9 @@ def gateway_set_enabled(*, gateway: Gateway, enabled: bool) -> Gateway:
     return gateway
 
 
+_NO_ERROR = {"last_error": "", "last_error_at": None, "last_error_source": ""}
+
+
 def gateway_record_heartbeat(
     *, gateway: Gateway, version: int | None, counters: dict[str, Any], errors: list[dict[str, Any]]
 ) -> Gateway:
@@ -129,11 +138,21 @@ def gateway_record_heartbeat(
     values: dict[str, Any] = {"last_heartbeat_at": now, "counters": counters}
     if version is not None:
         values["applied_version"] = version
-    if errors:
-        latest = max(errors, key=lambda e: e.get("at") or 0)
-        values["last_error"] = f"gateway: {latest.get('error', '')}"[:500]
-        at = latest.get("at")
-        values["last_error_at"] = datetime.fromtimestamp(at, tz=UTC) if isinstance(at, int | float) else now
+    latest = max(errors, key=lambda e: e.get("at") or 0) if errors else None
+    at = latest.get("at") if latest else None
+    latest_at = datetime.fromtimestamp(at, tz=UTC) if isinstance(at, int | float) else (now if latest else None)
+    # The gateway re-reports its last few errors in every heartbeat: an error is news only once, and this
+    # heartbeat arriving shows the gateway reaches the platform again when nothing failed since the last one.
+    if latest and latest_at and (gateway.last_error_at is None or latest_at > gateway.last_error_at):
+        values.update(
+            last_error=f"gateway: {latest.get('error', '')}"[:500],
+            last_error_at=latest_at,
+            last_error_source=Gateway.ErrorSource.GATEWAY,
+        )
+    elif gateway.last_error_source == Gateway.ErrorSource.GATEWAY and (
+        latest_at is None or (gateway.last_heartbeat_at is not None and latest_at < gateway.last_heartbeat_at)
+    ):
+        values.update(_NO_ERROR)
     Gateway.objects.filter(pk=gateway.pk).update(**values)
     gateway.refresh_from_db()
     _store_health([gateway], current_version(), now)
@@ -144,22 +163,37 @@ def gateway_record_heartbeat(
 
 
 def gateway_log_cursor_advance(*, gateway_id: int, cursor: int) -> None:
-    """Record that the gateway's log batches up to `cursor` are ingested.
+    """Record that the gateway's log batches up to `cursor` are ingested (a collection error is over).
 
     The collector calls this inside the page's ingest transaction, holding the gateway row's lock, so the cursor
     moves exactly when the page's counts commit.
     """
     Gateway.objects.filter(pk=gateway_id).update(log_cursor=cursor, log_collected_at=timezone.now())
+    _error_clear(gateway_id, Gateway.ErrorSource.COLLECTION)
 
 
 def gateway_log_cursor_reset(*, gateway_id: int, reason: str) -> None:
     """Collect the gateway's log from its start again (its spool started over); `reason` is its latest error."""
-    Gateway.objects.filter(pk=gateway_id).update(log_cursor=0, last_error=reason, last_error_at=timezone.now())
+    # Shown as the gateway's own event (its spool started over): the next quiet heartbeat clears it, not the
+    # collection that follows at once.
+    Gateway.objects.filter(pk=gateway_id).update(
+        log_cursor=0,
+        last_error=reason[:500],
+        last_error_at=timezone.now(),
+        last_error_source=Gateway.ErrorSource.GATEWAY,
+    )
 
 
 def gateway_error_record(*, gateway_id: int, error: str) -> None:
-    """Store the latest error the platform met with a gateway (the fleet page shows it)."""
-    Gateway.objects.filter(pk=gateway_id).update(last_error=error[:500], last_error_at=timezone.now())
+    """Store the latest error log collection met with a gateway (the fleet page shows it, and when)."""
+    Gateway.objects.filter(pk=gateway_id).update(
+        last_error=error[:500], last_error_at=timezone.now(), last_error_source=Gateway.ErrorSource.COLLECTION
+    )
+
+
+def _error_clear(gateway_id: int, source: str) -> None:
+    """The channel that failed works again: its error is history, not a state to show."""
+    Gateway.objects.filter(pk=gateway_id, last_error_source=source).update(**_NO_ERROR)
 
 
 # --- Feed -----------------------------------------------------------------------------------------------------
@@ -261,13 +295,15 @@ def _send(gateway: Gateway, payload: dict[str, Any]) -> PushResult:
 def _record_push(gateway: Gateway, result: PushResult, now: datetime) -> None:
     values: dict[str, Any] = {"last_pushed_at": now}
     if result.failed:
-        values.update(last_error=result.error[:500], last_error_at=now)
+        values.update(last_error=result.error[:500], last_error_at=now, last_error_source=Gateway.ErrorSource.PUSH)
     elif result.status in ("applied", "stale") and result.version is not None:
         # Answers can arrive out of order (two pushes in flight); the gateway's version only moves forward.
         values["applied_version"] = Greatest(F("applied_version"), result.version)
     elif result.status == "resync" and result.version is not None:
         values["applied_version"] = result.version  # it is pulling the snapshot; until then this is what it has
     Gateway.objects.filter(pk=gateway.pk).update(**values)
+    if not result.failed:
+        _error_clear(gateway.pk, Gateway.ErrorSource.PUSH)
 
 
 def _health(gateway: Gateway, current: int, now: datetime, failed: bool) -> str:

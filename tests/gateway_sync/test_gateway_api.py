@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from gateway_sync.models import ConfigChange, Gateway
 from gateway_sync.selectors import current_version
-from gateway_sync.services import feed_prune
+from gateway_sync.services import feed_prune, gateway_error_record
 from keys import tokens
 from keys.services import key_issue, key_revoke
 from tests.api.conftest import assert_problem
@@ -128,3 +128,33 @@ def test_heartbeat_records_version_counters_and_the_latest_error(gateway_api, ed
 def test_heartbeat_body_is_validated(gateway_api):
     assert_problem(gateway_api.post("/gateway/v1/heartbeat", {"version": "x"}, content_type="application/json"), 400)
     assert_problem(gateway_api.post("/gateway/v1/heartbeat", b"{", content_type="application/json"), 400)
+
+
+def test_a_start_up_error_is_cleared_once_the_gateway_reaches_the_platform_again(gateway_api, edge):
+    def heartbeat(errors):
+        body = {"name": "edge-1", "version": 1, "counters": {}, "errors": errors}
+        assert gateway_api.post("/gateway/v1/heartbeat", body, content_type="application/json").status_code == 204
+        return Gateway.objects.get(pk=edge.gateway.pk)
+
+    started = timezone.now().timestamp() - 5
+    refused = [{"at": started, "error": "config: connection refused"}]
+    first = heartbeat(refused)  # the portal was still starting when the gateway first tried
+    assert first.last_error == "gateway: config: connection refused"
+    assert first.last_error_source == "gateway" and first.last_error_at.timestamp() == pytest.approx(started)
+    assert heartbeat(refused).last_error == ""  # reported again, nothing new since the last heartbeat: over
+    later = [*refused, {"at": timezone.now().timestamp(), "error": "token: timeout"}]
+    assert heartbeat(later).last_error == "gateway: token: timeout"  # a new one is news
+
+
+def test_a_push_error_is_cleared_by_the_next_push_that_works(edge):
+    from gateway_sync.services import PushResult, _record_push
+
+    gateway = Gateway.objects.get(pk=edge.gateway.pk)
+    _record_push(gateway, PushResult(gateway.pk, "failed", error="push failed: ConnectionError"), timezone.now())
+    assert Gateway.objects.get(pk=gateway.pk).last_error_source == "push"
+    gateway_error_record(gateway_id=gateway.pk, error="reading logs failed")  # another channel's error ...
+    _record_push(gateway, PushResult(gateway.pk, "applied", 3), timezone.now())
+    assert Gateway.objects.get(pk=gateway.pk).last_error == "reading logs failed"  # ... stays until it works
+    _record_push(gateway, PushResult(gateway.pk, "failed", error="push answered 401"), timezone.now())
+    _record_push(gateway, PushResult(gateway.pk, "applied", 4), timezone.now())
+    assert Gateway.objects.get(pk=gateway.pk).last_error == ""

@@ -39,3 +39,10 @@ def test_an_error_is_recorded_cut_to_the_length_of_its_column(gateway: Gateway) 
     gateway.refresh_from_db()
     assert gateway.last_error == "x" * 500 and gateway.last_error_at is not None
     assert gateway.log_cursor == 0
+
+
+def test_a_collection_error_is_cleared_by_the_next_collection_that_works(gateway: Gateway) -> None:
+    gateway_error_record(gateway_id=gateway.pk, error="reading logs failed: ConnectionError")
+    gateway_log_cursor_advance(gateway_id=gateway.pk, cursor=7)
+    gateway.refresh_from_db()
+    assert (gateway.last_error, gateway.last_error_at, gateway.log_cursor) == ("", None, 7)

@@ -227,6 +227,17 @@ class Plan(models.Model):
     def __str__(self) -> str:
         return f"{self.api.name} / {self.name}"
 
+    def bursts_in_words(self) -> str:
+        """How the rate limits let traffic through (GCRA at the gateways): a full window's count at once, then
+        one request's worth back at a steady pace. What the plan page and the docs promise."""
+        parts = []
+        for limit, window, unit in ((self.rate_per_second, 1, "second"), (self.rate_per_minute, 60, "minute")):
+            if limit:
+                interval = window / limit
+                pace = f"{interval:.3g} s" if interval >= 0.01 else f"{interval * 1000:.3g} ms"
+                parts.append(f"up to {limit:,} at once, then one every {pace} ({limit:,} per {unit} on average)")
+        return "; ".join(parts).capitalize() + "." if parts else "No rate limit."
+
     def clean(self) -> None:
         """Limits that contradict each other would make one of them a lie on the plan page."""
         errors = {}

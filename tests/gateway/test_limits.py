@@ -1,4 +1,4 @@
-"""Rate limits (sliding window, per key) and quotas (per subscription), with their headers."""
+"""Rate limits (GCRA token buckets, per key) and quotas (per subscription), with their headers."""
 
 from __future__ import annotations
 
@@ -23,23 +23,22 @@ def burst(gw, key, n):
     return [gw.get("/demo/x", key.secret).status_code for _ in range(n)]
 
 
-def test_per_second_limit_admits_exactly_the_limit_and_not_twice_at_the_boundary(start_gateway, upstream):
+def test_per_second_limit_admits_a_burst_of_the_limit_then_one_per_interval(start_gateway, upstream):
     key = key_entry()
     gw = start_gateway(snapshot(1, [api_entry(upstream)], plans=[plan_entry(rate_per_second=5)], keys=[key]))
-    gw.get("/demo/warm")  # open the keepalive connection outside the measured windows
+    gw.get("/demo/warm")  # open the keepalive connection outside the measured bursts
 
     sleep_until_fraction(0.6)
     first = burst(gw, key, 7)
     sleep_until_fraction(0.03)
-    just_after_boundary = burst(gw, key, 5)
+    after_0_43s = burst(gw, key, 5)
     sleep_until_fraction(0.5)
-    half_way = burst(gw, key, 5)
+    after_0_47s = burst(gw, key, 5)
 
-    assert first == [200] * 5 + [429] * 2
-    # a fixed window would admit 5 more here; the sliding window still counts the last second
-    assert just_after_boundary == [429] * 5
-    # half of the previous window has slid out: 5 * 0.5 = 2.5 -> two more fit
-    assert half_way == [200] * 2 + [429] * 3
+    assert first == [200] * 5 + [429] * 2  # the whole allowance at once, then nothing
+    # one request's worth comes back every 0.2 s, whatever the clock's second: 0.43 s -> two
+    assert after_0_43s == [200] * 2 + [429] * 3
+    assert after_0_47s == [200] * 2 + [429] * 3
 
 
 def test_rate_limited_answer_is_problem_json_with_retry_after_and_ratelimit_headers(start_gateway, upstream):

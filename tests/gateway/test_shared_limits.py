@@ -78,22 +78,22 @@ def test_two_gateways_together_admit_the_per_minute_limit(start_gateway, upstrea
     assert refused.json()["window"] == "minute"
 
 
-def test_shared_per_second_window_slides_across_gateways(start_gateway, upstream, redis_server):
+def test_a_shared_per_second_allowance_refills_across_gateways(start_gateway, upstream, redis_server):
     snap, a, _ = two_plan_snapshot(upstream, {"rate_per_second": 5}, {})
     gws = [start_gateway(snap, extra=redis_args(redis_server.address), name=f"edge-{i}") for i in (1, 2)]
     for gw in gws:
-        gw.get("/demo/warm")  # keepalive connections opened outside the measured windows
+        gw.get("/demo/warm")  # keepalive connections opened outside the measured bursts
 
     sleep_until_fraction(0.6)
     first = [gws[i % 2].get("/demo/x", a.secret).status_code for i in range(8)]
     sleep_until_fraction(0.03)
-    just_after_boundary = [gws[i % 2].get("/demo/x", a.secret).status_code for i in range(4)]
+    after_0_43s = [gws[i % 2].get("/demo/x", a.secret).status_code for i in range(4)]
     sleep_until_fraction(0.5)
-    half_way = [gws[i % 2].get("/demo/x", a.secret).status_code for i in range(5)]
+    after_0_47s = [gws[i % 2].get("/demo/x", a.secret).status_code for i in range(5)]
 
-    assert first == [200] * 5 + [429] * 3
-    assert just_after_boundary == [429] * 4
-    assert half_way == [200] * 2 + [429] * 3
+    assert first == [200] * 5 + [429] * 3  # one allowance for both gateways together
+    assert after_0_43s == [200] * 2 + [429] * 2  # a request's worth every 0.2 s
+    assert after_0_47s == [200] * 2 + [429] * 3
 
 
 def test_dead_redis_applies_each_plans_failure_mode_and_shared_limiting_resumes(start_gateway, upstream, redis_server):

@@ -232,3 +232,10 @@ def test_every_way_to_make_a_key_has_the_same_name(alice_client: Client, applica
 
     labels = set(re.findall(rf'href="/applications/{application.pk}/keys/new/">([^<]+)<', page))
     assert labels == {"New API key"}
+
+
+def test_the_plan_table_says_how_bursts_pass(alice_client: Client, api: Any) -> None:
+    PlanFactory(api=api, name="Burst", slug="burst", rate_per_second=3, rate_per_minute=100)
+    page = text(alice_client.get(f"/catalog/{api.slug}/"))
+    assert "Up to 3 at once, then one every 0.333 s (3 per second on average)" in page
+    assert "up to 100 at once, then one every 0.6 s (100 per minute on average)" in page

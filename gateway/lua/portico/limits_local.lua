@@ -1,61 +1,59 @@
--- Local (per-gateway) counters on the portico_limits shared dict.
+-- Local (per-gateway) limits on the portico_limits shared dict.
 --   window_take(st, id, limit, window, now) -> true, remaining, reset
 --                                            | false, 0, retry_after
 --                                            | nil, err   (dict failure)
 --   counter_take(st, id, limit, period, ttl) -> true, used | false, used | nil, err
 --   undo(st)                                  -- give back the last take on st
 -- `st` is a small per-worker table owned by the caller (one per key and
--- window, or per subscription and period) that caches the counter's dict key
--- and, for windows, the previous window's final count: the hot path is one
--- shared-dict incr per counter and no string building.
+-- window, or per subscription and period) that caches the dict key and what
+-- the last take added, so undo can give it back.
 -- Denied requests are not counted, so a client hammering past its limit does
--- not extend its own ban and admitted counts stay exact under concurrency
--- (increment first, compare, roll back).
+-- not extend its own ban.
 local dict = ngx.shared.portico_limits
 local floor = math.floor
 
 local _M = { name = "local" }
 
--- Sliding-window counter: estimate = previous window's count weighted by the
--- part of it still inside the sliding window + current count. Unlike a fixed
--- window it never admits ~2x the limit around a window boundary.
+-- Times are kept relative to this epoch (2024-01-01): a double then still
+-- resolves tens of nanoseconds, enough for emission intervals of huge limits.
+local EPOCH = 1704067200
+-- Float slack for "exactly `limit` requests at once".
+local EPSILON = 1e-9
+_M.EPOCH = EPOCH
+
+-- GCRA, the token bucket written as one number per key and window: its
+-- "theoretical arrival time" (TAT). A key may send `limit` requests at once
+-- and then one every window/limit seconds. A client that never sends more
+-- than `limit` in any window is never refused (its TAT never runs more than
+-- a window ahead of now); one that sends more is refused the excess.
+-- One atomic incr per request while the key is busy; a key that was idle (its
+-- bucket full) is restarted from now with a set. Two workers restarting the
+-- same key in the same instant may each write now + T: the count is then one
+-- low for that instant (never high: the limiter never refuses a conforming client).
 function _M.window_take(st, id, limit, window, now)
-    local idx = floor(now / window)
-    if st.idx ~= idx then
-        -- the previous window is closed: its count is read once per window,
-        -- not per request (a worker whose clock lags by a few ms may still
-        -- add to it; the estimate tolerates that)
-        st.idx, st.ck = idx, id .. idx
-        st.prev = dict:get(id .. (idx - 1)) or 0
-    end
-    local prev = st.prev
-    local elapsed = now - idx * window
-    local weighted = prev * (window - elapsed) / window
-    local cur, err = dict:incr(st.ck, 1, 0, window * 2 + 1)
-    if not cur then
+    local t = window / limit
+    now = now - EPOCH
+    st.ck, st.step = id, t
+    local tat, err = dict:incr(id, t, now)
+    if not tat then
         return nil, err
     end
-    local est = weighted + cur
-    if est > limit then
-        dict:incr(st.ck, -1)
-        cur = cur - 1
-        local retry
-        if cur + 1 <= limit then
-            -- wait until the previous window's weight has decayed enough
-            retry = window - (limit - cur - 1) * window / prev - elapsed
-        else
-            -- wait for the next window, where this window's count is the decaying part
-            retry = (window - elapsed) + window - (limit - 1) * window / cur
-        end
-        return false, 0, retry
+    if tat - t < now then
+        tat = now + t
+        dict:set(id, tat)
     end
-    return true, floor(limit - est), window - elapsed
+    local ahead = tat - now -- how much of the window's allowance is in use
+    if ahead > window + EPSILON then
+        dict:incr(id, -t)
+        return false, 0, ahead - window
+    end
+    return true, floor((window - ahead) / t + EPSILON), ahead
 end
 
 -- fixed-period counter (quotas): period is the day or month index
 function _M.counter_take(st, id, limit, period, ttl)
     if st.idx ~= period then
-        st.idx, st.ck = period, id .. period
+        st.idx, st.ck, st.step = period, id .. period, 1
     end
     local used, err = dict:incr(st.ck, 1, 0, ttl)
     if not used then
@@ -69,7 +67,7 @@ function _M.counter_take(st, id, limit, period, ttl)
 end
 
 function _M.undo(st)
-    dict:incr(st.ck, -1)
+    dict:incr(st.ck, -st.step)
 end
 
 return _M

@@ -1,11 +1,12 @@
--- Shared rate windows in Redis (--redis), so a per-second/per-minute limit
+-- Shared rate limits in Redis (--redis), so a per-second/per-minute limit
 -- holds for the consumer as a whole, not per gateway.
 --
--- One round trip per admitted request: a Lua script (EVALSHA, EVAL after
--- NOSCRIPT) checks both sliding windows of the key and increments them only
--- if both admit, atomically, so N gateways together admit exactly the limit.
--- Keys: ptc:rl:{<key id>}:<s|m>:<window index> (the hash tag keeps a key's
--- windows on one Redis Cluster slot), expiring after two windows.
+-- One round trip per request: a Lua script (EVALSHA, EVAL after NOSCRIPT)
+-- checks both limits of the key (GCRA, as portico.limits_local) and moves
+-- them only if both admit, atomically, so N gateways together admit exactly
+-- what one would. Keys: ptc:rl:{<key id>}:<s|m> (the hash tag keeps a key's
+-- limits on one Redis Cluster slot), expiring once the key's allowance is
+-- whole again.
 --
 -- Failure handling, per worker: a call that fails (connect/read timeout,
 -- connection refused, error reply) opens a circuit breaker for
@@ -15,6 +16,7 @@
 -- Redis costs each worker at most one timeout per interval.
 local crypto = require "portico.crypto"
 local redis = require "portico.redis"
+local localb = require "portico.limits_local"
 local settings = require "portico.settings"
 local stats = require "portico.stats"
 
@@ -23,36 +25,34 @@ local now_fn, update_time = ngx.now, ngx.update_time
 
 local _M = {}
 
--- KEYS: per limit, its current and previous window; ARGV: now, then per
--- limit its size and window seconds. Returns "1 prev1 cur1[ prev2 cur2]"
--- with the counts after this request, or "0 prev1 cur1[ ...] i" with the
--- counts without it and i = the first window that refused. One string, not
--- an array: one bulk reply is two socket reads instead of one per element.
+-- GCRA, as in portico.limits_local, with each limit's theoretical arrival
+-- time (relative to ARGV[2], the epoch) in Redis. KEYS: one per limit; ARGV:
+-- now, epoch, then per limit its size and window seconds. Checks every limit
+-- and moves them only if all admit, atomically, so N gateways together admit
+-- exactly what one would. Returns "1 ahead1[ ahead2]" (how far each limit's
+-- allowance is in use, in seconds) or "0 i retry" (limit i refused; retry in
+-- seconds). One string, not an array: one bulk reply is two socket reads.
 local SCRIPT = [[
-local now = tonumber(ARGV[1])
-local n = #KEYS / 2
-local out, denied = {1}, 0
-for i = 1, n do
-    local limit, window = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-    local cur = tonumber(redis.call("GET", KEYS[2 * i - 1]) or "0")
-    local prev = tonumber(redis.call("GET", KEYS[2 * i]) or "0")
-    local elapsed = now - math.floor(now / window) * window
-    out[2 * i], out[2 * i + 1] = prev, cur
-    if denied == 0 and prev * (window - elapsed) / window + cur + 1 > limit then
-        denied = i
+local now = tonumber(ARGV[1]) - tonumber(ARGV[2])
+local out, tats = {1}, {}
+for i = 1, #KEYS do
+    local limit, window = tonumber(ARGV[2 * i + 1]), tonumber(ARGV[2 * i + 2])
+    local t = window / limit
+    local tat = tonumber(redis.call("GET", KEYS[i]) or "0")
+    if tat < now then
+        tat = now
     end
-end
-if denied > 0 then
-    out[1] = 0
-    out[2 * n + 2] = denied
-    return table.concat(out, " ")
-end
-for i = 1, n do
-    local c = redis.call("INCR", KEYS[2 * i - 1])
-    if c == 1 then
-        redis.call("EXPIRE", KEYS[2 * i - 1], tonumber(ARGV[2 * i + 1]) * 2 + 1)
+    tat = tat + t
+    local ahead = tat - now
+    if ahead > window + 1e-9 then
+        return "0 " .. i .. " " .. (ahead - window)
     end
-    out[2 * i + 1] = c
+    tats[i], out[i + 1] = tat, ahead
+end
+for i = 1, #KEYS do
+    -- expires once its allowance is whole again: an absent key is a full bucket
+    local ttl = math.ceil((tats[i] - now) * 1000) + 1000
+    redis.call("SET", KEYS[i], string.format("%.9f", tats[i]), "PX", ttl)
 end
 return table.concat(out, " ")
 ]]
@@ -71,13 +71,13 @@ local function on_error(msg)
     end
 end
 
-local function window_key(k, tag, idx)
+local function limit_key(k, tag)
     local id = k.rlid
     if not id then
         id = crypto.to_hex(k.lid)
         k.rlid = id
     end
-    return "ptc:rl:{" .. id .. "}:" .. tag .. ":" .. idx
+    return "ptc:rl:{" .. id .. "}:" .. tag
 end
 
 -- "1 0 12 3 40" -> { 1, 0, 12, 3, 40 } (the script's reply)
@@ -97,13 +97,6 @@ local function parse(s)
     end
 end
 
-local function retry_after(limit, window, prev, cur, elapsed)
-    if cur + 1 <= limit and prev > 0 then
-        return window - (limit - cur - 1) * window / prev - elapsed
-    end
-    return (window - elapsed) + window - (limit - 1) * window / (cur > 0 and cur or 1)
-end
-
 -- Returns "ok" (info filled with the tightest window), "denied" (info filled
 -- as a rate denial), or "unavailable", retry_after_seconds.
 function _M.take(k, rps, rpm, now, info)
@@ -114,21 +107,17 @@ function _M.take(k, rps, rpm, now, info)
     if recovering then
         probing = true -- one request per worker finds out whether Redis is back
     end
-    local keys, argv = {}, { format("%.3f", now) }
-    local limits = {}
+    local keys, argv = {}, { format("%.3f", now), localb.EPOCH }
+    local limits, windows = {}, {}
     if rps then
-        local idx = floor(now)
-        keys[#keys + 1] = window_key(k, "s", idx)
-        keys[#keys + 1] = window_key(k, "s", idx - 1)
+        keys[#keys + 1] = limit_key(k, "s")
         argv[#argv + 1], argv[#argv + 2] = rps, 1
-        limits[#limits + 1] = rps
+        limits[#limits + 1], windows[#windows + 1] = rps, 1
     end
     if rpm then
-        local idx = floor(now / 60)
-        keys[#keys + 1] = window_key(k, "m", idx)
-        keys[#keys + 1] = window_key(k, "m", idx - 1)
+        keys[#keys + 1] = limit_key(k, "m")
         argv[#argv + 1], argv[#argv + 2] = rpm, 60
-        limits[#limits + 1] = rpm
+        limits[#limits + 1], windows[#windows + 1] = rpm, 60
     end
     local n = #keys
     local args = { "EVALSHA", SHA, n }
@@ -166,31 +155,21 @@ function _M.take(k, rps, rpm, now, info)
         down_until = 0
         ngx.log(ngx.NOTICE, "shared rate limiter available again")
     end
-    local windows = n / 2
     if res[1] == 0 then
-        local i = res[2 * windows + 2]
-        local limit = limits[i]
-        local window = (i == 1 and rps) and 1 or 60
-        local elapsed = now - floor(now / window) * window
-        local retry = ceil(retry_after(limit, window, res[2 * i], res[2 * i + 1], elapsed))
+        local i = res[2]
+        local retry = ceil(res[3])
         if retry < 1 then
             retry = 1 -- another gateway's request landed in the same instant
         end
-        info.outcome, info.window, info.limit = "rate", window == 1 and "second" or "minute", limit
+        info.outcome, info.window, info.limit = "rate", windows[i] == 1 and "second" or "minute", limits[i]
         info.remaining, info.reset, info.retry_after = 0, retry, retry
         return "denied"
     end
-    for i = 1, windows do
-        local limit = limits[i]
-        local window = (i == 1 and rps) and 1 or 60
-        local elapsed = now - floor(now / window) * window
-        local est = res[2 * i] * (window - elapsed) / window + res[2 * i + 1]
-        local remaining = floor(limit - est)
-        if remaining < 0 then
-            remaining = 0
-        end
+    for i = 1, n do
+        local limit, window, ahead = limits[i], windows[i], res[i + 1]
+        local remaining = floor((window - ahead) * limit / window + 1e-9)
         if not info.limit or remaining < info.remaining then
-            info.limit, info.remaining, info.reset = limit, remaining, ceil(window - elapsed)
+            info.limit, info.remaining, info.reset = limit, remaining, ceil(ahead)
         end
     end
     return "ok"

@@ -83,7 +83,7 @@ local function note_rate(limit, remaining, reset)
     end
 end
 
--- Local sliding windows for the key. Returns true, or false after filling info.
+-- The key's rate limits at this gateway (GCRA). Returns true, or false after filling info.
 -- Straight-line code (no loops): LuaJIT compiles it into one trace.
 local function local_rates(k, rps, rpm, now, headers)
     local st1, st2

@@ -220,6 +220,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
+    # No deep links (an anchor inside each operation's button: nested controls that screen readers cannot
+    # reach) and no syntax colours (their themes fall below WCAG AA contrast).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "syntaxHighlight": False, "persistAuthorization": False},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,

@@ -41,17 +41,7 @@
     denial.hidden = false;
   }
 
-  // Swagger UI leaves some controls unnamed for screen readers and some scrolling blocks out of the keyboard's
-  // reach; name and reach them as it draws them.
-  function makeAccessible() {
-    root.querySelectorAll("textarea.body-param__text:not([aria-label])").forEach(function (area) {
-      area.setAttribute("aria-label", "Request body");
-    });
-    root.querySelectorAll("pre.microlight:not([tabindex])").forEach(function (block) {
-      block.setAttribute("tabindex", "0");
-    });
-  }
-  new MutationObserver(makeAccessible).observe(root, { childList: true, subtree: true });
+  if (window.porticoSwaggerA11y) window.porticoSwaggerA11y(root);
 
   fetch(root.dataset.specUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
     .then(function (answer) {

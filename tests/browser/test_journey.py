@@ -58,9 +58,10 @@ def execute_get(page: Page) -> None:
 
 
 def choose(select: Locator, text: str) -> None:
-    """Select the option whose label contains text (labels carry details like the organisation or the price)."""
+    """Select the option whose label starts with (else contains) text: labels add the organisation or the price."""
     labels = [option.inner_text() for option in select.locator("option").all()]
-    select.select_option(label=next(label for label in labels if text in label))
+    starting = [label for label in labels if label.startswith(text)]
+    select.select_option(label=(starting or [label for label in labels if text in label])[0])
 
 
 def test_a_new_developer_signs_up_calls_the_api_and_revokes_a_key(

@@ -49,6 +49,15 @@ def log_in(page: Page, email: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
+def tab_to(page: Page, label: str, most: int = 30) -> None:
+    """Press Tab until the control named label has the focus (fails if it is not reachable by keyboard)."""
+    for _ in range(most):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.textContent.trim()") == label:
+            return
+    raise AssertionError(f"{label!r} cannot be reached with the Tab key")
+
+
 def execute_get(page: Page) -> None:
     """Open the console's GET operation and send it."""
     operation = page.locator(".opblock-summary-get").first
@@ -96,7 +105,8 @@ def test_a_new_developer_signs_up_calls_the_api_and_revokes_a_key(
     steps.check("key-form")
     page.get_by_label("Name").focus()
     page.keyboard.type("Production server")
-    page.keyboard.press("Enter")  # submits the form from its first field, as a keyboard user does
+    tab_to(page, "Create API key")  # past every field of the form, as a keyboard user goes
+    page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Your new API key")).to_be_visible()
     steps.check("key-revealed")
     secret = page.locator("#secret-value").inner_text().strip()
@@ -168,3 +178,26 @@ def test_a_new_developer_signs_up_calls_the_api_and_revokes_a_key(
         what="the revoked key refused at the gateway",
     )
     assert requests.get(gateway_url, headers={"X-API-Key": successor}, timeout=5).status_code == 200
+
+
+def test_long_unbroken_names_wrap_instead_of_widening_tables_and_pages(
+    stack: BrowserStack, page: Page, steps: Steps
+) -> None:
+    sign_up_and_verify(page, steps, stack, unique_email("long"))
+    page.get_by_role("link", name="Applications", exact=True).click()
+    page.get_by_role("link", name="New application").first.click()
+    page.get_by_label("Name").fill("A" * 100)
+    page.get_by_role("button", name="Create application").click()
+    steps.check("long-application-name-in-the-message")  # the check fails on any width over the window
+    page.goto(f"{stack.portal_url}/catalog/echo/")
+    choose(page.get_by_label("Application"), "AAAA")
+    choose(page.get_by_label("Plan"), "Free")
+    page.locator("#subscribe").get_by_role("button", name="Subscribe").click()
+    for name in ("K" * 100, "nightly-reconciliation-job-for-the-accounting-export-v2"):
+        page.get_by_role("link", name="New API key").first.click()
+        page.get_by_label("Name").fill(name)
+        page.get_by_role("button", name="Create API key").click()
+        page.get_by_role("link", name="I have stored it — done").click()
+    steps.check("keys-with-long-names")
+    revoke = page.locator("tr", has_text="K" * 100).get_by_role("link", name="Revoke")
+    expect(revoke).to_be_in_viewport()  # not pushed out of the table's box

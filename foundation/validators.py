@@ -2,8 +2,10 @@
 
 import re
 import unicodedata
+from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
+from django.utils.dateparse import parse_datetime
 
 HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _PATH_PREFIX = re.compile(r"^/[A-Za-z0-9._~\-/]*[A-Za-z0-9._~\-]$")
@@ -59,3 +61,37 @@ def validate_origins(value: object) -> None:
             f"Not an origin: {', '.join(repr(o[:80]) for o in wrong[:5])}. Use scheme://host[:port], no path.",
             code="invalid_origins",
         )
+
+
+# Every date and time a client may send lies in this range: far enough either way for real use, and far from
+# the calendar's ends, where converting time zones or adding a day overflows.
+EARLIEST_DATETIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_DATETIME = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
+DATETIME_RANGE_TEXT = "between 1970-01-01T00:00:00Z and 2999-12-31T23:59:59Z"
+
+
+def datetime_in_range(value: datetime) -> bool:
+    """Whether a moment lies in the accepted range (naive values are read as UTC). Safe at the calendar's ends:
+    moving year 1 or 9999 to UTC overflows, which here means "out of range"."""
+    try:
+        offset = value.utcoffset() or timedelta(0)
+        utc = value.replace(tzinfo=None) - offset
+    except OverflowError:
+        return False
+    return EARLIEST_DATETIME.replace(tzinfo=None) <= utc <= LATEST_DATETIME.replace(tzinfo=None)
+
+
+def validate_datetime_range(value: datetime | None) -> None:
+    """Refuse moments outside the accepted range."""
+    if value is not None and not datetime_in_range(value):
+        raise ValidationError(f"Give a date and time {DATETIME_RANGE_TEXT}.", code="out_of_range")
+
+
+def parse_bounded_datetime(text: str) -> datetime | None:
+    """An ISO 8601 date and time, or None when it is not one; ValidationError when it is one out of range."""
+    try:
+        moment = parse_datetime(text.strip())
+    except ValueError:
+        return None
+    validate_datetime_range(moment)
+    return moment

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from foundation.errors import ValidationFailed
-from foundation.validators import validate_single_line
+from foundation.validators import validate_datetime_range, validate_single_line
 from keys.models import ApiKey
 from keys.services import MAX_CIDRS, ROTATION_GRACE_CHOICES, normalise_cidrs
 from portal.models import Api
@@ -79,6 +79,7 @@ class KeyCreateForm(KeyEditForm):
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text="Leave empty for a key that lives until it is revoked.",
+        validators=[validate_datetime_range],
     )
 
     field_order = ["name", "environment", "expires_at", "allowed_cidrs", "apis"]

@@ -8,11 +8,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from foundation.audit import audit_record
 from foundation.errors import Conflict, LimitReached, NotFound, ValidationFailed
+from foundation.validators import validate_datetime_range
 from gateway_sync import changes as config_changes
 from keys import tokens
 from keys.models import ApiKey, PersonalAccessToken
@@ -61,6 +63,10 @@ def _validate_scopes(application: Application, apis: Iterable[Api]) -> list[Api]
 
 
 def _validate_expiry(expires_at: datetime | None) -> None:
+    try:
+        validate_datetime_range(expires_at)
+    except ValidationError as error:
+        raise ValidationFailed("Out of range.", field_errors={"expires_at": list(error.messages)}) from None
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationFailed(
             "The expiry must be in the future.", field_errors={"expires_at": ["Must be in the future."]}

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from analytics.models import UsageRollup
 from analytics.selectors import MAX_RANGE, STEP, floor_to
-from foundation.api.base import StrictSerializer
+from foundation.api.base import BoundedDateTimeField, StrictSerializer
 
 DEFAULT_SPAN = {
     UsageRollup.Granularity.MINUTE: timedelta(hours=1),
@@ -25,13 +25,13 @@ class UsageQuerySerializer(StrictSerializer):
 
     granularity = serializers.ChoiceField(choices=UsageRollup.Granularity.choices, default="hour")
     # `from` is a Python keyword: declared below through the field map.
-    to = serializers.DateTimeField(required=False, help_text="End of the range (exclusive); default now.")
+    to = BoundedDateTimeField(required=False, help_text="End of the range (exclusive); default now.")
     api = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1, help_text="Only this API.")
     key = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1, help_text="Only this key.")
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
-        fields["from"] = serializers.DateTimeField(
+        fields["from"] = BoundedDateTimeField(
             required=False, help_text="Start of the range (inclusive); default one hour, day or 30 days back."
         )
         return fields

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
@@ -14,6 +16,7 @@ from rest_framework.response import Response
 from foundation.api.parsers import StrictJSONParser
 from foundation.api.permissions import DenyAll
 from foundation.api.schema import PorticoAutoSchema
+from foundation.validators import DATETIME_RANGE_TEXT, parse_bounded_datetime
 
 MAX_UNKNOWN_FIELDS_REPORTED = 20
 
@@ -95,3 +98,32 @@ def once_shown(response: Response) -> Response:
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"
     return response
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date and time within the accepted range: the calendar's ends overflow when converted to UTC
+    or moved by a day, and would otherwise be a 500."""
+
+    default_error_messages = {
+        "out_of_range": f"Give a date and time {DATETIME_RANGE_TEXT}.",
+        "empty": "Give a value, or leave the parameter out.",
+    }
+
+    def get_value(self, dictionary: Any) -> Any:
+        # DRF reads an empty value in a query or form (`?to=`) as "not given"; here it is a mistake to report.
+        if self.field_name in dictionary and dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data == "":
+            self.fail("empty")
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if isinstance(value, str):
+            try:
+                parse_bounded_datetime(value)  # a well-formed moment out of range is named as such
+            except DjangoValidationError:
+                self.fail("out_of_range")
+        return super().to_internal_value(value)

@@ -6,11 +6,12 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
 
+from foundation.api.filters import StrictFilterSet
 from keys.api.serializers import KEY_STATES
 from keys.models import ApiKey
 
 
-class ApiKeyFilter(filters.FilterSet):
+class ApiKeyFilter(StrictFilterSet):
     status = filters.ChoiceFilter(choices=ApiKey.Status.choices)
     environment = filters.ChoiceFilter(choices=ApiKey.Environment.choices)
     state = filters.ChoiceFilter(

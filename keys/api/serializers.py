@@ -10,7 +10,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from foundation.api.base import StrictCharField, StrictSerializer, StrictSlugField
+from foundation.api.base import BoundedDateTimeField, StrictCharField, StrictSerializer, StrictSlugField
 from keys.models import ApiKey, PersonalAccessToken
 from keys.services import MAX_CIDRS, ROTATION_GRACE_CHOICES
 from portal.api.serializers import name_field
@@ -99,7 +99,7 @@ class _ScopedApisMixin:
 class ApiKeyCreateSerializer(_ScopedApisMixin, StrictSerializer):
     name = name_field()
     environment = serializers.ChoiceField(choices=ApiKey.Environment.choices, default=ApiKey.Environment.LIVE)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    expires_at = BoundedDateTimeField(required=False, allow_null=True, default=None)
     allowed_cidrs = _cidrs_field()
     apis = _api_slugs_field()
 
@@ -145,4 +145,4 @@ class IssuedAccessTokenSerializer(serializers.Serializer):
 
 class AccessTokenCreateSerializer(StrictSerializer):
     name = name_field()
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    expires_at = BoundedDateTimeField(required=False, allow_null=True, default=None)

@@ -6,23 +6,22 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
 
+from foundation.api.filters import BoundedDateTimeFilter, IdFilter, StrictFilterSet
 from foundation.models import AuditEvent
 from portal.models import Application, Invitation, Subscription
 
 
-class ApplicationFilter(filters.FilterSet):
-    organisation = filters.NumberFilter(
-        field_name="organisation_id", min_value=1, max_value=2**63 - 1, help_text="Only this organisation's."
-    )
+class ApplicationFilter(StrictFilterSet):
+    organisation = IdFilter(field_name="organisation_id", help_text="Only this organisation's.")
 
     class Meta:
         model = Application
         fields = ["organisation"]
 
 
-class SubscriptionFilter(filters.FilterSet):
+class SubscriptionFilter(StrictFilterSet):
     api = filters.CharFilter(field_name="api__slug", max_length=60, help_text="API slug.")
-    application = filters.NumberFilter(field_name="application_id", min_value=1, max_value=2**63 - 1)
+    application = IdFilter(field_name="application_id", help_text="Only this application's.")
     status = filters.MultipleChoiceFilter(choices=Subscription.Status.choices)
 
     class Meta:
@@ -30,7 +29,7 @@ class SubscriptionFilter(filters.FilterSet):
         fields = ["api", "application", "status"]
 
 
-class InvitationFilter(filters.FilterSet):
+class InvitationFilter(StrictFilterSet):
     state = filters.ChoiceFilter(
         choices=[(state, state) for state in ("open", "accepted", "revoked", "expired")], method="filter_state"
     )
@@ -52,13 +51,13 @@ class InvitationFilter(filters.FilterSet):
         return queryset.filter(conditions[value])
 
 
-class AuditEventFilter(filters.FilterSet):
+class AuditEventFilter(StrictFilterSet):
     action = filters.CharFilter(max_length=60, help_text="Exact action, e.g. `key.revoked`.")
     category = filters.CharFilter(
         method="filter_category", max_length=40, help_text="Action family, e.g. `key` for every `key.*` event."
     )
-    since = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = BoundedDateTimeFilter(field_name="created_at", lookup_expr="gte", help_text="From this moment (inclusive).")
+    until = BoundedDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="Before this moment.")
 
     class Meta:
         model = AuditEvent

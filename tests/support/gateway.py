@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from tests.support.ports import free_port
+from tests.support.ports import free_ports
 from tests.support.processes import PYTHON, child_pids, spawn, stop
 from tests.support.waiting import wait_until
 
@@ -155,7 +155,11 @@ class Gateway:
         admin_port: int | None = None,
     ) -> Gateway:
         """A gateway not started yet, on free ports (admin_port: one the platform was already told), with options."""
-        port, admin_port = free_port(), admin_port or free_port()
+        first, second = free_ports(2)
+        if admin_port:  # told to the platform already: keep it, and listen on another
+            port = first if first != admin_port else second
+        else:
+            port, admin_port = first, second
         args = launcher_args(name, port, admin_port, runtime_dir, push_secret)
         return cls(name, port, admin_port, runtime_dir, [*args, *options])
 
@@ -198,7 +202,7 @@ class Gateway:
 
     def take_new_ports(self) -> None:
         old = (f"127.0.0.1:{self.port}", f"127.0.0.1:{self.admin_port}")
-        self.port, self.admin_port = free_port(), free_port()
+        self.port, self.admin_port = free_ports(2)
         moved = dict(zip(old, (f"127.0.0.1:{self.port}", f"127.0.0.1:{self.admin_port}"), strict=True))
         self.args = [moved.get(arg, arg) for arg in self.args]
 

@@ -23,11 +23,43 @@ def validate_no_control_chars(value: str) -> None:
             raise ValidationError("Control characters are not allowed.", code="control_characters")
 
 
-def validate_single_line(value: str) -> None:
-    """Names are single-line: a newline in a name is how header and log injection start."""
-    if "\n" in value or "\r" in value:
-        raise ValidationError("Line breaks are not allowed.", code="line_break")
-    validate_no_control_chars(value)
+# Format characters a name may hold: the zero-width (non-)joiners that Indic and Persian scripts and emoji
+# sequences need. Every other one (bidi overrides and isolates, zero-width spaces, the BOM) can make a name
+# look like another in pages, emails and the audit trail.
+_JOINERS = {"\u200c", "\u200d"}
+# Categories a name never holds: controls, format characters, surrogates, private use, unassigned and
+# noncharacters (U+FFFF, U+FDD0…).
+_REFUSED_IN_NAMES = {"Cc": "Control characters", "Cf": "Invisible or direction-changing characters",
+                     "Cs": "Unpaired surrogates", "Co": "Private-use characters",
+                     "Cn": "Unassigned characters and noncharacters"}  # fmt: skip
+_INVISIBLE = {"Cc", "Cf", "Mn", "Me", "Zs", "Zl", "Zp"}
+
+
+def normalise_name(value: str) -> str:
+    """The form a user-chosen name is stored in: NFC (one encoding per character), without surrounding spaces."""
+    return unicodedata.normalize("NFC", value).strip()
+
+
+def validate_name(value: str) -> None:
+    """The one rule for every user-chosen name (organisations, applications, keys, tokens, APIs, plans), in
+    forms, the REST API and the admin alike: something visible, on one line, nothing that hides or reorders text."""
+    if value and not any(unicodedata.category(char) not in _INVISIBLE for char in value):
+        raise ValidationError("This field may not be blank (it holds no visible character).", code="blank")
+    for char in value:
+        if char in "\n\r":
+            raise ValidationError("Line breaks are not allowed.", code="line_break")
+        if char == "\t":
+            raise ValidationError("Tabs are not allowed in names.", code="tab")
+        category = unicodedata.category(char)
+        if category in _REFUSED_IN_NAMES and char not in _JOINERS:
+            raise ValidationError(
+                f"{_REFUSED_IN_NAMES[category]} (here U+{ord(char):04X}) are not allowed in names.",
+                code="invisible_characters",
+            )
+
+
+# Older migrations name the validator by this path; it is the same rule.
+validate_single_line = validate_name
 
 
 def validate_path_prefix(value: str) -> None:

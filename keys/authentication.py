@@ -20,7 +20,8 @@ class PersonalAccessTokenAuthentication(authentication.BaseAuthentication):
         if not header:
             return None
         parts = header.split()
-        if len(parts) != 2 or parts[0] != self.keyword:
+        # Scheme names are case-insensitive (RFC 9110 §11.1): "bearer" and "BEARER" are "Bearer".
+        if len(parts) != 2 or parts[0].lower() != self.keyword.lower():
             return None  # maybe another scheme (e.g. OAuth2 for gateways) handles it
         if not parts[1].startswith("ptc_pat_"):
             return None

@@ -10,7 +10,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from foundation.errors import ValidationFailed
-from foundation.validators import validate_datetime_range, validate_single_line
+from foundation.fields import NameFormField
+from foundation.validators import validate_datetime_range
 from keys.models import ApiKey
 from keys.services import MAX_CIDRS, ROTATION_GRACE_CHOICES, normalise_cidrs
 from portal.models import Api
@@ -25,7 +26,7 @@ TOKEN_LIFETIMES = {"30": timedelta(days=30), "90": timedelta(days=90), "365": ti
 
 
 def _name_field(help_text: str) -> forms.CharField:
-    return forms.CharField(label="Name", max_length=100, validators=[validate_single_line], help_text=help_text)
+    return NameFormField(label="Name", max_length=100, help_text=help_text)
 
 
 class ApiScopeField(forms.ModelMultipleChoiceField):

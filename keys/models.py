@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from foundation.validators import validate_single_line
+from foundation.fields import NameField
 from portal.models import Api, Application
 
 
@@ -35,7 +35,7 @@ class ApiKey(models.Model):
         TEST = "test"
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="keys")
-    name = models.CharField(max_length=100, validators=[validate_single_line])
+    name = NameField(max_length=100)
     environment = models.CharField(max_length=4, choices=Environment.choices, default=Environment.LIVE)
     prefix = models.CharField(max_length=20, db_index=True, editable=False)
     last4 = models.CharField(max_length=4, editable=False)
@@ -92,7 +92,7 @@ class PersonalAccessToken(models.Model):
     """A user's token for the Portico REST API (`Authorization: Bearer ptc_pat_…`)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_tokens")
-    name = models.CharField(max_length=100, validators=[validate_single_line])
+    name = NameField(max_length=100)
     prefix = models.CharField(max_length=20, editable=False)
     last4 = models.CharField(max_length=4, editable=False)
     digest = models.CharField(max_length=64, unique=True, editable=False)

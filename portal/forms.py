@@ -10,7 +10,8 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
-from foundation.validators import validate_no_control_chars, validate_single_line
+from foundation.fields import NameFormField
+from foundation.validators import validate_no_control_chars
 from portal.models import Application, Plan, Role
 
 ROLE_HELP = {
@@ -21,10 +22,8 @@ ROLE_HELP = {
 
 
 def _name_field(label: str, *, max_length: int = 100, help_text: str = "") -> forms.CharField:
-    """Single-line names: control characters and line breaks are how log and header injection start."""
-    return forms.CharField(
-        label=label, max_length=max_length, validators=[validate_single_line], help_text=help_text, strip=True
-    )
+    """A user-chosen name, held to the one rule for names (foundation.validators.validate_name)."""
+    return NameFormField(label=label, max_length=max_length, help_text=help_text)
 
 
 class OrganisationForm(forms.Form):

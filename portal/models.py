@@ -12,12 +12,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from foundation.fields import NameField
 from foundation.validators import (
     validate_http_methods,
     validate_no_control_chars,
     validate_origins,
     validate_path_prefix,
-    validate_single_line,
 )
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class Organisation(models.Model):
         ACTIVE = "active"
         SUSPENDED = "suspended"
 
-    name = models.CharField(max_length=100, validators=[validate_single_line])
+    name = NameField(max_length=100)
     is_personal = models.BooleanField(default=False)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)
@@ -134,10 +134,10 @@ class Api(models.Model):
         PUBLIC = "public"
         PRIVATE = "private"
 
-    name = models.CharField(max_length=100, validators=[validate_single_line])
+    name = NameField(max_length=100)
     slug = models.SlugField(max_length=60, unique=True)
     description = models.TextField(blank=True, validators=[validate_no_control_chars])
-    version = models.CharField(max_length=30, default="v1", validators=[validate_single_line])
+    version = NameField(max_length=30, default="v1")
     upstream_url = models.URLField(help_text="Base URL the gateway forwards to, e.g. http://10.0.0.5:9000")
     path_prefix = models.CharField(max_length=100, unique=True, validators=[validate_path_prefix])
     host = models.CharField(max_length=255, blank=True, help_text="Optional Host header the API answers on.")
@@ -191,7 +191,7 @@ class Plan(models.Model):
         DENY = "deny", "Deny with 503"
 
     api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="plans")
-    name = models.CharField(max_length=60, validators=[validate_single_line])
+    name = NameField(max_length=60)
     slug = models.SlugField(max_length=60)
     description = models.TextField(blank=True, validators=[validate_no_control_chars])
     rate_per_second = models.PositiveIntegerField(
@@ -264,7 +264,7 @@ class Application(models.Model):
     """A consumer of APIs, owned by an organisation; keys and subscriptions hang off it."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="applications")
-    name = models.CharField(max_length=100, validators=[validate_single_line])
+    name = NameField(max_length=100)
     description = models.TextField(blank=True, max_length=2000, validators=[validate_no_control_chars])
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)

@@ -24,7 +24,14 @@ class ApplicationUsageView(ApplicationScopedView):
         operation_id="applications_usage",
         tags=USAGE,
         parameters=[UsageQuerySerializer],
-        responses={200: UsageSerializer, 400: problem("Invalid granularity, range or filter.")},
+        responses={
+            200: UsageSerializer,
+            400: problem(
+                "Invalid granularity, range or filter. Rules the schema cannot express: `from` must be before `to`; "
+                "a range spans at most 1 day of minutes, 60 days of hours or 1,440 days; dates lie between "
+                "1970-01-01 and 2999-12-31 (UTC); an empty value (`to=`) is refused."
+            ),
+        },
         description="Collected from the gateways every few seconds; ranges are capped per granularity.",
     )
     def get(self, request: Request, application_id: int) -> Response:

@@ -16,13 +16,15 @@ from rest_framework.response import Response
 from foundation.api.parsers import StrictJSONParser
 from foundation.api.permissions import DenyAll
 from foundation.api.schema import PorticoAutoSchema
-from foundation.validators import DATETIME_RANGE_TEXT, parse_bounded_datetime
+from foundation.validators import DATETIME_RANGE_TEXT, normalise_name, parse_bounded_datetime, validate_name
 
 MAX_UNKNOWN_FIELDS_REPORTED = 20
 
 
 class StrictSerializer(serializers.Serializer):
     """Input serializer that refuses keys it does not declare, so mass assignment (`status`, `digest`…) is a 400."""
+
+    rejects_unknown_fields = True  # the schema says additionalProperties: false
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
@@ -45,6 +47,17 @@ class _StringsOnly:
 
 class StrictCharField(_StringsOnly, serializers.CharField):
     pass
+
+
+class NameSerializerField(StrictCharField):
+    """A user-chosen name in the REST API: normalised and held to the same rule as in forms and the admin."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validators", [validate_name])
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        return normalise_name(super().to_internal_value(data))
 
 
 class StrictEmailField(_StringsOnly, serializers.EmailField):

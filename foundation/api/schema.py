@@ -14,8 +14,8 @@ _DESCRIPTIONS = {
     400: "Invalid input: malformed JSON, wrong types, unknown fields or values the rules refuse.",
     401: "No valid session or personal access token.",
     403: "Authenticated, but the role in this organisation does not allow it (or the CSRF token is missing).",
-    404: "No such object in your organisations.",
-    409: "The request conflicts with the current state (limits, duplicates, ended objects).",
+    404: "No such object in your organisations (or, for a list, a page past the last).",
+    409: "The request conflicts with the current state (limits, duplicates, objects already ended or revoked).",
     413: "The request body is larger than the server accepts.",
     415: "The body is not application/json.",
     429: "Too many requests; retry after the number of seconds in `Retry-After`.",
@@ -35,6 +35,8 @@ class ProblemSerializer(serializers.Serializer):
         child=serializers.ListField(child=serializers.CharField()), required=False
     )
 
+
+RETRY_AFTER = {"schema": {"type": "integer", "minimum": 1}, "description": "Seconds to wait before retrying."}
 
 NO_STORE = OpenApiParameter(
     "Cache-Control",
@@ -58,10 +60,19 @@ class PorticoAutoSchema(AutoSchema):
         if "{" in self.path:
             statuses.append(404)
         if self.method in ("POST", "PUT", "PATCH"):
-            statuses += [400, 413, 415]
+            statuses += [400, 409, 413, 415]
+        elif self.method == "DELETE":
+            statuses.append(409)
         elif self.method == "GET" and self._is_list_view():
-            statuses.append(400)  # filter values
+            statuses += [400, 404]  # filter values; a page past the last
         return statuses
+
+    def _map_serializer(self, serializer: Any, direction: Any, bypass_extensions: bool = False) -> dict[str, Any]:
+        component = super()._map_serializer(serializer, direction, bypass_extensions)
+        # Input serializers that refuse unknown fields (StrictSerializer) say so in the schema.
+        if direction == "request" and getattr(serializer, "rejects_unknown_fields", False):
+            component["additionalProperties"] = False
+        return component
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
@@ -72,5 +83,7 @@ class PorticoAutoSchema(AutoSchema):
                 continue
             documented = self._get_response_for_code(ProblemSerializer, code, [PROBLEM_CONTENT_TYPE], direction)
             documented["description"] = response.get("description") or _DESCRIPTIONS.get(int(code), "Error")
+            if code == "429":
+                documented["headers"] = {"Retry-After": RETRY_AFTER}
             responses[code] = documented
         return dict(sorted(responses.items()))

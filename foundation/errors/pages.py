@@ -12,8 +12,9 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import is_valid_path
 
-from foundation.errors import problem_response, wants_problem_json
+from foundation.errors import MACHINE_PREFIXES, problem_response, wants_problem_json
 
 logger = structlog.get_logger(__name__)
 
@@ -87,3 +88,51 @@ def _looks_like_outage(exception: Exception) -> bool:
         marker in text
         for marker in ("connection", "could not connect", "server closed", "terminating", "database is locked")
     )
+
+
+_TITLES = {400: "Bad request", 401: "Authentication required", 403: "Permission denied", 404: "Not found",
+           405: "Method not allowed", 413: "Request body too large", 500: "Internal error"}  # fmt: skip
+
+
+class MachinePathsMiddleware:
+    """Machine paths (the REST API, the gateway feed, OAuth2) answer like an API in every mode.
+
+    A request missing its trailing slash gets a 308 to the slashed URL, which keeps the method and the body
+    (CommonMiddleware's 301 turns a POST into a GET, and with DEBUG on it raises instead); an HTML error page,
+    Django's debug pages included, is replaced by problem+json. Outermost in MIDDLEWARE, so it sees every answer.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(MACHINE_PREFIXES):
+            return self.get_response(request)
+        if self._needs_slash(request):
+            response = problem_response(
+                status=308,
+                title="Permanent redirect",
+                detail="This URL ends with a slash; the request is repeated there with the same method and body.",
+                code="trailing_slash",
+                instance=request.path,
+            )
+            response["Location"] = request.get_full_path(force_append_slash=True)
+            return response
+        response = self.get_response(request)
+        if response.status_code >= 400 and response.get("Content-Type", "").startswith("text/html"):
+            status = response.status_code
+            detail = "There is nothing here." if status == 404 else "The request could not be answered."
+            problem = problem_response(
+                status=status, title=_TITLES.get(status, "Error"), detail=detail, code=f"http_{status}"
+            )
+            for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+                if header in response:
+                    problem[header] = response[header]
+            return problem
+        return response
+
+    @staticmethod
+    def _needs_slash(request: HttpRequest) -> bool:
+        urlconf = getattr(request, "urlconf", None)
+        path = request.path_info
+        return not path.endswith("/") and not is_valid_path(path, urlconf) and is_valid_path(f"{path}/", urlconf)

@@ -12,16 +12,22 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from foundation.api.base import StrictCharField, StrictEmailField, StrictIntegerField, StrictSerializer
-from foundation.validators import validate_no_control_chars, validate_single_line
+from foundation.api.base import (
+    NameSerializerField,
+    StrictCharField,
+    StrictEmailField,
+    StrictIntegerField,
+    StrictSerializer,
+)
+from foundation.validators import validate_no_control_chars
 from portal.models import Invitation, Organisation, Role, Subscription
 
 MAX_ID = 2**63 - 1
 
 
 def name_field(max_length: int = 100, **kwargs: Any) -> serializers.CharField:
-    """A single-line name; DRF also rejects NUL, and the validator every other control character."""
-    return StrictCharField(max_length=max_length, validators=[validate_single_line], **kwargs)
+    """A user-chosen name, held to the one rule for names (foundation.validators.validate_name)."""
+    return NameSerializerField(max_length=max_length, **kwargs)
 
 
 def id_field(**kwargs: Any) -> serializers.IntegerField:

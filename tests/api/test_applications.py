@@ -37,8 +37,11 @@ def test_the_application_list_is_paginated_with_a_maximum_page_size(alice_api, o
         ApplicationFactory(organisation=org)
     first = alice_api.get(f"/api/v1/organisations/{org.pk}/applications/", {"page_size": 2}).json()
     assert len(first["results"]) == 2 and first["next"] is not None
-    huge = alice_api.get(f"/api/v1/organisations/{org.pk}/applications/", {"page_size": 10**9}).json()
-    assert len(huge["results"]) == 3
+    most = alice_api.get(f"/api/v1/organisations/{org.pk}/applications/", {"page_size": 100}).json()
+    assert len(most["results"]) == 3
+    for wrong in (10**9, 0, -1, "1e3", "null", "\uff11\uff12", ""):  # the last but one: full-width "12"
+        answer = alice_api.get(f"/api/v1/organisations/{org.pk}/applications/", {"page_size": wrong})
+        assert "1 to 100" in assert_problem(answer, 400)["errors"]["page_size"][0], wrong
 
 
 def test_an_admin_renames_an_application(alice_api, application) -> None:

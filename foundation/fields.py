@@ -1,0 +1,44 @@
+"""Model and form fields every app uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db import models
+
+from foundation.validators import normalise_name, validate_single_line
+
+
+class NameField(models.CharField):
+    """A user-chosen name: normalised (NFC, trimmed) whenever the model is cleaned, and held to validate_name.
+
+    Stored as a plain CharField (its migrations say CharField), so adopting it changes no table.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("validators", [validate_single_line])
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        value = super().to_python(value)
+        return normalise_name(value) if isinstance(value, str) else value
+
+    def formfield(self, **kwargs: Any) -> Any:
+        return super().formfield(**{"form_class": NameFormField, **kwargs})
+
+    def deconstruct(self) -> tuple[str, str, list[Any], dict[str, Any]]:
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.CharField", args, kwargs
+
+
+class NameFormField(forms.CharField):
+    """The form side of NameField: the same normalisation and rule, so pages report what the model would."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("validators", [validate_single_line])
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        value = super().to_python(value)
+        return normalise_name(value) if isinstance(value, str) else value

@@ -43,6 +43,29 @@ def _flatten(detail: Any) -> Any:
     return str(detail)
 
 
+def field_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's error tree as one level, as the schema promises: `{"field": ["message", …]}`. A list's items keep
+    their field's name, each message saying which item (`"Item 2: Not an IP range."`); a nested object's fields
+    are keyed by their path (`limits.rate`)."""
+    if isinstance(detail, dict) and prefix and all(str(key).isdigit() for key in detail):
+        return {prefix: [f"Item {key}: {message}" for key, value in detail.items() for message in _messages(value)]}
+    if isinstance(detail, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            flat.update(field_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix or "non_field_errors": _messages(detail)}
+
+
+def _messages(detail: Any) -> list[str]:
+    """Every message in an error subtree, as plain strings."""
+    if isinstance(detail, dict):
+        return [message for value in detail.values() for message in _messages(value)]
+    if isinstance(detail, list):
+        return [message for item in detail for message in _messages(item)]
+    return [str(detail)]
+
+
 def _translate(exc: Exception) -> Exception:
     """Django-level exceptions that can surface inside a DRF view, as their API equivalents."""
     if isinstance(exc, Http404):
@@ -82,7 +105,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> JsonRe
     errors = None
     if isinstance(exc, exceptions.ValidationError):
         detail_text = "The request has invalid fields; see `errors`."
-        errors = _flatten(exc.detail) if isinstance(exc.detail, dict) else {"non_field_errors": _flatten(exc.detail)}
+        errors = field_errors(exc.detail)
         code = "validation_failed"
     else:
         detail_text = str(exc.detail) if not isinstance(exc.detail, dict | list) else str(_flatten(exc.detail))

@@ -118,3 +118,15 @@ def test_a_model_validation_error_escaping_a_service_is_still_a_400() -> None:
     response = problem_exception_handler(ValidationError({"name": ["Too long."]}), {})
     assert response is not None and response.status_code == 400
     assert json.loads(response.content)["errors"] == {"name": ["Too long."]}
+
+
+def test_errors_of_list_items_keep_the_fields_name_and_say_which_item(alice_api, application, subscription) -> None:
+    body = alice_api.post(
+        f"/api/v1/applications/{application.pk}/keys/",
+        {"name": "x", "apis": ["weather", "no such slug!", "x" * 61]},
+        format="json",
+    )
+    errors = assert_problem(body, 400)["errors"]
+    assert list(errors) == ["apis"]  # {"field": ["message", …]} as the schema says, never nested
+    assert all(isinstance(message, str) for message in errors["apis"])
+    assert errors["apis"][0].startswith("Item 1: ") and errors["apis"][-1].startswith("Item 2: ")

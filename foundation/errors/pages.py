@@ -109,15 +109,15 @@ class MachinePathsMiddleware:
         if not request.path.startswith(MACHINE_PREFIXES):
             return self.get_response(request)
         if self._needs_slash(request):
-            response = problem_response(
+            redirect = problem_response(
                 status=308,
                 title="Permanent redirect",
                 detail="This URL ends with a slash; the request is repeated there with the same method and body.",
                 code="trailing_slash",
                 instance=request.path,
             )
-            response["Location"] = request.get_full_path(force_append_slash=True)
-            return response
+            redirect["Location"] = request.get_full_path(force_append_slash=True)
+            return redirect
         response = self.get_response(request)
         if response.status_code >= 400 and response.get("Content-Type", "").startswith("text/html"):
             status = response.status_code
@@ -135,4 +135,4 @@ class MachinePathsMiddleware:
     def _needs_slash(request: HttpRequest) -> bool:
         urlconf = getattr(request, "urlconf", None)
         path = request.path_info
-        return not path.endswith("/") and not is_valid_path(path, urlconf) and is_valid_path(f"{path}/", urlconf)
+        return not path.endswith("/") and not is_valid_path(path, urlconf) and bool(is_valid_path(f"{path}/", urlconf))

@@ -41,6 +41,13 @@ PORTICO_GATEWAY_URL = env.str("PORTICO_GATEWAY_URL", default="http://127.0.0.1:8
 # Extra secret mixed into key digests is deliberately NOT used: keys are 256-bit random, so a plain SHA-256
 # is sufficient (ASVS 6.5.2) and lets gateways verify keys without holding any platform secret.
 PORTICO_MAX_ACTIVE_KEYS_PER_APPLICATION = _positive_int("PORTICO_MAX_ACTIVE_KEYS_PER_APPLICATION", 5)
+# Resource caps (OWASP API4): what one tenant or user can create, so a loop or a leaked token cannot flood the
+# platform. Keys rotated but still in their grace period count separately, up to the same number again.
+PORTICO_MAX_APPLICATIONS_PER_ORGANISATION = _positive_int("PORTICO_MAX_APPLICATIONS_PER_ORGANISATION", 100)
+PORTICO_MAX_ORGANISATIONS_PER_USER = _positive_int("PORTICO_MAX_ORGANISATIONS_PER_USER", 20)
+PORTICO_MAX_MEMBERS_PER_ORGANISATION = _positive_int("PORTICO_MAX_MEMBERS_PER_ORGANISATION", 500)
+PORTICO_MAX_OPEN_INVITATIONS_PER_ORGANISATION = _positive_int("PORTICO_MAX_OPEN_INVITATIONS_PER_ORGANISATION", 50)
+PORTICO_MAX_ACCESS_TOKENS_PER_USER = _positive_int("PORTICO_MAX_ACCESS_TOKENS_PER_USER", 20)
 # Encrypts secrets the platform must reuse (gateway push secrets); derived from SECRET_KEY when empty.
 PORTICO_SECRETS_KEY = env.str("PORTICO_SECRETS_KEY", default="")
 PORTICO_MAX_PAGE_SIZE = _positive_int("PORTICO_MAX_PAGE_SIZE", 100)

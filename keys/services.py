@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from foundation.audit import audit_record
 from foundation.errors import Conflict, LimitReached, NotFound, ValidationFailed
+from foundation.limits import limit_check, owner_lock, user_lock
 from foundation.validators import validate_datetime_range
 from gateway_sync import changes as config_changes
 from keys import tokens
@@ -166,7 +167,14 @@ def key_rotate(*, actor: Any, key: ApiKey, grace: timedelta, name: str | None = 
     deadline = now + grace
     if key.expires_at is not None:
         deadline = min(deadline, key.expires_at)
-    # The successor is created against the same per-application limit, counting the old key until it dies.
+    # Rotation keeps the number of active keys, but the old key lives on in its grace period: chained
+    # rotations must not pile up live keys, so keys in grace may be as many as active ones, no more.
+    owner_lock(key.application)
+    limit_check(
+        ApiKey.objects.usable_at(now).filter(application=key.application),
+        limit=2 * settings.PORTICO_MAX_ACTIVE_KEYS_PER_APPLICATION,
+        what="live keys per application (active and in their grace period)",
+    )
     successor = ApiKey(
         application=key.application,
         name=(name or key.name).strip(),
@@ -223,6 +231,12 @@ def key_revoke(*, actor: Any, key: ApiKey) -> ApiKey:
 def access_token_issue(*, user: Any, name: str, expires_at: datetime | None = None) -> tuple[PersonalAccessToken, str]:
     """A REST API token for `user`; shown once."""
     _validate_expiry(expires_at)
+    user_lock(user)
+    limit_check(
+        PersonalAccessToken.objects.filter(user=user, revoked_at__isnull=True).exclude(expires_at__lte=timezone.now()),
+        limit=settings.PORTICO_MAX_ACCESS_TOKENS_PER_USER,
+        what="access tokens per person",
+    )
     issued = tokens.generate("pat")
     token = PersonalAccessToken(
         user=user,

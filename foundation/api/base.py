@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from django.http import QueryDict
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import BasePermission
@@ -19,6 +20,7 @@ from foundation.api.schema import PorticoAutoSchema
 from foundation.validators import DATETIME_RANGE_TEXT, normalise_name, parse_bounded_datetime, validate_name
 
 MAX_UNKNOWN_FIELDS_REPORTED = 20
+EMPTY_PARAMETER = "Give a value, or leave the parameter out."
 
 
 class StrictSerializer(serializers.Serializer):
@@ -33,6 +35,14 @@ class StrictSerializer(serializers.Serializer):
             if unknown:
                 errors = {name[:60]: ["Unknown field."] for name in unknown[:MAX_UNKNOWN_FIELDS_REPORTED]}
                 raise serializers.ValidationError(errors)
+        if isinstance(data, QueryDict):
+            # In a query string DRF reads `?granularity=` as "not given" and applies the default; a parameter
+            # given empty is a mistake to report, not to guess around.
+            empty = [name for name in self.fields if name in data and data.get(name) == ""]
+            if empty:
+                raise serializers.ValidationError(
+                    {name: ["Give a value, or leave the parameter out."] for name in empty}
+                )
         return super().to_internal_value(data)
 
 

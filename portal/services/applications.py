@@ -8,11 +8,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from foundation.audit import audit_record
 from foundation.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from foundation.limits import limit_check, owner_lock
 from foundation.mail import send_after_commit
 from gateway_sync import changes as config_changes
 from keys.services import key_revoke
@@ -25,6 +27,12 @@ def application_create(*, membership: Membership, name: str, description: str = 
     """Any member can create applications for their organisation."""
     if not membership.organisation.is_active:
         raise PermissionDenied("This organisation is suspended.")
+    owner_lock(membership.organisation)
+    limit_check(
+        Application.objects.filter(organisation=membership.organisation),
+        limit=settings.PORTICO_MAX_APPLICATIONS_PER_ORGANISATION,
+        what="applications per organisation",
+    )
     application = Application(
         organisation=membership.organisation, name=name.strip(), description=description, created_by=membership.user
     )

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from foundation.audit import audit_record
 from foundation.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from foundation.limits import limit_check, owner_lock, user_lock
 from foundation.mail import send_after_commit
 from gateway_sync import changes as config_changes
 from portal.models import Invitation, Membership, Organisation, Role
@@ -27,6 +28,12 @@ INVITATION_SALT = "portico.invitation"
 @transaction.atomic
 def organisation_create(*, user: Any, name: str, is_personal: bool = False) -> Organisation:
     """Create an organisation with `user` as its owner."""
+    user_lock(user)
+    limit_check(
+        Membership.objects.filter(user=user),
+        limit=settings.PORTICO_MAX_ORGANISATIONS_PER_USER,
+        what="organisations per person",
+    )
     organisation = Organisation(name=name.strip(), is_personal=is_personal)
     organisation.full_clean()
     organisation.save()
@@ -89,7 +96,18 @@ def invitation_create(*, membership: Membership, email: str, role: str) -> Invit
     email = email.strip().lower()
     if Membership.objects.filter(organisation=organisation, user__email__iexact=email).exists():
         raise Conflict("That person is already a member.", field_errors={"email": ["Already a member."]})
+    owner_lock(organisation)
+    limit_check(
+        organisation.memberships.all(),
+        limit=settings.PORTICO_MAX_MEMBERS_PER_ORGANISATION,
+        what="members per organisation",
+    )
     _invitations_replace(organisation=organisation, email=email, actor=membership.user)
+    limit_check(
+        Invitation.objects.filter(organisation=organisation, accepted_at__isnull=True, revoked_at__isnull=True),
+        limit=settings.PORTICO_MAX_OPEN_INVITATIONS_PER_ORGANISATION,
+        what="open invitations per organisation",
+    )
     invitation = Invitation(
         organisation=organisation,
         email=email,
@@ -159,6 +177,18 @@ def invitation_accept(*, token: str, user: Any) -> Membership:
     existing = Membership.objects.filter(organisation=invitation.organisation, user=user).first()
     if existing is not None:
         raise Conflict(f"You are already a member of {invitation.organisation.name} (as {existing.role}).")
+    user_lock(user)
+    owner_lock(invitation.organisation)
+    limit_check(
+        Membership.objects.filter(user=user),
+        limit=settings.PORTICO_MAX_ORGANISATIONS_PER_USER,
+        what="organisations per person",
+    )
+    limit_check(
+        invitation.organisation.memberships.all(),
+        limit=settings.PORTICO_MAX_MEMBERS_PER_ORGANISATION,
+        what="members per organisation",
+    )
     membership = Membership.objects.create(organisation=invitation.organisation, user=user, role=invitation.role)
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])

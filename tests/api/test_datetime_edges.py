@@ -67,3 +67,8 @@ def test_dates_at_the_calendars_ends_are_a_400_naming_the_accepted_range(
     if where == "query":
         empty = alice_api.generic(method.upper(), url, QUERY_STRING=f"{name}=")
         assert name in assert_problem(empty, 400)["errors"]
+
+
+def test_any_query_parameter_given_empty_is_refused_not_defaulted(alice_api, application) -> None:
+    url = f"/api/v1/applications/{application.pk}/usage/"
+    assert "granularity" in assert_problem(alice_api.get(url, {"granularity": ""}), 400)["errors"]

@@ -38,7 +38,7 @@ class StrictSerializer(serializers.Serializer):
         if isinstance(data, QueryDict):
             # In a query string DRF reads `?granularity=` as "not given" and applies the default; a parameter
             # given empty is a mistake to report, not to guess around.
-            empty = [name for name in self.fields if name in data and data.get(name) == ""]
+            empty = [str(name) for name in self.fields if name in data and data.get(str(name)) == ""]
             if empty:
                 raise serializers.ValidationError(
                     {name: ["Give a value, or leave the parameter out."] for name in empty}

@@ -182,7 +182,9 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
 ACCOUNT_PREVENT_ENUMERATION = True
-ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False  # this session stays; every other one ends (its auth hash changed)
+# The account's address hears of password and email changes (the old address, when the email changes).
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Portico] "
 ACCOUNT_ADAPTER = "portal.adapters.PorticoAccountAdapter"
 # Brute-force protection: failed logins are limited per (IP) and per (email), so one attacked account

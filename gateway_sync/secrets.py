@@ -32,12 +32,13 @@ def encrypt(plaintext: str) -> str:
     return _current().encrypt(plaintext.encode()).decode()
 
 
-def decrypt(token: str) -> str:
-    """The plaintext; raises ValueError when the token was not made with our key (or was tampered with)."""
+def decrypt(token: str, *, max_age_seconds: int | None = None) -> str:
+    """The plaintext; raises ValueError when the token was not made with our key, was tampered with, or is older
+    than max_age_seconds (Fernet tokens carry their creation time)."""
     try:
-        return _current().decrypt(token.encode()).decode()
+        return _current().decrypt(token.encode(), ttl=max_age_seconds).decode()
     except InvalidToken:
-        raise ValueError("secret cannot be decrypted with the configured key") from None
+        raise ValueError("secret cannot be decrypted with the configured key, or has expired") from None
 
 
 def constant_time_equal(a: str, b: str) -> bool:

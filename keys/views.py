@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from foundation.errors import ApplicationError
+from gateway_sync import secrets as secret_box
 from keys import selectors, services
 from keys.forms import AccessTokenForm, KeyCreateForm, KeyEditForm, RotateForm
 from keys.models import ApiKey
@@ -28,18 +29,24 @@ from portal.selectors import application_get
 from portal.views.common import add_service_error, is_access_error, membership_of, portal_view
 
 REVEAL_SESSION_KEY = "portico_reveal"
+REVEAL_SECONDS = 600  # a new secret can be shown for this long after it is made, once
 
 
 def _stash_secret(request: HttpRequest, kind: str, object_id: int, secret: str) -> None:
-    request.session[REVEAL_SESSION_KEY] = {"kind": kind, "id": object_id, "secret": secret}
+    """Carry a new secret to its reveal page: encrypted, so the session table never holds it in plaintext, and
+    readable for REVEAL_SECONDS only."""
+    request.session[REVEAL_SESSION_KEY] = {"kind": kind, "id": object_id, "secret": secret_box.encrypt(secret)}
 
 
 def _take_secret(request: HttpRequest, kind: str, object_id: int) -> str | None:
-    """The stashed secret if it belongs to this object; any visit to a reveal page drops the stash."""
+    """The stashed secret if it belongs to this object and is fresh; any visit to a reveal page drops the stash."""
     stash = request.session.pop(REVEAL_SESSION_KEY, None)
-    if isinstance(stash, dict) and stash.get("kind") == kind and stash.get("id") == object_id:
-        return str(stash.get("secret") or "") or None
-    return None
+    if not (isinstance(stash, dict) and stash.get("kind") == kind and stash.get("id") == object_id):
+        return None
+    try:
+        return secret_box.decrypt(str(stash.get("secret") or ""), max_age_seconds=REVEAL_SECONDS)
+    except ValueError:
+        return None  # older than the reveal window: the key must be rotated to be seen again
 
 
 def _key_in_scope(request: HttpRequest, key_id: int) -> ApiKey:

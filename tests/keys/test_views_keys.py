@@ -189,3 +189,25 @@ def test_the_reveal_page_offers_first_calls_that_carry_the_key_and_parse_as_writ
         (tmp_path / "snippet.js").write_text(snippets["js"])
         subprocess.run(["node", "--check", str(tmp_path / "snippet.js")], check=True)
     assert page.count('class="btn btn-secondary btn-sm copy-btn"') == 3
+
+
+def test_a_new_secret_never_sits_in_the_session_table_in_plaintext_and_expires_unread(
+    alice_client: Client, application: Any, subscription: Any
+) -> None:
+    import time_machine
+    from django.contrib.sessions.models import Session
+
+    def stored_sessions() -> str:
+        return " ".join(str(session.get_decoded()) for session in Session.objects.all())
+
+    response = _create(alice_client, application)
+    key = ApiKey.objects.get(name="Server")
+    secret_stash = alice_client.session["portico_reveal"]["secret"]
+    assert "ptc_" not in stored_sessions() and tokens.digest(secret_stash) != key.digest  # only ciphertext
+    with time_machine.travel(timezone.now() + timedelta(minutes=11)):
+        late = alice_client.get(response["Location"])
+    assert secrets_in(late) == [] and "can no longer be displayed" in text(late)
+    assert "portico_reveal" not in stored_sessions()
+    second = _create(alice_client, application, name="Second")
+    assert len(set(secrets_in(alice_client.get(second["Location"])))) == 1  # in time: shown once
+    assert "portico_reveal" not in stored_sessions()

@@ -138,3 +138,27 @@ def test_the_security_page_summarises_two_factor_tokens_and_recent_sign_ins(alic
     assert "Set up an authenticator app" in page
     assert "1 active token" in page
     assert "account.login" in page
+
+
+def test_a_password_change_ends_the_other_sessions_and_tells_the_account(alice: Any, mailoutbox: list) -> None:
+    laptop, phone = Client(), Client()
+    log_in(laptop, alice.email)
+    log_in(phone, alice.email)
+    new = "an-entirely-new-passphrase-77"
+    changed = laptop.post("/accounts/password/change/", {"oldpassword": PASSWORD, "password1": new, "password2": new})
+    assert changed.status_code == 302
+    assert laptop.get("/").status_code == 200  # the session that changed it stays signed in
+    assert phone.get("/")["Location"].startswith("/accounts/login/")  # every other one is over
+    assert any(alice.email in message.to and "password" in message.subject.lower() for message in mailoutbox)
+
+
+def test_an_email_change_is_told_to_the_old_address(alice: Any, mailoutbox: list) -> None:
+    from allauth.account.models import EmailAddress
+
+    client = Client()
+    log_in(client, alice.email)
+    EmailAddress.objects.create(user=alice, email="alice.new@example.com", verified=True, primary=False)
+    client.post("/accounts/email/", {"action_primary": "", "email": "alice.new@example.com"})
+    alice.refresh_from_db()
+    assert alice.email == "alice.new@example.com"
+    assert any(message.to == ["alice@example.com"] for message in mailoutbox)  # the old address hears of it

@@ -11,19 +11,23 @@ from django.db import models
 from foundation.validators import normalise_name, validate_single_line
 
 
-class NameField(models.CharField):
-    """A user-chosen name: normalised (NFC, trimmed) whenever the model is cleaned, and held to validate_name.
-
-    Stored as a plain CharField (its migrations say CharField), so adopting it changes no table.
-    """
+class _NameRule:
+    """What both name fields share: the single-line rule by default, and NFC-trimmed values."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("validators", [validate_single_line])
         super().__init__(*args, **kwargs)
 
     def to_python(self, value: Any) -> Any:
-        value = super().to_python(value)
+        value = super().to_python(value)  # type: ignore[misc]
         return normalise_name(value) if isinstance(value, str) else value
+
+
+class NameField(_NameRule, models.CharField):
+    """A user-chosen name: normalised (NFC, trimmed) whenever the model is cleaned, and held to validate_name.
+
+    Stored as a plain CharField (its migrations say CharField), so adopting it changes no table.
+    """
 
     def formfield(self, **kwargs: Any) -> Any:
         return super().formfield(**{"form_class": NameFormField, **kwargs})
@@ -33,13 +37,5 @@ class NameField(models.CharField):
         return name, "django.db.models.CharField", args, kwargs
 
 
-class NameFormField(forms.CharField):
+class NameFormField(_NameRule, forms.CharField):
     """The form side of NameField: the same normalisation and rule, so pages report what the model would."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("validators", [validate_single_line])
-        super().__init__(*args, **kwargs)
-
-    def to_python(self, value: Any) -> Any:
-        value = super().to_python(value)
-        return normalise_name(value) if isinstance(value, str) else value

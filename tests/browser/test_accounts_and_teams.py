@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.test_journey import PASSWORD, log_in, sign_up_and_verify, unique_email
 from tests.support.browser import ARTIFACTS, Steps
+from tests.support.browser_accounts import PASSWORD, log_in, sign_up_and_verify, unique_email
 from tests.support.browser_stack import BrowserStack, totp_code
 
 

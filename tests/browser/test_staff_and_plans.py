@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.test_journey import choose, sign_up_and_verify, unique_email
 from tests.support.browser import ARTIFACTS, Steps
+from tests.support.browser_accounts import choose, sign_up_and_verify, unique_email
 from tests.support.browser_stack import ADMIN_EMAIL, ADMIN_TOTP_SECRET, BrowserStack, totp_code
 
 

@@ -1,14 +1,30 @@
 """Top-level routes: portal, accounts, REST API, OAuth2, gateway feed, admin and health checks."""
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from health_check.views import HealthCheckView
 
 from foundation.errors import pages as error_pages
 from foundation.health import liveness, redis_client
 
+
+class FaviconView(RedirectView):
+    """Browsers ask for /favicon.ico on pages that name no icon (the admin, the browsable API): the portal's mark.
+
+    Resolved per request, as the hashed static name is only known once static files are collected.
+    """
+
+    permanent = True
+
+    def get_redirect_url(self, *args: object, **kwargs: object) -> str:
+        return static("portico-mark.svg")
+
+
 urlpatterns = [
+    path("favicon.ico", FaviconView.as_view(), name="favicon"),
     path("", include("portal.urls")),
     path("", include("analytics.urls")),
     path("accounts/", include("allauth.urls")),

@@ -85,3 +85,13 @@ def test_a_new_developer_signs_up_and_manages_a_key_from_creation_to_revocation(
     for value in (secret, new_secret):
         assert not AuditEvent.objects.filter(data__icontains=value).exists()
         assert not ApiKey.objects.filter(name__contains=value).exists()
+
+
+def test_pages_that_name_no_icon_get_the_portal_mark_instead_of_a_404(client: Client) -> None:
+    """The admin names no icon, so browsers ask for /favicon.ico; a 404 there is a console error on every page."""
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith(".svg")
+    assert finders.find(response["Location"].removeprefix("/static/"))

@@ -1,4 +1,8 @@
-"""Admin building blocks every app uses, and the audit trail's read-only admin."""
+"""Admin building blocks every app uses, and the audit trail's read-only admin.
+
+Every ModelAdmin derives from `AuditedModelAdmin`, so each add, change and delete a staff member makes in the
+admin is in the audit trail with them as actor (tests/portal/test_admin_audit.py checks every registered one).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from oauth2_provider.models import (
@@ -16,8 +21,9 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
+from foundation.audit import audit_record
 from foundation.errors import ApplicationError
-from foundation.models import AuditEvent
+from foundation.models import TENANT_MODEL, AuditEvent
 
 
 def run_per_object(request: HttpRequest, queryset: QuerySet[Any], action: Callable[[Any], Any], verb: str) -> None:
@@ -35,7 +41,57 @@ def run_per_object(request: HttpRequest, queryset: QuerySet[Any], action: Callab
         messages.warning(request, line)
 
 
-class ServiceAdmin(admin.ModelAdmin):
+def _organisation_of(obj: models.Model) -> models.Model | None:
+    """The organisation an object belongs to, so its owners see staff changes in their own audit log."""
+    if obj._meta.label == TENANT_MODEL:
+        return obj
+    organisation = getattr(obj, "organisation", None)
+    return organisation if isinstance(organisation, models.Model) else None
+
+
+class AuditedModelAdmin(admin.ModelAdmin):
+    """Records the admin's own log (adds, changes, deletes) in the audit trail too, with the staff member as actor.
+
+    The admin saves and deletes in a transaction that includes these calls, so a refused change leaves no event;
+    actions (such as "delete selected") are made atomic here for the same reason.
+    """
+
+    def _audit(self, request: HttpRequest, obj: models.Model, verb: str, message: Any = None) -> None:
+        data: dict[str, Any] = {"model": obj._meta.label}
+        if message:
+            data["changes"] = message  # field names only (Django's change message), never values
+        audit_record(
+            action=f"admin.{verb}", actor=request.user, organisation=_organisation_of(obj), target=obj, data=data
+        )
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        self._audit(request, obj, "added", message)
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        self._audit(request, obj, "changed", message)
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        for obj in queryset:
+            self._audit(request, obj, "deleted")
+        return super().log_deletions(request, queryset)
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any) -> Any:
+        with transaction.atomic():
+            return super().response_action(request, queryset, *args, **kwargs)
+
+
+def audit_every_model_admin(site: admin.AdminSite) -> None:
+    """Give admins registered by libraries (users, groups, email addresses, authenticators) the same audit."""
+    for model, model_admin in list(site._registry.items()):
+        if not isinstance(model_admin, AuditedModelAdmin):
+            audited = type(f"Audited{type(model_admin).__name__}", (AuditedModelAdmin, type(model_admin)), {})
+            site.unregister(model)
+            site.register(model, audited)
+
+
+class ServiceAdmin(AuditedModelAdmin):
     """An admin whose saves and deletes call services: a refusal (ApplicationError) is a message, not a 500."""
 
     def _refused(self, request: HttpRequest, error: ApplicationError) -> HttpResponseRedirect:
@@ -63,7 +119,7 @@ class ServiceAdmin(admin.ModelAdmin):
             return self._refused(request, error)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(AuditedModelAdmin):
     """Viewable, never writable: for records only the system writes (audit trail, usage)."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -9,6 +9,14 @@ class FoundationConfig(AppConfig):
     verbose_name = "Audit trail (read-only)"
     default = True
 
+    def ready(self) -> None:
+        # The admin app comes first in INSTALLED_APPS, so every admin module has been imported by now.
+        from django.contrib import admin
+
+        from foundation.admin import audit_every_model_admin
+
+        audit_every_model_admin(admin.site)
+
 
 class PorticoAdminConfig(admin_apps.AdminConfig):
     """Swap in the MFA-enforcing admin site."""

@@ -1,6 +1,7 @@
 """The audit trail's write side: every app records who did what, from where, on what, through `audit_record`.
 
-Values are stored as structured data; nothing is formatted into a log line.
+Values are stored as structured data; nothing is formatted into a log line. Each event is linked into the
+audit hash chains as it is stored (`foundation.audit_chain`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.db import models
 from django.http import HttpRequest, HttpResponse
 from ipware import get_client_ip
 
+from foundation.audit_chain import chain_append
 from foundation.models import AuditEvent
 
 _MAX_LABEL = 200
@@ -56,7 +58,7 @@ def audit_record(
 ) -> AuditEvent:
     """Store one security-relevant event with who, where from, on what and when."""
     user = actor if getattr(actor, "is_authenticated", False) else None
-    event = AuditEvent.objects.create(
+    event = AuditEvent(
         action=action,
         actor=user,
         actor_label=(actor_label or (user.email or user.get_username() if user else ""))[:254],
@@ -67,7 +69,9 @@ def audit_record(
         data=data or {},
         **(current_request_context.get() or request_context(None)),
     )
+    chain_append(event)
     # Mirrored to the JSON log for SIEMs; the renderer escapes CR/LF and quotes, so one event stays one line.
+    # The chain position and hash go along: a copy outside the database anchors the chain against a rewrite.
     logger.info(
         "audit",
         action=event.action,
@@ -75,5 +79,7 @@ def audit_record(
         organisation_id=event.organisation_id,
         target=f"{event.target_type}:{event.target_id}",
         ip=event.ip_address,
+        seq=event.seq,
+        entry_hash=event.entry_hash,
     )
     return event

@@ -14,13 +14,14 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
+from foundation.admin import AuditedModelAdmin
 from foundation.errors import ApplicationError
 from gateway_sync import selectors, services
 from gateway_sync.models import Gateway
 
 
 @admin.register(Gateway)
-class GatewayAdmin(admin.ModelAdmin):
+class GatewayAdmin(AuditedModelAdmin):
     list_display = ["name", "enabled", "health", "applied_version", "last_heartbeat_at", "last_pushed_at", "last_error"]
     list_filter = ["enabled", "health"]
     search_fields = ["name", "admin_url"]

@@ -9,13 +9,13 @@ from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
-from foundation.admin import run_per_object
+from foundation.admin import AuditedModelAdmin, run_per_object
 from keys import services
 from keys.models import ApiKey, PersonalAccessToken
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AuditedModelAdmin):
     list_display = [
         "name",
         "masked",
@@ -63,7 +63,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(PersonalAccessToken)
-class PersonalAccessTokenAdmin(admin.ModelAdmin):
+class PersonalAccessTokenAdmin(AuditedModelAdmin):
     list_display = ["name", "user", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
     search_fields = ["name", "prefix", "user__email"]
     list_select_related = ["user"]

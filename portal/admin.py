@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 
-from foundation.admin import ServiceAdmin, run_per_object
+from foundation.admin import AuditedModelAdmin, ServiceAdmin, run_per_object
 from portal.models import Api, Application, Invitation, Membership, Organisation, Plan, Subscription
 from portal.services.applications import subscription_approve, subscription_cancel, subscription_reject
 from portal.services.catalog import api_delete, api_save, plan_delete, plan_save
@@ -46,7 +46,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(AuditedModelAdmin):
     list_display = ["name", "status", "is_personal", "created_at"]
     list_filter = ["status", "is_personal"]
     search_fields = ["name", "memberships__user__email"]
@@ -107,7 +107,7 @@ class MembershipAdmin(ServiceAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(AuditedModelAdmin):
     list_display = ["email", "organisation", "role", "created_at", "expires_at", "accepted_at", "revoked_at"]
     list_filter = ["role"]
     search_fields = ["email", "organisation__name"]
@@ -182,7 +182,7 @@ class PlanAdmin(ServiceAdmin):
 
 
 @admin.register(Application)
-class ApplicationAdmin(admin.ModelAdmin):
+class ApplicationAdmin(AuditedModelAdmin):
     list_display = ["name", "organisation", "created_by", "created_at"]
     search_fields = ["name", "organisation__name"]
     list_select_related = ["organisation", "created_by"]
@@ -213,7 +213,7 @@ class AwaitingDecisionFilter(admin.SimpleListFilter):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(AuditedModelAdmin):
     list_display = ["application", "api", "plan", "requested_plan", "status", "created_at", "blocked_until"]
     list_filter = [AwaitingDecisionFilter, "status", "api", "plan"]
     search_fields = ["application__name", "application__organisation__name"]

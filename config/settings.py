@@ -196,6 +196,12 @@ ACCOUNT_RATE_LIMITS = {
     "confirm_email": "1/3m/key",
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Sensitive actions (MFA changes, email changes) need a recent proof of identity: by the second factor when the
+# account has one (portal.adapters). A sign-in within the window counts as one.
+ACCOUNT_REAUTHENTICATION_REQUIRED = True
+ACCOUNT_REAUTHENTICATION_TIMEOUT = _positive_int("PORTICO_REAUTHENTICATION_TIMEOUT", 300)
+# The admin needs this session to have given its second factor within this many seconds, then asks again.
+PORTICO_ADMIN_REAUTHENTICATION_TIMEOUT = _positive_int("PORTICO_ADMIN_REAUTHENTICATION_TIMEOUT", 2 * 3600)
 MFA_TOTP_ISSUER = "Portico"
 
 # --- Email: a file backend by default (read the links in var/mail), SMTP via EMAIL_URL ---

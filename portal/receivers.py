@@ -1,6 +1,7 @@
 """Authentication events from Django and allauth, recorded in the audit trail.
 
-Signals are the only hook these libraries offer for login/MFA events; the receivers just call the audit service.
+Signals are the only hook these libraries offer for login/MFA events; the receivers just call the audit service,
+and one records a TOTP activation as this session's second-factor step.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.signals import password_changed, password_reset, user_signed_up
+from allauth.mfa.base.internal.flows import post_authentication
+from allauth.mfa.models import Authenticator
 from allauth.mfa.signals import authenticator_added, authenticator_removed, authenticator_reset
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
@@ -51,6 +54,10 @@ def _password_reset(sender: Any, request: Any, user: Any, **kwargs: Any) -> None
 @receiver(authenticator_added)
 def _mfa_added(sender: Any, request: Any, user: Any, authenticator: Any, **kwargs: Any) -> None:
     audit_record(action="mfa.added", actor=user, data={"type": authenticator.type})
+    if request is not None and authenticator.type == Authenticator.Type.TOTP:
+        # Activation checked a code from the app: this session has just given its second factor, so the admin
+        # (foundation.second_factor) needs no second code, which TOTP's replay guard would refuse for 30 s anyway.
+        post_authentication(request, authenticator, reauthenticated=True)
 
 
 @receiver(authenticator_removed)

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from allauth.account.models import EmailAddress
-from allauth.mfa.models import Authenticator
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -23,6 +22,7 @@ from portal.services.applications import subscription_create
 from tests.factories import ApiFactory, ApplicationFactory, MembershipFactory, PlanFactory, UserFactory
 from tests.support.audit_flush import flush_past_the_audit_trigger
 from tests.support.gateway import Gateway, start_upstream
+from tests.support.mfa import sign_in_with_totp
 from tests.support.ports import free_port
 
 PASSWORD = "correct-horse-battery-staple"
@@ -130,9 +130,8 @@ def staff(db: Any) -> Any:
 
 @pytest.fixture
 def staff_client(staff: Any) -> Client:
-    """A staff session that may use the admin: the user has TOTP set up."""
-    Authenticator.objects.create(user=staff, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"})
-    return _logged_in(staff)
+    """A staff session that may use the admin: signed in with password and a TOTP code."""
+    return sign_in_with_totp(Client(), staff)
 
 
 @pytest.fixture

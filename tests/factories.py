@@ -7,6 +7,8 @@ from django.contrib.auth import get_user_model
 
 from portal.models import Api, Application, Membership, Organisation, Plan, Role
 
+PASSWORD = "correct-horse-battery-staple"  # every factory user's
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -15,7 +17,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
-    password = factory.django.Password("correct-horse-battery-staple")
+    password = factory.django.Password(PASSWORD)
 
 
 class OrganisationFactory(factory.django.DjangoModelFactory):

@@ -21,6 +21,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # Login throttling stays on (it is tested); make it generous per IP so the suite's many logins pass.
-ACCOUNT_RATE_LIMITS = {**ACCOUNT_RATE_LIMITS, "login_failed": "1000/m/ip,5/5m/key"}  # noqa: F405
+# Staff fixtures sign in for real (password + TOTP, tests/support/mfa.py), so logins per IP are generous too.
+ACCOUNT_RATE_LIMITS = {**ACCOUNT_RATE_LIMITS, "login_failed": "1000/m/ip,5/5m/key", "login": "1000/m/ip"}  # noqa: F405
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "100000/hour"}}  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405  (whitenoise warns, and warnings are errors, without it)

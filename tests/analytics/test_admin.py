@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from allauth.mfa.models import Authenticator
 from django.test import Client
 
 from analytics.models import IngestedBatch, QuotaUsage, UsageRollup
 from analytics.services.ingest import batch_ingest
 from tests.conftest import _verified_user
 from tests.support.access_log import batch, record
+from tests.support.mfa import sign_in_with_totp
 
 
 @pytest.fixture
@@ -19,10 +19,7 @@ def staff_client(db: Any) -> Client:
     user = _verified_user("staffer")
     user.is_staff = user.is_superuser = True
     user.save()
-    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"})
-    client = Client()
-    client.force_login(user)
-    return client
+    return sign_in_with_totp(Client(), user)
 
 
 @pytest.fixture

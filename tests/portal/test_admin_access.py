@@ -1,16 +1,18 @@
-"""The admin needs staff + MFA, and its login is the portal's (rate-limited, MFA-aware) login."""
+"""The admin needs staff + a session that passed MFA recently, and its login is the portal's (rate-limited,
+MFA-aware) login."""
 
-from allauth.mfa.models import Authenticator
+from datetime import timedelta
+
+import time_machine
+from django.utils import timezone
 
 from foundation.models import AuditEvent
 from keys.models import ApiKey
 from portal.models import Subscription
 from portal.services.applications import subscription_create
-
-
-def _with_totp(user):
-    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"})
-    return user
+from tests.factories import PASSWORD
+from tests.support.browser_stack import totp_code
+from tests.support.mfa import give_totp, sign_in_with_totp
 
 
 def test_anonymous_admin_visit_goes_to_the_portal_login(client, db) -> None:
@@ -34,7 +36,7 @@ def test_staff_without_mfa_is_sent_to_totp_setup(client, staff) -> None:
 
 
 def test_staff_with_mfa_gets_in_and_never_sees_key_digests(client, staff, api_key) -> None:
-    client.force_login(_with_totp(staff))
+    sign_in_with_totp(client, staff)
     key, secret = api_key
     page = client.get(f"/admin/keys/apikey/{key.pk}/change/")
     assert page.status_code == 200
@@ -45,7 +47,7 @@ def test_staff_with_mfa_gets_in_and_never_sees_key_digests(client, staff, api_ke
 def test_admin_actions_approve_subscriptions_and_revoke_keys(client, staff, org, pro_plan, api_key, alice) -> None:
     from tests.factories import ApplicationFactory
 
-    client.force_login(_with_totp(staff))
+    sign_in_with_totp(client, staff)
     pending = subscription_create(actor=alice, application=ApplicationFactory(organisation=org), plan=pro_plan)
     client.post("/admin/portal/subscription/", {"action": "approve", "_selected_action": [pending.pk]})
     pending.refresh_from_db()
@@ -59,7 +61,7 @@ def test_admin_actions_approve_subscriptions_and_revoke_keys(client, staff, org,
 def test_staff_change_a_role_through_the_service_and_are_the_audited_actor(client, staff, org, bob) -> None:
     from portal.models import Membership
 
-    client.force_login(_with_totp(staff))
+    sign_in_with_totp(client, staff)
     membership = Membership.objects.get(organisation=org, user=bob)
     page = client.post(f"/admin/portal/membership/{membership.pk}/change/", {"role": "admin"})
     assert page.status_code == 302
@@ -71,7 +73,7 @@ def test_staff_change_a_role_through_the_service_and_are_the_audited_actor(clien
 def test_staff_cannot_demote_or_remove_the_last_owner_and_see_why(client, staff, org, alice) -> None:
     from portal.models import Membership
 
-    client.force_login(_with_totp(staff))
+    sign_in_with_totp(client, staff)
     owner = Membership.objects.get(organisation=org, user=alice)
     demote = client.post(f"/admin/portal/membership/{owner.pk}/change/", {"role": "member"}, follow=True)
     assert demote.status_code == 200 and "at least one owner" in demote.content.decode()
@@ -82,7 +84,7 @@ def test_staff_cannot_demote_or_remove_the_last_owner_and_see_why(client, staff,
 
 
 def test_the_organisation_page_lists_members_without_editing_them(client, staff, org) -> None:
-    client.force_login(_with_totp(staff))
+    sign_in_with_totp(client, staff)
     body = client.get(f"/admin/portal/organisation/{org.pk}/change/").content.decode()
     assert "Memberships" in body and ">alice<" in body
     assert 'name="memberships-0-role"' not in body and "memberships-0-DELETE" not in body
@@ -92,7 +94,7 @@ def test_staff_revoking_a_personal_access_token_are_the_audited_actor(client, st
     from keys.models import PersonalAccessToken
     from keys.services import access_token_issue
 
-    client.force_login(_with_totp(staff))
+    sign_in_with_totp(client, staff)
     token, _ = access_token_issue(user=alice, name="Leaked in a gist")
     client.post("/admin/keys/personalaccesstoken/", {"action": "revoke", "_selected_action": [token.pk]})
     assert PersonalAccessToken.objects.get(pk=token.pk).revoked_at is not None
@@ -100,7 +102,9 @@ def test_staff_revoking_a_personal_access_token_are_the_audited_actor(client, st
     assert event.actor == staff and event.data["owner"] == "alice@example.com"
 
 
-def test_staff_setting_up_mfa_for_the_admin_give_their_password_once_and_get_back_to_the_admin(staff) -> None:
+def test_staff_setting_up_mfa_for_the_admin_give_their_password_once_and_get_back_to_the_admin(
+    transactional_db, staff
+) -> None:
     from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
     from django.test import Client
 
@@ -115,6 +119,7 @@ def test_staff_setting_up_mfa_for_the_admin_give_their_password_once_and_get_bac
     assert setup.redirect_chain[-1][0] == "/accounts/2fa/totp/activate/"  # no second password prompt
     secret = setup.context["form"].secret
     code = format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
+    # A real commit (allauth signals the activation on commit): its code counts as this session's second factor.
     codes = client.post("/accounts/2fa/totp/activate/", {"code": code}, follow=True)
     assert codes.redirect_chain[-1][0] == "/accounts/2fa/recovery-codes/"
     assert '<a class="btn btn-primary" href="/admin/">Continue to the admin</a>' in codes.content.decode()
@@ -126,3 +131,34 @@ def test_the_admin_index_shows_no_oauth_internals_and_names_read_only_sections(s
     for hidden in ("Grants", "Id tokens", "Refresh tokens", "Access tokens", "Django OAuth Toolkit"):
         assert hidden not in page
     assert "Usage records (read-only)" in page and "Audit trail (read-only)" in page and "Gateways" in page
+
+
+def test_a_staff_session_that_never_gave_its_second_factor_is_asked_for_a_code(client, staff) -> None:
+    """Having TOTP is not enough: an old password-only session (here force_login) must give a code first."""
+    secret = give_totp(staff)
+    client.force_login(staff)
+    refused = client.get("/admin/", follow=True)
+    assert refused.redirect_chain[-1][0] == "/accounts/2fa/reauthenticate/?next=%2Fadmin%2F"
+    assert client.get("/admin/keys/apikey/").status_code == 302
+    confirmed = client.post(refused.redirect_chain[-1][0], {"code": totp_code(secret)})
+    assert confirmed["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_the_admin_asks_for_the_second_factor_again_after_the_configured_time(client, staff, settings) -> None:
+    settings.PORTICO_ADMIN_REAUTHENTICATION_TIMEOUT = 600
+    sign_in_with_totp(client, staff)
+    assert client.get("/admin/").status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(seconds=590)):
+        assert client.get("/admin/").status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(seconds=610)):
+        stale = client.get("/admin/", follow=True)
+        assert stale.redirect_chain[-1][0].startswith("/accounts/2fa/reauthenticate/")
+
+
+def test_a_password_does_not_stand_in_for_the_second_factor_at_reauthentication(client, staff) -> None:
+    give_totp(staff)
+    client.force_login(staff)
+    assert client.get("/accounts/reauthenticate/")["Location"].startswith("/accounts/2fa/reauthenticate/")
+    client.post("/accounts/reauthenticate/", {"password": PASSWORD})
+    assert client.get("/admin/").status_code == 302

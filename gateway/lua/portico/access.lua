@@ -395,7 +395,7 @@ local function mark_admitted(k, api, s, plan, ru, rid_unsafe)
 end
 
 -- upstream URI, credential stripped
-local function stage_forward(api, src, ru, authz, xak, portico)
+local function stage_forward(api, src, ru, authz, xak, portico, quiet)
     local up = api.upstream
     if not up then
         return refuse(api, nil, "bad-gateway")
@@ -424,11 +424,13 @@ local function stage_forward(api, src, ru, authz, xak, portico)
     end
     if up.scheme == "https" then
         var.pt_uhost = up.host
-        return ngx.exec("@portico_https")
+        return ngx.exec(quiet and "@portico_query_key_https" or "@portico_https")
     end
 end
 
-function _M.run()
+-- quiet: running in location @portico_query_key, whose error lines are not
+-- written (nginx would print the client's request line, key included)
+function _M.run(quiet)
     local meta = store.current()
     if not meta then
         return problem.send("not-ready")
@@ -436,6 +438,9 @@ function _M.run()
     local api = route(meta, var.uri, meta.host_routing and var.host)
     if not api then
         return problem.send("no-route")
+    end
+    if not quiet and api.query_var and var[api.query_var] then
+        return ngx.exec("@portico_query_key")
     end
     local authz, header_key, xak, cl, te, portico, rid_unsafe, origin = read_headers(api.key_lname, #api.key_lname)
     if origin and cors.grant(api, origin) then
@@ -454,7 +459,7 @@ function _M.run()
     end
     local ru = var.request_uri
     mark_admitted(k, api, s, plan, ru, rid_unsafe)
-    return stage_forward(api, src, ru, authz, xak, portico)
+    return stage_forward(api, src, ru, authz, xak, portico, quiet)
 end
 
 return _M

@@ -55,6 +55,8 @@ class GatewayOptions:
     heartbeat_interval: float = 30.0
     log_flush_interval: float = 0.2
     keys_dict_size: str = "128m"
+    journal_max_entries: int = 1000
+    journal_max_bytes: int = 8 * 1024 * 1024
     limits_dict_size: str = "32m"
     spool_max_bytes: int = 256 * 1024 * 1024
     spool_segment_bytes: int = 8 * 1024 * 1024
@@ -162,6 +164,8 @@ def render(opts: GatewayOptions) -> Path:
         "spool_max_bytes": opts.spool_max_bytes,
         "spool_segment_bytes": opts.spool_segment_bytes,
         "access_log_rotate_bytes": opts.access_log_rotate_bytes,
+        "journal_max_entries": opts.journal_max_entries,
+        "journal_max_bytes": opts.journal_max_bytes,
         "fetch_timeout_ms": 60000,
         "static_upstreams": static,
         "invalid_key_limit": opts.invalid_key_limit,
@@ -290,7 +294,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--poll-interval", type=float, default=5.0, help="seconds between delta pulls")
     p.add_argument("--heartbeat-interval", type=float, default=30.0)
     p.add_argument("--log-flush-interval", type=float, default=0.2, help="seconds; bounds log loss on a crash")
-    p.add_argument("--keys-dict-size", default="128m", help="per key slot (two slots): ~128 bytes per key")
+    p.add_argument(
+        "--keys-dict-size",
+        default="128m",
+        help="per key slot (two slots): ~128 bytes per key; keys beyond it are counted as not held (an alarm)",
+    )
+    p.add_argument(
+        "--journal-max-entries",
+        type=int,
+        default=1000,
+        help="deltas journaled before the gateway persists a fresh snapshot and empties the journal",
+    )
+    p.add_argument("--journal-max-bytes", type=int, default=8 * 1024 * 1024, help="the same threshold in bytes")
     p.add_argument("--limits-dict-size", default="32m")
     p.add_argument("--spool-max-bytes", type=int, default=256 * 1024 * 1024)
     p.add_argument("--spool-segment-bytes", type=int, default=8 * 1024 * 1024)

@@ -38,6 +38,9 @@ class Gateway(models.Model):
     last_pushed_at = models.DateTimeField(null=True, blank=True)
     health = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
     counters = models.JSONField(default=dict, blank=True)
+    # What needs an operator, as the last heartbeat said (keys its dict could not hold, state not persisted, a
+    # journal to catch up on); replaced by every heartbeat, so it clears itself when the gateway recovers.
+    alarms = models.JSONField(default=dict, blank=True)
     # The latest problem with this gateway, until the same channel works again (then it is cleared).
     last_error = models.CharField(max_length=500, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)

@@ -130,12 +130,30 @@ def gateway_set_enabled(*, gateway: Gateway, enabled: bool) -> Gateway:
 _NO_ERROR = {"last_error": "", "last_error_at": None, "last_error_source": ""}
 
 
+# How much of a gateway's alarm text is kept (its own errors are cut to the same length)
+ALARM_TEXT_CHARS = 500
+
+
+def _alarms(reported: dict[str, Any]) -> dict[str, Any]:
+    """The alarms worth keeping: a count above zero, a text cut to size."""
+    return {
+        name: value[:ALARM_TEXT_CHARS] if isinstance(value, str) else value
+        for name, value in reported.items()
+        if value not in (None, "", 0)
+    }
+
+
 def gateway_record_heartbeat(
-    *, gateway: Gateway, version: int | None, counters: dict[str, Any], errors: list[dict[str, Any]]
+    *,
+    gateway: Gateway,
+    version: int | None,
+    counters: dict[str, Any],
+    errors: list[dict[str, Any]],
+    alarms: dict[str, Any] | None = None,
 ) -> Gateway:
     """Store what the gateway reports about itself; its version is the truth about what it enforces."""
     now = timezone.now()
-    values: dict[str, Any] = {"last_heartbeat_at": now, "counters": counters}
+    values: dict[str, Any] = {"last_heartbeat_at": now, "counters": counters, "alarms": _alarms(alarms or {})}
     if version is not None:
         values["applied_version"] = version
     latest = max(errors, key=lambda e: e.get("at") or 0) if errors else None

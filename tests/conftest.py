@@ -195,8 +195,8 @@ def start_gateway(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
         wait_ready: bool = True,
         name: str = "edge-1",
     ) -> Gateway:
-        folder = tmp_path / f"gw{len(started)}"
-        folder.mkdir()
+        folder = tmp_path / f"gw{len(started)}"  # may exist: a test can prepare gw0/runtime/state beforehand
+        folder.mkdir(exist_ok=True)
         options = [
             "--workers", str(workers), "--log-flush-interval", "0.2", "--keys-dict-size", "32m",
             "--limits-dict-size", "4m",

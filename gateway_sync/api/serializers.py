@@ -10,6 +10,15 @@ class HeartbeatErrorSerializer(serializers.Serializer):
     error = serializers.CharField(allow_blank=True, trim_whitespace=False)
 
 
+class HeartbeatAlarmsSerializer(serializers.Serializer):
+    """What needs an operator at the gateway (docs/gateway-protocol.md §4); absent members mean all is well."""
+
+    keys_not_held = serializers.IntegerField(min_value=0, required=False, default=0)
+    persist_error = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    persist_error_at = serializers.FloatField(required=False, allow_null=True)
+    catch_up = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+
 class HeartbeatSerializer(serializers.Serializer):
     """`{"name", "version", "counters", "errors"}` as in docs/gateway-protocol.md §4."""
 
@@ -17,3 +26,4 @@ class HeartbeatSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=0, allow_null=True, required=False, default=None)
     counters = serializers.DictField(required=False, default=dict)
     errors = HeartbeatErrorSerializer(many=True, required=False, default=list, max_length=50)
+    alarms = HeartbeatAlarmsSerializer(required=False, default=dict)

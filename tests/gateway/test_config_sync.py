@@ -76,7 +76,7 @@ def test_pushed_revocation_is_enforced_within_the_same_second(start_gateway, ups
     statuses = [gw.get("/demo/x", key.secret).status_code for _ in range(10)]
     elapsed = time.monotonic() - pushed
 
-    assert r.json() == {"status": "applied", "version": 2}
+    assert r.json() == {"status": "applied", "version": 2, "durable": True}
     assert statuses == [401] * 10
     assert elapsed < 1
 

@@ -81,13 +81,15 @@ def gateway_for(
 ) -> Callable[..., tuple[RunningGateway, Gateway]]:
     """Factory: register a gateway on the platform and start a real one pulling from the live server."""
 
-    def start(name: str = "edge-1", poll_interval: float = 30.0) -> tuple[RunningGateway, Gateway]:
+    def start(
+        name: str = "edge-1", poll_interval: float = 30.0, options: list[str] | None = None
+    ) -> tuple[RunningGateway, Gateway]:
         registered = register(name)
         extra = [
             "--config-url", f"{live_server.url}/gateway/v1/config", "--token-url", f"{live_server.url}/o/token/",
             "--client-id", registered.client_id, "--client-secret", registered.client_secret,
             "--push-secret", registered.push_secret, "--poll-interval", str(poll_interval),
-            "--heartbeat-interval", "1",
+            "--heartbeat-interval", "1", *(options or []),
         ]  # fmt: skip
         running = start_gateway(extra=extra, wait_ready=False, name=name)
         # start_gateway picks its own admin port; tell the platform where this one listens.

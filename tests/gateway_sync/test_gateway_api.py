@@ -125,6 +125,20 @@ def test_heartbeat_records_version_counters_and_the_latest_error(gateway_api, ed
     assert gateway.last_error == "gateway: token: timeout" and gateway.last_heartbeat_at is not None
 
 
+def test_heartbeat_alarms_are_kept_until_a_heartbeat_without_them(gateway_api, edge):
+    def heartbeat(alarms):
+        body = {"name": "edge-1", "version": 1, "counters": {}, "errors": [], "alarms": alarms}
+        assert gateway_api.post("/gateway/v1/heartbeat", body, content_type="application/json").status_code == 204
+        return Gateway.objects.get(pk=edge.gateway.pk).alarms
+
+    full = heartbeat({"keys_not_held": 12, "persist_error": "x" * 900, "persist_error_at": 1732356000.5})
+    assert full["keys_not_held"] == 12 and full["persist_error"] == "x" * 500
+    assert heartbeat({}) == {}
+    assert_problem(gateway_api.post(
+        "/gateway/v1/heartbeat", {"name": "edge-1", "alarms": {"keys_not_held": -1}}, content_type="application/json"
+    ), 400)  # fmt: skip
+
+
 def test_heartbeat_body_is_validated(gateway_api):
     assert_problem(gateway_api.post("/gateway/v1/heartbeat", {"version": "x"}, content_type="application/json"), 400)
     assert_problem(gateway_api.post("/gateway/v1/heartbeat", b"{", content_type="application/json"), 400)

@@ -24,6 +24,7 @@ class Platform:
         self.changes: list[dict[str, Any]] = []  # ordered by version
         self.oldest_change = 0  # changes?after=V answers 410 when V < this
         self.heartbeats: list[dict[str, Any]] = []
+        self.down = False  # answers 503 to everything, as a platform that is unreachable behind its proxy
         self.requests: list[str] = []
         self.tokens: set[str] = set()
         self.port = free_port()
@@ -79,6 +80,8 @@ class Platform:
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length).decode()
                 platform.requests.append(f"POST {self.path}")
+                if platform.down:
+                    return self.reply(503)
                 if self.path == "/o/token/":
                     expected = base64.b64encode(f"{platform.client_id}:{platform.client_secret}".encode()).decode()
                     form = parse_qs(body)
@@ -96,6 +99,8 @@ class Platform:
 
             def do_GET(self) -> None:
                 platform.requests.append(f"GET {self.path}")
+                if platform.down:
+                    return self.reply(503)
                 if not self.authed():
                     return self.reply(401)
                 if self.path == "/gateway/v1/config":

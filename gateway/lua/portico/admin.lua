@@ -10,6 +10,8 @@
 local cjson = require "cjson.safe"
 local crypto = require "portico.crypto"
 local deltas = require "portico.deltas"
+local journal = require "portico.journal"
+local persist = require "portico.persist"
 local problem = require "portico.problem"
 local settings = require "portico.settings"
 local slots = require "portico.slots"
@@ -80,7 +82,23 @@ function _M.ready()
     if not v then
         return problem.send("not-ready")
     end
+    local behind = state:get("catch_up")
+    if behind then -- its journal stopped early: changes may be missing until fetched (portico.sync)
+        return problem.send("not-ready", { version = v, reason = "catching up with the platform: " .. behind })
+    end
     return json(200, { ready = true, version = v })
+end
+
+-- what needs an operator: keys the dict could not hold, state not persisted, a journal to catch up on
+local function durability()
+    local err, at = persist.error()
+    return {
+        persist_error = err or cjson.null,
+        persist_error_at = at or cjson.null,
+        catch_up = state:get("catch_up") or cjson.null,
+        journal_entries = state:get(journal.ENTRIES) or 0,
+        journal_bytes = state:get(journal.BYTES) or 0,
+    }
 end
 
 local function status()
@@ -98,8 +116,9 @@ local function status()
     local cfg = slots.status()
     return json(200, {
         name = settings.name,
-        ready = cfg.version ~= cjson.null,
+        ready = cfg.version ~= cjson.null and not state:get("catch_up"),
         config = cfg,
+        state = durability(),
         counters = counters,
         log = spool.status(),
         workers = ngx.worker.count(),
@@ -111,12 +130,17 @@ local function push(body)
     if type(doc) ~= "table" then
         return problem.send("bad-request", { reason = "body is not JSON" })
     end
-    local res, v = deltas.apply(doc)
+    local res, v, detail = deltas.apply(doc)
     if not res then
         return problem.send("bad-request", { reason = tostring(v) })
     end
-    if res == "gap" then
-        return json(202, { status = "resync", version = v or cjson.null })
+    if res == "gap" or res == "failed" then
+        -- nothing of it was applied; the gateway pulls the full snapshot
+        return json(202, { status = "resync", version = v or cjson.null, reason = detail })
+    end
+    if res == "applied" then
+        -- durable: fsync'ed in the journal before this answer (docs/gateway-protocol.md §3)
+        return json(200, { status = res, version = v, durable = detail == nil })
     end
     return json(200, { status = res, version = v })
 end

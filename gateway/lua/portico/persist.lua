@@ -1,13 +1,16 @@
 -- The persisted snapshot, <state>/snapshot.json: written after every full
 -- snapshot from the platform or --snapshot-file, read back on start
 -- (portico.snapshot.load_persisted), with the journal (portico.journal)
--- holding what changed since.
+-- holding what changed since. Written through portico.durable, so a full disk
+-- keeps the previous file; the failure is kept in portico_state ("persist_error")
+-- for /_portico/status and the heartbeat until a write succeeds again.
+local durable = require "portico.durable"
 local journal = require "portico.journal"
 local settings = require "portico.settings"
 
-local sub = string.sub
+local state = ngx.shared.portico_state
 
-local _M = {}
+local _M = { ERROR = "persist_error", ERROR_AT = "persist_error_at" }
 
 local WRITE_STEP = 1024 * 1024 -- bytes written between two yields
 
@@ -15,30 +18,36 @@ local function path()
     return settings.state_dir .. "/snapshot.json"
 end
 
--- writes `text` to `file` atomically (temporary file + rename)
-local function write_file_chunked(file, text)
-    local tmp = file .. ".tmp"
-    local f, err = io.open(tmp, "wb")
-    if not f then
-        return nil, err
+-- remembers (err) or clears (nil) the latest persistence failure
+function _M.note(err)
+    if err then
+        ngx.log(ngx.ERR, "config state not persisted: ", err)
+        state:set(_M.ERROR, err)
+        state:set(_M.ERROR_AT, ngx.now())
+    else
+        state:delete(_M.ERROR)
+        state:delete(_M.ERROR_AT)
     end
-    for i = 1, #text, WRITE_STEP do
-        f:write(sub(text, i, i + WRITE_STEP - 1))
-        ngx.sleep(0.001) -- a big snapshot must not stall this worker's requests
-    end
-    f:close()
-    return os.rename(tmp, file)
+end
+
+-- the latest persistence failure and when, or nil
+function _M.error()
+    local err = state:get(_M.ERROR)
+    return err, err and state:get(_M.ERROR_AT)
 end
 
 -- saves the snapshot (JSON text) of `version`; the journal keeps only newer deltas
 -- returns true, or nil, err
 function _M.save(text, version)
-    local ok, err = write_file_chunked(path(), text)
-    if not ok then
-        return nil, err
+    local ok, err = durable.replace(path(), text, WRITE_STEP)
+    if ok then
+        ok, err = journal.trim(version)
     end
-    journal.trim(version)
-    return true
+    _M.note(err)
+    if ok then
+        state:delete("journal_gap") -- deltas whose journal line was lost are in this snapshot
+    end
+    return ok, err
 end
 
 -- the persisted snapshot's text, or nil

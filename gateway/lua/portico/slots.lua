@@ -13,7 +13,7 @@ local cjson = require "cjson.safe"
 local crypto = require "portico.crypto"
 local keyrecord = require "portico.keyrecord"
 
-local type, ipairs = type, ipairs
+local type, ipairs, pairs = type, ipairs, pairs
 local sub = string.sub
 
 local state = ngx.shared.portico_state
@@ -61,6 +61,18 @@ function _M.swap_to(name)
     state:incr(REV, 1, 0)
 end
 
+-- safe_set (never evicts) that first reclaims entries a flush_all left
+-- expired when the dict looks full; true or nil, err ("no memory": full)
+local function safe_set(slot, k, v)
+    while true do
+        local ok, err = slot:safe_set(k, v)
+        if ok or err ~= "no memory" or slot:flush_expired(1000) == 0 then
+            return ok, err
+        end
+    end
+end
+_M.safe_set = safe_set
+
 -- stores one snapshot/delta key object; `fresh`: the slot was just flushed.
 -- returns "new" | "replaced" | "deleted" | "absent", or nil, err
 function _M.put_key(slot, k, fresh)
@@ -78,22 +90,39 @@ function _M.put_key(slot, k, fresh)
         return slot:delete(raw) and "deleted"
     end
     local existed = not fresh and slot:get(raw) ~= nil
-    local ok, err = slot:safe_set(raw, keyrecord.encode(k))
+    local ok, err = safe_set(slot, raw, keyrecord.encode(k))
     if not ok then
         return nil, err
     end
     return existed and "replaced" or "new"
 end
 
--- returns "deleted" | "absent"
-function _M.delete_key(slot, hex)
-    local raw = crypto.hex32_to_raw(hex)
-    if not raw then
-        return "absent"
+-- Keys a slot could not hold (its dict was full) since its last full load:
+-- kept beside the slot in portico_state, per slot name, for the fleet alarm.
+-- A later revocation of such a key is not told apart, so it may overcount
+-- until the next full load recounts.
+local function not_held_name(slot)
+    for name, s in pairs(SLOTS) do
+        if s == slot then
+            return "not_held:" .. name
+        end
     end
-    local existed = slot:get(raw) ~= nil
-    slot:delete(raw)
-    return existed and "deleted" or "absent"
+end
+
+function _M.not_held_set(slot, n)
+    state:set(not_held_name(slot), n)
+end
+
+function _M.not_held_add(slot, n)
+    if n > 0 then
+        state:incr(not_held_name(slot), n, 0)
+    end
+end
+
+-- the active slot's count of keys it could not hold
+function _M.not_held()
+    local slot = active()
+    return slot and state:get(not_held_name(slot)) or 0
 end
 
 -- the "config" part of /_portico/status
@@ -103,6 +132,7 @@ function _M.status()
     local out = {
         version = slot and slot:get(VERSION) or null,
         keys = slot and slot:get(COUNT) or 0,
+        keys_not_held = _M.not_held(),
         last_load_seconds = state:get("last_load_seconds") or null,
         shared_dicts = {},
     }

@@ -5,6 +5,8 @@
 local cjson = require "cjson.safe"
 local deltas = require "portico.deltas"
 local httpc = require "portico.httpc"
+local journal = require "portico.journal"
+local persist = require "portico.persist"
 local slots = require "portico.slots"
 local snapshot = require "portico.snapshot"
 local stats = require "portico.stats"
@@ -82,14 +84,17 @@ local function authed_get(url, extra)
     return nil, "platform refused the gateway token"
 end
 
-local function full_pull()
+-- `compact`: also when unchanged (no If-None-Match), to persist the snapshot
+-- of the version already applied, which empties the journal
+local function full_pull(compact)
     local cur = slots.version()
-    local res, err = authed_get(settings.config_url, cur and { ["If-None-Match"] = '"' .. cur .. '"' } or nil)
+    local conditional = cur and not compact
+    local res, err = authed_get(settings.config_url, conditional and { ["If-None-Match"] = '"' .. cur .. '"' } or nil)
     if not res then
         return nil, err
     end
     if res.status == 304 then
-        return true
+        return true, "current"
     end
     if res.status ~= 200 then
         return nil, "config answered " .. res.status
@@ -98,8 +103,15 @@ local function full_pull()
     if ok == nil then
         return nil, "snapshot rejected: " .. tostring(lerr)
     end
+    if ok == false and compact then
+        local version = snapshot.version_of(res.body)
+        if version and version == slots.version() then
+            return persist.save(res.body, version)
+        end
+        return true
+    end
     log(INFO, "config sync: snapshot applied, version ", slots.version())
-    return true
+    return true, "current"
 end
 
 local function poll_changes()
@@ -125,15 +137,59 @@ local function poll_changes()
         return nil, "changes: malformed JSON"
     end
     if type(doc.changes) == "table" and #doc.changes == 0 then
-        return true
+        return true, "current"
     end
-    local status, detail = deltas.apply(doc)
-    if status == "gap" then
+    local status, _, detail = deltas.apply(doc)
+    if status == "gap" or status == "failed" then
+        state:delete("need_full") -- pulled right now
+        if status == "failed" then
+            note_error("changes rejected, pulling the full snapshot: " .. tostring(detail))
+        end
         return full_pull()
     elseif not status then
         return nil, "changes rejected: " .. tostring(detail)
     end
     return true
+end
+
+-- after a journal replay that stopped early: the changes since, before the gateway is ready
+local function catch_up()
+    for _ = 1, 100 do
+        local ok, where = poll_changes()
+        if not ok then
+            return nil, where
+        end
+        if where == "current" then
+            state:delete("catch_up")
+            log(INFO, "config sync: caught up after the journal, version ", slots.version())
+            return true
+        end
+    end
+    return true
+end
+
+-- the journal past its threshold, missing a delta whose line could not be
+-- written, or the last snapshot not persisted (a full disk): all repaired by
+-- persisting the platform's snapshot of the version applied
+local function journal_needs_compaction()
+    return state:get("journal_gap") or persist.error()
+        or (state:get(journal.ENTRIES) or 0) >= (settings.journal_max_entries or 1000)
+        or (state:get(journal.BYTES) or 0) >= (settings.journal_max_bytes or 8 * 1024 * 1024)
+end
+
+-- what needs an operator, for the heartbeat (the same as in /_portico/status)
+local function alarms()
+    local out = {}
+    local not_held = slots.not_held()
+    if not_held > 0 then
+        out.keys_not_held = not_held
+    end
+    local err, at = persist.error()
+    if err then
+        out.persist_error, out.persist_error_at = err, at
+    end
+    out.catch_up = state:get("catch_up")
+    return out
 end
 
 local function heartbeat()
@@ -146,6 +202,7 @@ local function heartbeat()
         version = slots.version() or cjson.null,
         counters = stats.snapshot(),
         errors = #errors > 0 and errors or nil,
+        alarms = alarms(),
     })
     if #errors == 0 then
         body = body:sub(1, -2) .. ',"errors":[]}' -- lua-cjson 2.1 encodes {} as an object
@@ -200,7 +257,7 @@ local function loop(premature)
         bootstrap()
         return true
     end)
-    local next_poll, next_beat = 0, 0
+    local next_poll, next_beat, next_compact = 0, 0, 0
     local interval = settings.poll_interval or 5
     while not ngx.worker.exiting() do
         ngx.update_time()
@@ -212,14 +269,29 @@ local function loop(premature)
                 return true
             end)
         end
+        if not settings.config_url and state:get("catch_up") then
+            note_error("config journal replay stopped early and there is no platform to catch up from: "
+                .. tostring(state:get("catch_up")))
+            state:delete("catch_up")
+        end
         if settings.config_url then
             if state:get("need_full") then
                 state:delete("need_full")
                 run(full_pull)
                 next_poll = now() + interval
+            elseif state:get("catch_up") and now() >= next_poll then
+                run(catch_up)
+                next_poll = now() + (state:get("catch_up") and 1 or interval)
             elseif now() >= next_poll then
                 run(poll_changes)
                 next_poll = now() + interval
+            end
+            if now() >= next_compact and journal_needs_compaction() then
+                -- retried at most every 10 polls (30 s at most), so a full disk is not hammered
+                next_compact = now() + math.min(10 * interval, 30)
+                run(function()
+                    return full_pull(true)
+                end)
             end
             if now() >= next_beat then
                 pcall(heartbeat)

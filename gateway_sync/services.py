@@ -162,13 +162,16 @@ def gateway_record_heartbeat(
 # --- Log collection (analytics.services.collection) -------------------------------------------------------------
 
 
-def gateway_log_cursor_advance(*, gateway_id: int, cursor: int) -> None:
+def gateway_log_cursor_advance(*, gateway_id: int, cursor: int, digest: str = "") -> None:
     """Record that the gateway's log batches up to `cursor` are ingested (a collection error is over).
 
+    `digest` is the gateway's digest of batch `cursor`, compared when the gateway has not acknowledged it yet.
     The collector calls this inside the page's ingest transaction, holding the gateway row's lock, so the cursor
     moves exactly when the page's counts commit.
     """
-    Gateway.objects.filter(pk=gateway_id).update(log_cursor=cursor, log_collected_at=timezone.now())
+    Gateway.objects.filter(pk=gateway_id).update(
+        log_cursor=cursor, log_cursor_digest=digest, log_collected_at=timezone.now()
+    )
     _error_clear(gateway_id, Gateway.ErrorSource.COLLECTION)
 
 
@@ -178,6 +181,7 @@ def gateway_log_cursor_reset(*, gateway_id: int, reason: str) -> None:
     # collection that follows at once.
     Gateway.objects.filter(pk=gateway_id).update(
         log_cursor=0,
+        log_cursor_digest="",
         last_error=reason[:500],
         last_error_at=timezone.now(),
         last_error_source=Gateway.ErrorSource.GATEWAY,

@@ -8,13 +8,14 @@ The gateway row's cursor and latest error are gateway_sync's: they are written t
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 from django.db import transaction
 
-from analytics.models import IngestedBatch, RequestEvent
+from analytics.models import IngestedBatch
 from analytics.services.ingest import InvalidBatch, batches_ingest
 from gateway_sync.admin_client import GatewayAdminClient
 from gateway_sync.models import Gateway
@@ -22,6 +23,8 @@ from gateway_sync.secrets import decrypt
 from gateway_sync.services import gateway_error_record, gateway_log_cursor_advance, gateway_log_cursor_reset
 
 logger = logging.getLogger(__name__)
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class CollectionFailed(Exception):
@@ -69,6 +72,12 @@ def _sequence_of(batch: Any) -> int:
     return sequence
 
 
+def _digest_of(batch: dict[str, Any]) -> str:
+    """The gateway's SHA-256 of the batch's records (hex), or "" when it sent none in that form."""
+    digest = batch.get("digest")
+    return digest if isinstance(digest, str) and _DIGEST.fullmatch(digest) else ""
+
+
 def _ingest_page(gateway_id: int, cursor: int, batches: list[dict[str, Any]], result: CollectResult) -> int | None:
     """Ingest one page under the gateway's row lock; returns the new cursor, or None if another worker has it."""
     with transaction.atomic():
@@ -91,7 +100,8 @@ def _ingest_page(gateway_id: int, cursor: int, batches: list[dict[str, Any]], re
             result.records += ingested.records
             result.rejected += ingested.rejected
         result.skipped += sum(skipped)
-        gateway_log_cursor_advance(gateway_id=gateway_id, cursor=last)
+        digest = _digest_of(page[-1]) if page else gateway.log_cursor_digest
+        gateway_log_cursor_advance(gateway_id=gateway_id, cursor=last, digest=digest)
     return last
 
 
@@ -104,12 +114,16 @@ def _spool_state(client: GatewayAdminClient) -> dict[str, Any] | None:
     return log if isinstance(log, dict) and type(log.get("acked")) is int else None
 
 
-def _spool_restarted(client: GatewayAdminClient, gateway_id: int, cursor: int) -> bool:
+def _spool_restarted(client: GatewayAdminClient, gateway: Gateway) -> bool:
     """Whether the gateway's spool started over below our cursor (wiped disk, new machine under the same name).
 
-    It only matters when the gateway has not acknowledged our cursor: then either our last ack was lost (its
-    batch `cursor` is still the one we stored) or the spool is new (that batch is missing or different).
+    It only matters when the gateway has not acknowledged our cursor: then either our ack was lost or met a busy
+    spool (its batch `cursor` is the one we stored), or the spool is new. Only what the gateway owns decides:
+    its sequence, and its digest of batch `cursor` against the one stored with the cursor. Without both digests
+    there is no proof of a restart, and the ack is repeated: dropping our batch records on a guess would count
+    the spool twice.
     """
+    cursor = gateway.log_cursor
     state = _spool_state(client)
     if state is None or state["acked"] >= cursor:
         return False
@@ -117,15 +131,9 @@ def _spool_restarted(client: GatewayAdminClient, gateway_id: int, cursor: int) -
         return True
     batches = _page(client, cursor - 1, 1)
     if not batches or _sequence_of(batches[0]) != cursor:
-        return False
-    records = batches[0].get("records")
-    first = records[0].get("id") if isinstance(records, list) and records and isinstance(records[0], dict) else None
-    stored = (
-        RequestEvent.objects.filter(gateway_id=gateway_id, sequence=cursor, position=0)
-        .values_list("request_id", flat=True)
-        .first()
-    )
-    if stored is not None and first is not None and stored != first:
+        return False  # that batch is gone (dropped by the spool's bound): nothing to compare, nothing to ack
+    digest = _digest_of(batches[0])
+    if gateway.log_cursor_digest and digest and digest != gateway.log_cursor_digest:
         return True
     _ack(client, cursor)  # same batch: our ack was lost, so repeat it
     return False
@@ -156,7 +164,7 @@ def gateway_logs_collect(*, gateway_id: int, limit: int, rounds: int) -> Collect
     client = GatewayAdminClient(gateway.admin_url, decrypt(gateway.push_secret_encrypted))
     cursor = result.cursor = gateway.log_cursor
     try:
-        if cursor > 0 and _spool_restarted(client, gateway_id, cursor):
+        if cursor > 0 and _spool_restarted(client, gateway):
             if not _restart_cursor(gateway_id, cursor):
                 return result
             cursor = result.cursor = 0

@@ -1,7 +1,9 @@
 -- Sequenced on-disk spool of access-log batches, read by the platform by cursor
 -- and acknowledged. One line per batch:
---   {"sequence":17,"count":3,"src":"0:52311","records":[{...},{...},{...}]}
--- ("src" is where the batch ended in nginx's access.log, see portico.logging)
+--   {"sequence":17,"count":3,"src":"0:52311","digest":"<sha256 hex>","records":[{...},{...},{...}]}
+-- ("src" is where the batch ended in nginx's access.log, see portico.logging;
+-- "digest" is the SHA-256 of the records' text: the platform compares it to
+-- tell a lost ack from a spool that started over under the same sequence)
 -- Lines go to segment files "seg-<first sequence>.log"; a segment is closed at
 -- spool_segment_bytes, acknowledged segments are deleted, and when the spool
 -- exceeds spool_max_bytes the oldest segments are dropped (and counted).
@@ -10,6 +12,7 @@
 -- The sequence survives restarts: recover() re-reads the index and the tail
 -- of the current segment (truncating a line torn by a crash).
 local cjson = require "cjson.safe"
+local crypto = require "portico.crypto"
 local lock = require "portico.lock"
 local stats = require "portico.stats"
 local settings = require "portico.settings"
@@ -141,7 +144,9 @@ end
 -- appends one batch; caller holds the spool lock (see with_lock)
 function _M.append_locked(records, count, src)
     local seq = (state:get("log_seq") or 0) + 1
-    local head = '{"sequence":' .. seq .. ',"count":' .. count .. ',"src":"' .. src .. '","records":['
+    local digest = crypto.to_hex(crypto.sha256(records))
+    local head = '{"sequence":' .. seq .. ',"count":' .. count .. ',"src":"' .. src .. '","digest":"' .. digest
+        .. '","records":['
     local size = #head + #records + 3
     local segs = segments()
     local cur = segs[#segs]

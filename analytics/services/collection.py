@@ -17,10 +17,15 @@ from django.db import transaction
 
 from analytics.models import IngestedBatch
 from analytics.services.ingest import InvalidBatch, batches_ingest
-from gateway_sync.admin_client import GatewayAdminClient
+from gateway_sync.admin_client import GatewayAdminClient, usable_offset
 from gateway_sync.models import Gateway
 from gateway_sync.secrets import decrypt
-from gateway_sync.services import gateway_error_record, gateway_log_cursor_advance, gateway_log_cursor_reset
+from gateway_sync.services import (
+    gateway_clock_record,
+    gateway_error_record,
+    gateway_log_cursor_advance,
+    gateway_log_cursor_reset,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +83,13 @@ def _digest_of(batch: dict[str, Any]) -> str:
     return digest if isinstance(digest, str) and _DIGEST.fullmatch(digest) else ""
 
 
-def _ingest_page(gateway_id: int, cursor: int, batches: list[dict[str, Any]], result: CollectResult) -> int | None:
-    """Ingest one page under the gateway's row lock; returns the new cursor, or None if another worker has it."""
+def _ingest_page(
+    gateway_id: int, cursor: int, batches: list[dict[str, Any]], result: CollectResult, clock_offset: float = 0.0
+) -> int | None:
+    """Ingest one page under the gateway's row lock; returns the new cursor, or None if another worker has it.
+
+    `clock_offset` (the gateway's clock minus ours) moves the page's event times to the platform's clock.
+    """
     with transaction.atomic():
         gateway = Gateway.objects.select_for_update(skip_locked=True).filter(pk=gateway_id).first()
         if gateway is None:
@@ -94,7 +104,10 @@ def _ingest_page(gateway_id: int, cursor: int, batches: list[dict[str, Any]], re
             page.append(batch)
             skipped.append(sequence - last - 1)
             last = sequence
-        for ingested in batches_ingest(gateway_id=gateway_id, batches=page, skipped_before=skipped):
+        ingested_page = batches_ingest(
+            gateway_id=gateway_id, batches=page, skipped_before=skipped, clock_offset=clock_offset
+        )
+        for ingested in ingested_page:
             result.batches += 1
             result.duplicates += ingested.duplicate
             result.records += ingested.records
@@ -161,7 +174,9 @@ def gateway_logs_collect(*, gateway_id: int, limit: int, rounds: int) -> Collect
     gateway = Gateway.objects.filter(pk=gateway_id, enabled=True).first()
     if gateway is None:
         return result
-    client = GatewayAdminClient(gateway.admin_url, decrypt(gateway.push_secret_encrypted))
+    client = GatewayAdminClient(
+        gateway.admin_url, decrypt(gateway.push_secret_encrypted), clock_offset=gateway.clock_offset
+    )
     cursor = result.cursor = gateway.log_cursor
     try:
         if cursor > 0 and _spool_restarted(client, gateway):
@@ -172,7 +187,9 @@ def gateway_logs_collect(*, gateway_id: int, limit: int, rounds: int) -> Collect
             batches = _page(client, cursor, limit)
             if not batches:
                 break
-            new_cursor = _ingest_page(gateway_id, cursor, batches, result)
+            # The page's own `Date` tells the gateway's clock now: its events are moved by that much.
+            offset = client.measured_offset if client.measured_offset is not None else gateway.clock_offset
+            new_cursor = _ingest_page(gateway_id, cursor, batches, result, usable_offset(offset))
             if new_cursor is None:
                 result.busy = True
                 break
@@ -184,6 +201,8 @@ def gateway_logs_collect(*, gateway_id: int, limit: int, rounds: int) -> Collect
     except (CollectionFailed, InvalidBatch) as exc:
         gateway_error_record(gateway_id=gateway_id, error=str(exc))
         logger.warning("log collection from gateway %s stopped: %s", gateway.name, exc)
+    if client.measured_offset is not None:
+        gateway_clock_record(gateway=gateway, offset=client.measured_offset)
     if result.skipped:
         logger.warning("gateway %s: %d log batches were lost before collection", gateway.name, result.skipped)
     return result

@@ -110,6 +110,10 @@ class HeartbeatView(GatewayAPIView):
                 field_errors={"name": ["Does not match the token's gateway."]},
             )
         services.gateway_record_heartbeat(
-            gateway=gateway, version=data["version"], counters=data["counters"], errors=data["errors"]
+            gateway=gateway,
+            version=data["version"],
+            counters=data["counters"],
+            errors=data["errors"],
+            clock=data["time"],
         )
         return HttpResponse(status=204)

@@ -81,7 +81,9 @@ def gateway_for(
 ) -> Callable[..., tuple[RunningGateway, Gateway]]:
     """Factory: register a gateway on the platform and start a real one pulling from the live server."""
 
-    def start(name: str = "edge-1", poll_interval: float = 30.0) -> tuple[RunningGateway, Gateway]:
+    def start(
+        name: str = "edge-1", poll_interval: float = 30.0, clock_shift: int = 0
+    ) -> tuple[RunningGateway, Gateway]:
         registered = register(name)
         extra = [
             "--config-url", f"{live_server.url}/gateway/v1/config", "--token-url", f"{live_server.url}/o/token/",
@@ -89,7 +91,7 @@ def gateway_for(
             "--push-secret", registered.push_secret, "--poll-interval", str(poll_interval),
             "--heartbeat-interval", "1",
         ]  # fmt: skip
-        running = start_gateway(extra=extra, wait_ready=False, name=name)
+        running = start_gateway(extra=extra, wait_ready=False, name=name, clock_shift=clock_shift)
         # start_gateway picks its own admin port; tell the platform where this one listens.
         Gateway.objects.filter(pk=registered.gateway.pk).update(admin_url=running.admin_url)
         running.wait_ready()

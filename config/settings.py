@@ -300,6 +300,10 @@ PORTICO_GATEWAY_PUSH_CONCURRENCY = _positive_int("PORTICO_GATEWAY_PUSH_CONCURREN
 # A gateway silent for longer than this (3 missed default heartbeats) is lagging, or unreachable if pushes fail.
 PORTICO_GATEWAY_HEARTBEAT_STALE_SECONDS = _positive_int("PORTICO_GATEWAY_HEARTBEAT_STALE_SECONDS", 90)
 PORTICO_GATEWAY_RECONCILE_SECONDS = _positive_int("PORTICO_GATEWAY_RECONCILE_SECONDS", 15)
+# Gateway clocks (heartbeats and admin answers measure them): the fleet page raises an alarm past ALARM; signed
+# requests and event times are corrected for offsets up to MAX (beyond it the clock needs fixing, not us).
+PORTICO_GATEWAY_CLOCK_ALARM_SECONDS = _positive_int("PORTICO_GATEWAY_CLOCK_ALARM_SECONDS", 10)
+PORTICO_GATEWAY_MAX_CLOCK_OFFSET_SECONDS = _positive_int("PORTICO_GATEWAY_MAX_CLOCK_OFFSET_SECONDS", 900)
 CELERY_BEAT_SCHEDULE |= {
     "gateway-reconcile": {
         "task": "gateway_sync.tasks.reconcile_gateways",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -130,6 +131,7 @@ class GatewayAdmin(AuditedModelAdmin):
             "title": "Gateway fleet",
             "current_version": current,
             "rows": rows,
+            "clock_alarm_seconds": settings.PORTICO_GATEWAY_CLOCK_ALARM_SECONDS,
             "opts": self.model._meta,
             "changelist_url": reverse("admin:gateway_sync_gateway_changelist"),
         }

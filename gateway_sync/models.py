@@ -47,7 +47,13 @@ class Gateway(models.Model):
     last_error_source = models.CharField(max_length=10, choices=ErrorSource.choices, blank=True)
     # Highest log batch sequence ingested and acknowledged; collection resumes after it.
     log_cursor = models.BigIntegerField(default=0)
+    # The gateway's digest of that batch: a lost ack finds it unchanged, a spool that started over does not.
+    log_cursor_digest = models.CharField(max_length=64, blank=True)
     log_collected_at = models.DateTimeField(null=True, blank=True)
+    # The gateway's clock minus the platform's, in seconds (heartbeats and the Date of admin answers): signed
+    # requests are stamped in the gateway's time and its events moved to the platform's (docs/gateway-protocol.md).
+    clock_offset = models.FloatField(null=True, blank=True)
+    clock_measured_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

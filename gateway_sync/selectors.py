@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.hashers import check_password
 
 from gateway_sync import secrets as secret_box
@@ -24,10 +25,11 @@ class FleetRow:
     drift: int
     heartbeat_age: timedelta | None
     log_lag: timedelta | None
+    clock_alarm: bool = False  # its clock is further off than PORTICO_GATEWAY_CLOCK_ALARM_SECONDS
 
 
 def fleet_status(*, now: datetime) -> tuple[int, list[FleetRow]]:
-    """The feed's current version and every gateway's drift, heartbeat age and log lag (two queries)."""
+    """The feed's current version and every gateway's drift, heartbeat age, log lag and clock alarm (two queries)."""
     current = current_version()
     rows = [
         FleetRow(
@@ -35,6 +37,8 @@ def fleet_status(*, now: datetime) -> tuple[int, list[FleetRow]]:
             drift=max(current - gateway.applied_version, 0),
             heartbeat_age=now - gateway.last_heartbeat_at if gateway.last_heartbeat_at else None,
             log_lag=now - gateway.log_collected_at if gateway.log_collected_at else None,
+            clock_alarm=gateway.clock_offset is not None
+            and abs(gateway.clock_offset) > settings.PORTICO_GATEWAY_CLOCK_ALARM_SECONDS,
         )
         for gateway in Gateway.objects.select_related("oauth_application").order_by("name")
     ]

@@ -24,7 +24,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 
 from foundation.errors import Conflict, ValidationFailed
 from gateway_sync import secrets as secret_box
-from gateway_sync.admin_client import GatewayAdminClient
+from gateway_sync.admin_client import CLOCK_NOISE_SECONDS, GatewayAdminClient
 from gateway_sync.models import ConfigChange, FeedState, Gateway
 from gateway_sync.selectors import current_version
 
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 # Lua numbers are doubles and lua-cjson writes them with 14 significant digits (heartbeats, its journal):
 # versions must stay below 10^14 to survive a round trip through the gateway.
 MAX_VERSION = 10**14 - 1
+# A clock offset is written again after this long even when unchanged, so the fleet page shows it is current.
+_CLOCK_REFRESH = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -150,12 +152,18 @@ def gateway_record_heartbeat(
     counters: dict[str, Any],
     errors: list[dict[str, Any]],
     alarms: dict[str, Any] | None = None,
+    clock: float | None = None,
 ) -> Gateway:
-    """Store what the gateway reports about itself; its version is the truth about what it enforces."""
+    """Store what the gateway reports about itself; its version is the truth about what it enforces.
+
+    `clock` is the gateway's time when it sent the heartbeat: its offset from ours (less the trip) is measured.
+    """
     now = timezone.now()
     values: dict[str, Any] = {"last_heartbeat_at": now, "counters": counters, "alarms": _alarms(alarms or {})}
     if version is not None:
         values["applied_version"] = version
+    if clock is not None:
+        values.update(clock_offset=clock - now.timestamp(), clock_measured_at=now)
     latest = max(errors, key=lambda e: e.get("at") or 0) if errors else None
     at = latest.get("at") if latest else None
     latest_at = datetime.fromtimestamp(at, tz=UTC) if isinstance(at, int | float) else (now if latest else None)
@@ -180,13 +188,16 @@ def gateway_record_heartbeat(
 # --- Log collection (analytics.services.collection) -------------------------------------------------------------
 
 
-def gateway_log_cursor_advance(*, gateway_id: int, cursor: int) -> None:
+def gateway_log_cursor_advance(*, gateway_id: int, cursor: int, digest: str = "") -> None:
     """Record that the gateway's log batches up to `cursor` are ingested (a collection error is over).
 
+    `digest` is the gateway's digest of batch `cursor`, compared when the gateway has not acknowledged it yet.
     The collector calls this inside the page's ingest transaction, holding the gateway row's lock, so the cursor
     moves exactly when the page's counts commit.
     """
-    Gateway.objects.filter(pk=gateway_id).update(log_cursor=cursor, log_collected_at=timezone.now())
+    Gateway.objects.filter(pk=gateway_id).update(
+        log_cursor=cursor, log_cursor_digest=digest, log_collected_at=timezone.now()
+    )
     _error_clear(gateway_id, Gateway.ErrorSource.COLLECTION)
 
 
@@ -196,10 +207,22 @@ def gateway_log_cursor_reset(*, gateway_id: int, reason: str) -> None:
     # collection that follows at once.
     Gateway.objects.filter(pk=gateway_id).update(
         log_cursor=0,
+        log_cursor_digest="",
         last_error=reason[:500],
         last_error_at=timezone.now(),
         last_error_source=Gateway.ErrorSource.GATEWAY,
     )
+
+
+def gateway_clock_record(*, gateway: Gateway, offset: float, now: datetime | None = None) -> None:
+    """Store the gateway's clock offset (its clock minus ours, seconds) that an admin answer's `Date` showed."""
+    now = now or timezone.now()
+    known, measured_at = gateway.clock_offset, gateway.clock_measured_at
+    if known is not None and measured_at is not None:
+        if abs(known - offset) < CLOCK_NOISE_SECONDS and now - measured_at < _CLOCK_REFRESH:
+            return  # the same reading within `Date`'s noise: no write on every collection
+    Gateway.objects.filter(pk=gateway.pk).update(clock_offset=offset, clock_measured_at=now)
+    gateway.clock_offset, gateway.clock_measured_at = offset, now
 
 
 def gateway_error_record(*, gateway_id: int, error: str) -> None:
@@ -274,6 +297,7 @@ class PushResult:
     status: str
     version: int | None = None
     error: str = ""
+    clock_offset: float | None = None  # the gateway's clock minus ours, from its answer's Date
 
     @property
     def failed(self) -> bool:
@@ -295,19 +319,27 @@ def _send(gateway: Gateway, payload: dict[str, Any]) -> PushResult:
     """Sign and send one delta; never raises and touches no database, so it can run in a pool thread."""
     try:
         secret = secret_box.decrypt(gateway.push_secret_encrypted)
-        client = GatewayAdminClient(gateway.admin_url, secret, timeout=settings.PORTICO_GATEWAY_PUSH_TIMEOUT)
+        client = GatewayAdminClient(
+            gateway.admin_url,
+            secret,
+            timeout=settings.PORTICO_GATEWAY_PUSH_TIMEOUT,
+            clock_offset=gateway.clock_offset,
+        )
         response = client.request("POST", "/_portico/config", payload)
     except (requests.RequestException, ValueError) as error:
         return PushResult(gateway.pk, "failed", error=f"push failed: {type(error).__name__}")
+    clock = client.measured_offset
     try:
         body = response.json()
     except ValueError:
         body = None
     if response.status_code not in (200, 202) or not isinstance(body, dict):
         reason = str(body.get("type", "")).rsplit("/", 1)[-1] if isinstance(body, dict) else ""
-        return PushResult(gateway.pk, "failed", error=f"push answered {response.status_code} {reason}".strip())
+        refusal = f"push answered {response.status_code} {reason}".strip()
+        return PushResult(gateway.pk, "failed", error=refusal, clock_offset=clock)
     version = body.get("version")
-    return PushResult(gateway.pk, str(body.get("status", "")), version if isinstance(version, int) else None)
+    status = str(body.get("status", ""))
+    return PushResult(gateway.pk, status, version if isinstance(version, int) else None, clock_offset=clock)
 
 
 def _record_push(gateway: Gateway, result: PushResult, now: datetime) -> None:
@@ -320,6 +352,8 @@ def _record_push(gateway: Gateway, result: PushResult, now: datetime) -> None:
     elif result.status == "resync" and result.version is not None:
         values["applied_version"] = result.version  # it is pulling the snapshot; until then this is what it has
     Gateway.objects.filter(pk=gateway.pk).update(**values)
+    if result.clock_offset is not None:
+        gateway_clock_record(gateway=gateway, offset=result.clock_offset, now=now)
     if not result.failed:
         _error_clear(gateway.pk, Gateway.ErrorSource.PUSH)
 

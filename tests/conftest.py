@@ -184,7 +184,9 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def start_gateway(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
-    """Factory: start_gateway(snapshot=dict|None, extra=[...], workers=1, wait_ready=True, name="edge-1")."""
+    """Factory: start_gateway(snapshot=dict|None, extra=[...], workers=1, wait_ready=True, name="edge-1",
+    clock_shift=0, clock_rate=1.0); clock_shift: seconds the gateway's clock runs ahead (negative: behind), clock_rate:
+    how fast it runs, both through libfaketime (tests.support.gateway.shifted_clock_env)."""
     started: list[Gateway] = []
 
     def start(
@@ -194,6 +196,8 @@ def start_gateway(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
         workers: int = 1,
         wait_ready: bool = True,
         name: str = "edge-1",
+        clock_shift: int = 0,
+        clock_rate: float = 1.0,
     ) -> Gateway:
         folder = tmp_path / f"gw{len(started)}"  # may exist: a test can prepare gw0/runtime/state beforehand
         folder.mkdir(exist_ok=True)
@@ -209,6 +213,7 @@ def start_gateway(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
             snap_file.write_text(json.dumps(snapshot))
             options += ["--snapshot-file", str(snap_file)]
         gw = Gateway.create(name, folder / "runtime", options + (extra or []))
+        gw.clock_shift, gw.clock_rate = clock_shift, clock_rate
         started.append(gw)
         ready = wait_ready and (snapshot is not None or "--config-url" in (extra or []))
         return gw.start(wait_ready=ready, fresh_ports=True)

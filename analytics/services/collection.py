@@ -8,20 +8,28 @@ The gateway row's cursor and latest error are gateway_sync's: they are written t
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 from django.db import transaction
 
-from analytics.models import IngestedBatch, RequestEvent
+from analytics.models import IngestedBatch
 from analytics.services.ingest import InvalidBatch, batches_ingest
-from gateway_sync.admin_client import GatewayAdminClient
+from gateway_sync.admin_client import GatewayAdminClient, usable_offset
 from gateway_sync.models import Gateway
 from gateway_sync.secrets import decrypt
-from gateway_sync.services import gateway_error_record, gateway_log_cursor_advance, gateway_log_cursor_reset
+from gateway_sync.services import (
+    gateway_clock_record,
+    gateway_error_record,
+    gateway_log_cursor_advance,
+    gateway_log_cursor_reset,
+)
 
 logger = logging.getLogger(__name__)
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class CollectionFailed(Exception):
@@ -69,8 +77,19 @@ def _sequence_of(batch: Any) -> int:
     return sequence
 
 
-def _ingest_page(gateway_id: int, cursor: int, batches: list[dict[str, Any]], result: CollectResult) -> int | None:
-    """Ingest one page under the gateway's row lock; returns the new cursor, or None if another worker has it."""
+def _digest_of(batch: dict[str, Any]) -> str:
+    """The gateway's SHA-256 of the batch's records (hex), or "" when it sent none in that form."""
+    digest = batch.get("digest")
+    return digest if isinstance(digest, str) and _DIGEST.fullmatch(digest) else ""
+
+
+def _ingest_page(
+    gateway_id: int, cursor: int, batches: list[dict[str, Any]], result: CollectResult, clock_offset: float = 0.0
+) -> int | None:
+    """Ingest one page under the gateway's row lock; returns the new cursor, or None if another worker has it.
+
+    `clock_offset` (the gateway's clock minus ours) moves the page's event times to the platform's clock.
+    """
     with transaction.atomic():
         gateway = Gateway.objects.select_for_update(skip_locked=True).filter(pk=gateway_id).first()
         if gateway is None:
@@ -85,13 +104,17 @@ def _ingest_page(gateway_id: int, cursor: int, batches: list[dict[str, Any]], re
             page.append(batch)
             skipped.append(sequence - last - 1)
             last = sequence
-        for ingested in batches_ingest(gateway_id=gateway_id, batches=page, skipped_before=skipped):
+        ingested_page = batches_ingest(
+            gateway_id=gateway_id, batches=page, skipped_before=skipped, clock_offset=clock_offset
+        )
+        for ingested in ingested_page:
             result.batches += 1
             result.duplicates += ingested.duplicate
             result.records += ingested.records
             result.rejected += ingested.rejected
         result.skipped += sum(skipped)
-        gateway_log_cursor_advance(gateway_id=gateway_id, cursor=last)
+        digest = _digest_of(page[-1]) if page else gateway.log_cursor_digest
+        gateway_log_cursor_advance(gateway_id=gateway_id, cursor=last, digest=digest)
     return last
 
 
@@ -104,12 +127,16 @@ def _spool_state(client: GatewayAdminClient) -> dict[str, Any] | None:
     return log if isinstance(log, dict) and type(log.get("acked")) is int else None
 
 
-def _spool_restarted(client: GatewayAdminClient, gateway_id: int, cursor: int) -> bool:
+def _spool_restarted(client: GatewayAdminClient, gateway: Gateway) -> bool:
     """Whether the gateway's spool started over below our cursor (wiped disk, new machine under the same name).
 
-    It only matters when the gateway has not acknowledged our cursor: then either our last ack was lost (its
-    batch `cursor` is still the one we stored) or the spool is new (that batch is missing or different).
+    It only matters when the gateway has not acknowledged our cursor: then either our ack was lost or met a busy
+    spool (its batch `cursor` is the one we stored), or the spool is new. Only what the gateway owns decides:
+    its sequence, and its digest of batch `cursor` against the one stored with the cursor. Without both digests
+    there is no proof of a restart, and the ack is repeated: dropping our batch records on a guess would count
+    the spool twice.
     """
+    cursor = gateway.log_cursor
     state = _spool_state(client)
     if state is None or state["acked"] >= cursor:
         return False
@@ -117,15 +144,9 @@ def _spool_restarted(client: GatewayAdminClient, gateway_id: int, cursor: int) -
         return True
     batches = _page(client, cursor - 1, 1)
     if not batches or _sequence_of(batches[0]) != cursor:
-        return False
-    records = batches[0].get("records")
-    first = records[0].get("id") if isinstance(records, list) and records and isinstance(records[0], dict) else None
-    stored = (
-        RequestEvent.objects.filter(gateway_id=gateway_id, sequence=cursor, position=0)
-        .values_list("request_id", flat=True)
-        .first()
-    )
-    if stored is not None and first is not None and stored != first:
+        return False  # that batch is gone (dropped by the spool's bound): nothing to compare, nothing to ack
+    digest = _digest_of(batches[0])
+    if gateway.log_cursor_digest and digest and digest != gateway.log_cursor_digest:
         return True
     _ack(client, cursor)  # same batch: our ack was lost, so repeat it
     return False
@@ -153,10 +174,12 @@ def gateway_logs_collect(*, gateway_id: int, limit: int, rounds: int) -> Collect
     gateway = Gateway.objects.filter(pk=gateway_id, enabled=True).first()
     if gateway is None:
         return result
-    client = GatewayAdminClient(gateway.admin_url, decrypt(gateway.push_secret_encrypted))
+    client = GatewayAdminClient(
+        gateway.admin_url, decrypt(gateway.push_secret_encrypted), clock_offset=gateway.clock_offset
+    )
     cursor = result.cursor = gateway.log_cursor
     try:
-        if cursor > 0 and _spool_restarted(client, gateway_id, cursor):
+        if cursor > 0 and _spool_restarted(client, gateway):
             if not _restart_cursor(gateway_id, cursor):
                 return result
             cursor = result.cursor = 0
@@ -164,7 +187,9 @@ def gateway_logs_collect(*, gateway_id: int, limit: int, rounds: int) -> Collect
             batches = _page(client, cursor, limit)
             if not batches:
                 break
-            new_cursor = _ingest_page(gateway_id, cursor, batches, result)
+            # The page's own `Date` tells the gateway's clock now: its events are moved by that much.
+            offset = client.measured_offset if client.measured_offset is not None else gateway.clock_offset
+            new_cursor = _ingest_page(gateway_id, cursor, batches, result, usable_offset(offset))
             if new_cursor is None:
                 result.busy = True
                 break
@@ -176,6 +201,8 @@ def gateway_logs_collect(*, gateway_id: int, limit: int, rounds: int) -> Collect
     except (CollectionFailed, InvalidBatch) as exc:
         gateway_error_record(gateway_id=gateway_id, error=str(exc))
         logger.warning("log collection from gateway %s stopped: %s", gateway.name, exc)
+    if client.measured_offset is not None:
+        gateway_clock_record(gateway=gateway, offset=client.measured_offset)
     if result.skipped:
         logger.warning("gateway %s: %d log batches were lost before collection", gateway.name, result.skipped)
     return result

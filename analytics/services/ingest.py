@@ -24,7 +24,6 @@ from analytics.models import IngestedBatch, QuotaUsage
 from analytics.services import quota
 from analytics.services.events import events_encode, events_write
 from analytics.services.records import (
-    FUTURE_SLACK_SECONDS,
     MAX_ID,
     Checked,
     Identity,
@@ -98,8 +97,12 @@ def batches_ingest(
     batches: Sequence[Any],
     skipped_before: Sequence[int] | None = None,
     now: datetime | None = None,
+    clock_offset: float = 0.0,
 ) -> list[IngestResult]:
-    """Count a page of batches exactly once in one transaction (one COPY and one rollup upsert for all of them)."""
+    """Count a page of batches exactly once in one transaction (one COPY and one rollup upsert for all of them).
+
+    `clock_offset` is the gateway's clock minus ours: its events are stored and counted at the platform's time.
+    """
     sequences = [_sequence(batch) for batch in batches]
     if not sequences:
         return []
@@ -116,7 +119,7 @@ def batches_ingest(
             if not result.duplicate:
                 work.append((result, batch.get("records")))
         if work:
-            _ingest_records(gateway_id, work, now)
+            _ingest_records(gateway_id, work, now, clock_offset)
             with connection.cursor() as cursor:
                 cursor.executemany(
                     f"UPDATE {IngestedBatch._meta.db_table} SET records = %s, rejected = %s, sanitised = %s "
@@ -151,16 +154,15 @@ def _use_count(page: _Page, checked: list[Checked]) -> None:
             admitted[day] = admitted.get(day, 0) + 1
 
 
-def _ingest_records(gateway_id: int, work: list[tuple[IngestResult, Any]], now: datetime) -> None:
+def _ingest_records(gateway_id: int, work: list[tuple[IngestResult, Any]], now: datetime, shift: float) -> None:
     """Check, encode and count the new batches' records, then write events, rollups, quota counters and key use."""
     now_ts = now.timestamp()
     lo = now_ts - settings.PORTICO_USAGE_MAX_EVENT_AGE_DAYS * _DAY
-    hi = now_ts + FUTURE_SLACK_SECONDS
     text = connection.vendor == "postgresql"
     page = _Page(lines={}, minutes={}, admitted={}, last_seen={})
     clean: list[dict[Identity, int]] = []  # per batch: records with nothing repaired yet, by identity
     for result, records in work:
-        checked = records_check(records, lo=lo, hi=hi)
+        checked = records_check(records, lo=lo, now=now_ts, shift=shift)
         events_encode(page.lines, checked.records, gateway_id=gateway_id, sequence=result.sequence, text=text)
         rollups_count(page.minutes, checked.records)
         _use_count(page, checked.records)

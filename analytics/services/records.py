@@ -1,11 +1,14 @@
 """Access-log records are hostile input: what ingest refuses, what it repairs, and the ids it trusts.
 
-A record is refused when it is not an object, its time is not a number within the accepted window or its status
-is not an integer 100-599. Otherwise bad fields are repaired and the record is marked repaired (ingest counts it
-as sanitised): ids that are not positive integers or do not exist become null (the organisation is taken from
-the application, a subscription must be the application's on that API, a key prefix is only attributed to a key
-of that application); negative or absurd byte counts become 0 and latencies null; strings are capped to their
-column and lose control characters and unencodable surrogates; client addresses must parse.
+A record is refused when it is not an object, its time is not a number, too old or infinite, or its status is not
+an integer 100-599. Times are moved to the platform's clock by the gateway's measured offset; a time still more than
+FUTURE_SLACK_SECONDS ahead of the platform's (the gateway's clock jumped back after logging it) becomes the time of
+ingest, repaired, so the request is counted rather than lost with its batch marked as ingested. Otherwise bad
+fields are repaired and the record is marked repaired (ingest counts it as sanitised): ids that are not positive
+integers or do not exist become null (the organisation is taken from the application, a subscription must be the
+application's on that API, a key prefix is only attributed to a key of that application); negative or absurd byte
+counts become 0 and latencies null; strings are capped to their column and lose control characters and
+unencodable surrogates; client addresses must parse.
 
 Form is checked per record (`records_check`); ids are checked against the database once per page, for each
 distinct identity (`identities_lookup`, `identity_resolve`).
@@ -25,7 +28,8 @@ MAX_ID = 2**63 - 1
 MAX_BYTES = 2**40  # a terabyte in one request is a bug or a lie
 MAX_SECONDS = 86_400.0  # no request takes a day
 MAX_RECORDS_PER_BATCH = 100_000
-FUTURE_SLACK_SECONDS = 300  # gateway clocks may run a little ahead, not more
+FUTURE_SLACK_SECONDS = 300  # after correcting a gateway's clock offset, its events may be a little ahead, not more
+_INFINITY = float("inf")
 LIMIT_OUTCOMES = frozenset({"ok", "rate", "quota", "blocked", ""})
 
 # Field caps match RequestEvent's columns.
@@ -90,12 +94,14 @@ _ADDRESSES: dict[str, tuple[str | None, bool]] = {}
 _ADDRESSES_MAX = 50_000
 
 
-def records_check(records: Any, *, lo: float, hi: float) -> CheckedBatch:
-    """One batch's records checked as hostile input and repaired; times must be in [lo, hi].
+def records_check(records: Any, *, lo: float, now: float, shift: float = 0.0) -> CheckedBatch:
+    """One batch's records checked as hostile input and repaired; times, less `shift`, from `lo` to a little past `now`.
 
-    This loop runs for every event, so the common case (well-formed, printable, in range) is checked inline and
-    only odd values go through the helpers.
+    `shift` is the gateway's clock minus ours; a time further ahead becomes `now` (repaired). This loop runs for
+    every event, so the common case (well-formed, printable, in range) is checked inline and only odd values go
+    through the helpers.
     """
+    lo, hi = lo + shift, now + FUTURE_SLACK_SECONDS + shift  # the window in the gateway's time
     checked: list[Checked] = []
     clean: dict[Identity, int] = {}
     if not isinstance(records, list):
@@ -111,12 +117,17 @@ def records_check(records: Any, *, lo: float, hi: float) -> CheckedBatch:
             refused += 1
             continue
         t, status = rec.get("t"), rec.get("s")
+        repaired = False
         if not ((type(t) is float or type(t) is int) and lo <= t <= hi) or not (  # NaN and infinities fail too
             type(status) is int and 100 <= status <= 599
         ):
-            refused += 1
-            continue
-        repaired = False
+            ahead = (type(t) is float or type(t) is int) and hi < t < _INFINITY
+            if not (ahead and type(status) is int and 100 <= status <= 599):
+                refused += 1
+                continue
+            t, repaired = now + shift, True  # ahead of any clock we measured: counted when it arrived
+        if shift:
+            t -= shift
         rt = rec.get("rt")
         if rt is not None and not ((type(rt) is float or type(rt) is int) and 0 <= rt <= MAX_SECONDS):
             rt, repaired = None, True

@@ -20,10 +20,12 @@ class HeartbeatAlarmsSerializer(serializers.Serializer):
 
 
 class HeartbeatSerializer(serializers.Serializer):
-    """`{"name", "version", "counters", "errors"}` as in docs/gateway-protocol.md §4."""
+    """`{"name", "version", "counters", "errors", "time"}` as in docs/gateway-protocol.md §4."""
 
     name = serializers.CharField(max_length=64)
     version = serializers.IntegerField(min_value=0, allow_null=True, required=False, default=None)
     counters = serializers.DictField(required=False, default=dict)
     errors = HeartbeatErrorSerializer(many=True, required=False, default=list, max_length=50)
     alarms = HeartbeatAlarmsSerializer(required=False, default=dict)
+    # The gateway's clock when it sent this (epoch seconds): measures its offset from the platform's.
+    time = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0, max_value=1e11)

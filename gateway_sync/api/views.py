@@ -115,5 +115,6 @@ class HeartbeatView(GatewayAPIView):
             counters=data["counters"],
             errors=data["errors"],
             alarms=data["alarms"],
+            clock=data["time"],
         )
         return HttpResponse(status=204)

@@ -17,14 +17,15 @@ from tests.support.gateway import PUSH_SECRET
 def serving_gateway(api: Any, subscription: Any, upstream: str, start_gateway: Any) -> Any:
     """Factory: a real gateway serving the platform's snapshot (no rate limits), registered as a Gateway row.
 
-    start(flush_interval) -> (running gateway, Gateway row)
+    start(flush_interval, clock_shift=0) -> (running gateway, Gateway row); clock_shift as start_gateway's
     """
 
-    def start(flush_interval: float) -> tuple[Any, Gateway]:
+    def start(flush_interval: float, clock_shift: int = 0) -> tuple[Any, Gateway]:
         api.upstream_url = upstream
         api.save()
         Plan.objects.filter(pk=subscription.plan_id).update(rate_per_second=None, rate_per_minute=None)
-        running = start_gateway(build_snapshot(version=1), extra=["--log-flush-interval", str(flush_interval)])
+        extra = ["--log-flush-interval", str(flush_interval)]
+        running = start_gateway(build_snapshot(version=1), extra=extra, clock_shift=clock_shift)
         row = Gateway.objects.create(
             name="edge-1", admin_url=running.admin_url, push_secret_encrypted=secrets.encrypt(PUSH_SECRET)
         )

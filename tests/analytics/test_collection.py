@@ -116,3 +116,24 @@ def test_a_lost_ack_is_repeated_and_nothing_is_counted_twice(edge, application) 
     day = UsageRollup.objects.filter(granularity="day", application_id=application.pk)
     assert day.aggregate(n=Sum("requests"))["n"] == 6
     assert running.status()["log"]["acked"] == row.log_cursor
+
+
+def test_a_lost_ack_is_repeated_when_ingest_repaired_the_request_ids(edge, application) -> None:
+    """Clients choose request ids and ingest repairs them: only the gateway's digest tells a lost ack from a restart."""
+    running, row, secret = edge
+    for n in range(6):
+        headers = {"X-Request-Id": f"client\tid-{n}"}  # a tab: logged as sent, stored without it
+        assert running.get(f"/weather/items/{n}", key=secret, headers=headers).status_code == 200
+    wait_until(lambda: len(running.records()) >= 6)
+    client = GatewayAdminClient(row.admin_url, PUSH_SECRET)
+    page = client.request("GET", "/_portico/logs?after=0&limit=100").json()["batches"]
+    _ingest_page(row.pk, 0, page, CollectResult())  # committed, but the ack never reached the gateway
+    assert RequestEvent.objects.filter(request_id="clientid-0").exists()
+
+    collect_gateway_logs(row.pk)
+
+    day = UsageRollup.objects.filter(granularity="day", application_id=application.pk)
+    assert day.aggregate(n=Sum("requests"))["n"] == 6
+    row.refresh_from_db()
+    assert "restarted" not in row.last_error
+    assert running.status()["log"]["acked"] == row.log_cursor

@@ -96,6 +96,17 @@ def test_a_shared_per_second_allowance_refills_across_gateways(start_gateway, up
     assert after_0_47s == [200] * 2 + [429] * 3
 
 
+def test_gateways_whose_clocks_differ_by_minutes_share_one_window(start_gateway, upstream, redis_server):
+    """Windows run on Redis's clock: a gateway 5 minutes ahead neither blocks the others nor starts afresh."""
+    snap, a, _ = two_plan_snapshot(upstream, {"rate_per_minute": 5}, {})
+    normal = start_gateway(snap, extra=redis_args(redis_server.address), name="edge-1")
+    ahead = start_gateway(snap, extra=redis_args(redis_server.address), name="edge-2", clock_shift=300)
+
+    answers = [gw.get("/demo/x", a.secret).status_code for gw in (normal, normal, ahead, ahead, normal, normal)]
+
+    assert answers == [200] * 5 + [429]
+
+
 def test_dead_redis_applies_each_plans_failure_mode_and_shared_limiting_resumes(start_gateway, upstream, redis_server):
     snap, a, b = two_plan_snapshot(upstream, {"rate_per_minute": 5}, {"rate_per_minute": 100})
     gw = start_gateway(snap, extra=redis_args(redis_server.address))

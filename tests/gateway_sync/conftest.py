@@ -82,7 +82,10 @@ def gateway_for(
     """Factory: register a gateway on the platform and start a real one pulling from the live server."""
 
     def start(
-        name: str = "edge-1", poll_interval: float = 30.0, options: list[str] | None = None
+        name: str = "edge-1",
+        poll_interval: float = 30.0,
+        options: list[str] | None = None,
+        clock_shift: int = 0,
     ) -> tuple[RunningGateway, Gateway]:
         registered = register(name)
         extra = [
@@ -91,7 +94,7 @@ def gateway_for(
             "--push-secret", registered.push_secret, "--poll-interval", str(poll_interval),
             "--heartbeat-interval", "1", *(options or []),
         ]  # fmt: skip
-        running = start_gateway(extra=extra, wait_ready=False, name=name)
+        running = start_gateway(extra=extra, wait_ready=False, name=name, clock_shift=clock_shift)
         # start_gateway picks its own admin port; tell the platform where this one listens.
         Gateway.objects.filter(pk=registered.gateway.pk).update(admin_url=running.admin_url)
         running.wait_ready()

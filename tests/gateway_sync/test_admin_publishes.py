@@ -1,6 +1,7 @@
 """Staff edits in the admin reach the change feed: the catalog goes through services, nothing bypasses them."""
 
 import pytest
+from django.utils import timezone
 
 from gateway_sync.models import ConfigChange, Gateway
 from gateway_sync.selectors import current_version
@@ -97,3 +98,17 @@ def test_the_fleet_page_shows_health_drift_and_errors_to_staff_only(staff_client
     text = page.content.decode()
     assert "edge-7" in text and "admin-unauthorized" in text and f"<strong>{current_version()}</strong>" in text
     assert alice_client.get("/admin/gateway_sync/gateway/fleet/").status_code == 302  # to the login
+
+
+def test_the_fleet_page_flags_a_gateway_whose_clock_is_off(staff_client, db) -> None:
+    off, fine = register("edge-off"), register("edge-fine")
+    Gateway.objects.filter(pk=off.gateway.pk).update(clock_offset=-301.4, clock_measured_at=timezone.now())
+    Gateway.objects.filter(pk=fine.gateway.pk).update(clock_offset=0.3, clock_measured_at=timezone.now())
+
+    text = staff_client.get("/admin/gateway_sync/gateway/fleet/").content.decode()
+
+    off_row, fine_row = (
+        text[text.index(f'class="gateway-{name}"') :].split("</tr>")[0] for name in ("edge-off", "edge-fine")
+    )
+    assert "clock-alarm" in off_row and "-301.4 s" in off_row
+    assert "clock-alarm" not in fine_row and "0.3 s" in fine_row

@@ -5,6 +5,7 @@ The launchers exec nginx, so the PID we start is the nginx master's; it is stopp
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import hmac
 import json
@@ -23,6 +24,7 @@ from tests.support.processes import PYTHON, child_pids, spawn, stop
 from tests.support.waiting import wait_until
 
 PUSH_SECRET = "test-push-secret"
+FAKETIME_LIBRARY = "/usr/lib/*/faketime/libfaketime.so.1"
 # What nginx says (on stderr and in its error log) when a port it should listen on is taken; it exits 2.5 s later.
 PORT_TAKEN = "Address already in use"
 # How much of the launcher's output and of the error log a start failure shows
@@ -94,11 +96,29 @@ class NginxProcess:
         )
 
 
-def start_nginx(module_args: list[str], runtime_dir: Path) -> NginxProcess:
+def shifted_clock_env(seconds: int, rate: float = 1.0) -> dict[str, str]:
+    """The environment for a process whose clock runs `seconds` off, `rate` times as fast from its start (Debian's
+    libfaketime, preloaded). A fast clock makes TTLs run out under work that takes a few real seconds.
+
+    nginx's workers are forked from the master, so they inherit the shifted clock: `ngx.now`, `Date` and the
+    access log's `$msec` all move. Monotonic time stays real, so timers are unaffected.
+    """
+    libraries = sorted(glob.glob(FAKETIME_LIBRARY))
+    if not libraries:
+        raise RuntimeError("libfaketime is missing: apt-get install faketime (scripts/ensure-system.sh --for-tests)")
+    return {
+        **os.environ,
+        "LD_PRELOAD": libraries[0],
+        "FAKETIME": f"{seconds:+d}" + (f" x{rate:g}" if rate != 1 else ""),
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+
+
+def start_nginx(module_args: list[str], runtime_dir: Path, env: dict[str, str] | None = None) -> NginxProcess:
     """Run a launcher module (`-m gateway.launcher ...`); its own output goes to <runtime_dir>.out beside it."""
     output_file = runtime_dir.parent / f"{runtime_dir.name}.out"
     output_start, error_log_start = _size(output_file), _size(runtime_dir / "logs" / "error.log")
-    popen = spawn([PYTHON, *module_args], output_file)
+    popen = spawn([PYTHON, *module_args], output_file, env)
     return NginxProcess(popen, runtime_dir, output_file, output_start, error_log_start)
 
 
@@ -143,6 +163,9 @@ class Gateway:
     args: list[str]
     proc: NginxProcess | None = None
     session: requests.Session = field(default_factory=requests.Session)
+    clock_shift: int = 0  # seconds this gateway's clock runs ahead (negative: behind), through libfaketime
+    clock_rate: float = 1.0  # how fast its clock runs (libfaketime's `x` rate); timers stay on real time
+    clock_origin: float = 0.0  # when the fast clock started (this process's time, about nginx's start)
 
     @classmethod
     def create(
@@ -178,7 +201,10 @@ class Gateway:
         the old admin URL must be told admin_url again.
         """
         for _ in range(3):
-            self.proc = start_nginx(["-m", "gateway.launcher", *self.args], self.runtime_dir)
+            faked = self.clock_shift or self.clock_rate != 1
+            env = shifted_clock_env(self.clock_shift, self.clock_rate) if faked else None
+            self.clock_origin = time.time()
+            self.proc = start_nginx(["-m", "gateway.launcher", *self.args], self.runtime_dir, env)
             try:
                 wait_until(self.exited_or_up, timeout)
             except AssertionError as slow:
@@ -237,7 +263,13 @@ class Gateway:
             headers.setdefault("X-API-Key", key)
         return self.session.request(method, self.url + path, headers=headers, timeout=15, **kw)
 
+    def clock(self) -> float:
+        """This gateway's time as its (possibly shifted or fast) clock tells it, give or take a second or two."""
+        now = time.time()
+        return self.clock_origin + (now - self.clock_origin) * self.clock_rate + self.clock_shift
+
     def signed(self, method: str, path: str, body: bytes = b"", **sign_kw: Any) -> requests.Response:
+        sign_kw.setdefault("ts", int(self.clock()))  # fresh in this gateway's time
         headers = sign(method, path, body, **sign_kw)
         if body:
             headers["Content-Type"] = "application/json"

@@ -20,23 +20,29 @@ local localb = require "portico.limits_local"
 local settings = require "portico.settings"
 local stats = require "portico.stats"
 
-local floor, ceil, format, sub, find = math.floor, math.ceil, string.format, string.sub, string.find
+local floor, ceil, sub, find = math.floor, math.ceil, string.sub, string.find
 local now_fn, update_time = ngx.now, ngx.update_time
 
 local _M = {}
 
 -- GCRA, as in portico.limits_local, with each limit's theoretical arrival
--- time (relative to ARGV[2], the epoch) in Redis. KEYS: one per limit; ARGV:
--- now, epoch, then per limit its size and window seconds. Checks every limit
+-- time (relative to ARGV[1], the epoch) in Redis. Time is Redis's own (TIME):
+-- gateways whose clocks differ still share one timeline, so one running ahead
+-- can neither block the others nor get a fresh allowance of its own. KEYS:
+-- one per limit; ARGV: epoch, then per limit its size and window seconds. Checks every limit
 -- and moves them only if all admit, atomically, so N gateways together admit
 -- exactly what one would. Returns "1 ahead1[ ahead2]" (how far each limit's
 -- allowance is in use, in seconds) or "0 i retry" (limit i refused; retry in
 -- seconds). One string, not an array: one bulk reply is two socket reads.
 local SCRIPT = [[
-local now = tonumber(ARGV[1]) - tonumber(ARGV[2])
+if redis.replicate_commands then
+    redis.replicate_commands() -- Redis < 7: TIME before a write needs effects replication
+end
+local clock = redis.call("TIME")
+local now = tonumber(clock[1]) - tonumber(ARGV[1]) + tonumber(clock[2]) / 1e6
 local out, tats = {1}, {}
 for i = 1, #KEYS do
-    local limit, window = tonumber(ARGV[2 * i + 1]), tonumber(ARGV[2 * i + 2])
+    local limit, window = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
     local t = window / limit
     local tat = tonumber(redis.call("GET", KEYS[i]) or "0")
     if tat < now then
@@ -107,7 +113,7 @@ function _M.take(k, rps, rpm, now, info)
     if recovering then
         probing = true -- one request per worker finds out whether Redis is back
     end
-    local keys, argv = {}, { format("%.3f", now), localb.EPOCH }
+    local keys, argv = {}, { localb.EPOCH }
     local limits, windows = {}, {}
     if rps then
         keys[#keys + 1] = limit_key(k, "s")

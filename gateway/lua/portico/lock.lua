@@ -1,27 +1,50 @@
--- Cross-worker mutex on a shared dict: `add` is atomic, the TTL frees a lock
--- whose holder crashed.
+-- Cross-worker mutex on a shared dict: `add` is atomic; the value is the
+-- holder's token, so only the holder renews or releases it (a lock that
+-- expired and was taken by another worker is left alone). The TTL frees a
+-- lock whose holder crashed; long work renews it between steps, so it never
+-- expires under a live holder. There is no compare-and-delete on a shared
+-- dict: the check and the delete are two calls, with nothing that yields
+-- between them, on a lock renewed long before it could expire.
 local state = ngx.shared.portico_state
 local sleep, now, update_time = ngx.sleep, ngx.now, ngx.update_time
 
 local _M = {}
 
--- waits up to `timeout` seconds (yielding); returns true when held
+local taken = 0 -- per worker: with the pid, every token is unique
+
+-- waits up to `timeout` seconds (yielding); returns the holder's token, or nil
 function _M.acquire(name, timeout, ttl)
+    taken = taken + 1
+    local token = ngx.worker.pid() .. ":" .. taken
     local deadline = now() + (timeout or 5)
     while true do
-        if state:add(name, ngx.worker.pid(), ttl or 30) then
-            return true
+        if state:add(name, token, ttl or 30) then
+            return token
         end
         if now() >= deadline then
-            return false
+            return nil
         end
         sleep(0.002)
         update_time()
     end
 end
 
-function _M.release(name)
+-- true (and the TTL is `ttl` again) while `token` holds the lock
+function _M.renew(name, token, ttl)
+    if state:get(name) ~= token then
+        return false
+    end
+    return state:expire(name, ttl or 30) == true
+end
+
+-- releases the lock only if `token` still holds it; true if it did. Without
+-- a token it is released whoever holds it (callers not passing theirs yet).
+function _M.release(name, token)
+    if token ~= nil and state:get(name) ~= token then
+        return false
+    end
     state:delete(name)
+    return true
 end
 
 return _M

@@ -127,8 +127,12 @@ local function reopen_logs()
     end
 end
 
--- one ingestion step; runs under the spool lock
-local function ingest_locked()
+-- one ingestion step; runs under the spool lock. A backlog (after a restart,
+-- a burst) is cut in slices of at most spool.HOLD_BUDGET seconds under one
+-- hold, so an ack waits that long at most; still_held() renews the lock
+-- between slices and stops the step if it is no longer ours.
+local function ingest_locked(still_held)
+    local until_t = ngx.now() + spool.HOLD_BUDGET
     local gen = state:get("ing_gen") or 0
     local off = state:get("ing_off") or 0
     local rotating = state:get("ing_rotating")
@@ -142,6 +146,10 @@ local function ingest_locked()
         end
         -- small slices with a yield in between keep each pause of this worker short
         while size > off do
+            if ngx.now() >= until_t or not still_held() then
+                f:close()
+                return -- the next tick goes on from ing_off
+            end
             f:seek("set", off)
             local chunk = f:read(min(size - off, SLICE))
             local nl = last_newline(chunk)

@@ -1,15 +1,19 @@
 -- Sequenced on-disk spool of access-log batches, read by the platform by cursor
 -- and acknowledged. One line per batch:
---   {"sequence":17,"count":3,"src":"0:52311","records":[{...},{...},{...}]}
--- ("src" is where the batch ended in nginx's access.log, see portico.logging)
+--   {"sequence":17,"count":3,"src":"0:52311","digest":"<sha256 hex>","records":[{...},{...},{...}]}
+-- ("src" is where the batch ended in nginx's access.log, see portico.logging;
+-- "digest" is the SHA-256 of the records' text: the platform compares it to
+-- tell a lost ack from a spool that started over under the same sequence)
 -- Lines go to segment files "seg-<first sequence>.log"; a segment is closed at
 -- spool_segment_bytes, acknowledged segments are deleted, and when the spool
 -- exceeds spool_max_bytes the oldest segments are dropped (and counted).
--- Appends hold a cross-worker lock, so sequence order is file order and a
--- reader never sees sequence N+1 before N is complete ("log_committed").
+-- Appends and acks hold a cross-worker lock (with_lock), so sequence order is
+-- file order, a reader never sees sequence N+1 before N is complete
+-- ("log_committed"), and the segment index has one writer at a time.
 -- The sequence survives restarts: recover() re-reads the index and the tail
 -- of the current segment (truncating a line torn by a crash).
 local cjson = require "cjson.safe"
+local crypto = require "portico.crypto"
 local lock = require "portico.lock"
 local stats = require "portico.stats"
 local settings = require "portico.settings"
@@ -20,6 +24,12 @@ local sub, match, gmatch, find = string.sub, string.match, string.gmatch, string
 local concat = table.concat
 
 local _M = {}
+
+-- The spool lock: acks wait up to LOCK_WAIT s for it (ingestion gives it up
+-- every HOLD_BUDGET s, see portico.logging); LOCK_TTL only matters when a
+-- holder died, since live holders renew it.
+local LOCK, LOCK_WAIT, LOCK_TTL = "spool_lock", 2, 30
+_M.HOLD_BUDGET = 0.5
 
 local function dir()
     return settings.spool_dir
@@ -141,7 +151,9 @@ end
 -- appends one batch; caller holds the spool lock (see with_lock)
 function _M.append_locked(records, count, src)
     local seq = (state:get("log_seq") or 0) + 1
-    local head = '{"sequence":' .. seq .. ',"count":' .. count .. ',"src":"' .. src .. '","records":['
+    local digest = crypto.to_hex(crypto.sha256(records))
+    local head = '{"sequence":' .. seq .. ',"count":' .. count .. ',"src":"' .. src .. '","digest":"' .. digest
+        .. '","records":['
     local size = #head + #records + 3
     local segs = segments()
     local cur = segs[#segs]
@@ -169,17 +181,25 @@ function _M.append_locked(records, count, src)
     return seq
 end
 
--- runs fn() holding the cross-worker spool lock; returns true or nil, err
+-- Runs fn(still_held) holding the cross-worker spool lock; returns true, fn's
+-- first result or nil, err. The lock is held for LOCK_TTL seconds at a time:
+-- work of several steps calls still_held() between them, which renews it and
+-- says whether it is still ours (if not, the work must stop: another worker
+-- may be changing the segment index). Only our own lock is released.
 function _M.with_lock(fn)
-    if not lock.acquire("spool_lock", 2, 5) then
+    local token = lock.acquire(LOCK, LOCK_WAIT, LOCK_TTL)
+    if not token then
         return nil, "spool busy"
     end
-    local ok, err = pcall(fn)
-    lock.release("spool_lock")
-    if not ok then
-        return nil, err
+    local function still_held()
+        return lock.renew(LOCK, token, LOCK_TTL)
     end
-    return true
+    local ok, res = pcall(fn, still_held)
+    lock.release(LOCK, token)
+    if not ok then
+        return nil, res
+    end
+    return res == nil and true or res
 end
 
 -- batches with after < sequence <= committed, oldest first
@@ -217,10 +237,7 @@ end
 
 -- acknowledges everything up to seq; deletes fully acknowledged segments
 function _M.ack(seq)
-    if not lock.acquire("spool_lock", 2, 5) then
-        return nil, "spool busy"
-    end
-    local ok, res = pcall(function()
+    return _M.with_lock(function()
         local committed = state:get("log_committed") or 0
         if seq > committed then
             seq = committed
@@ -238,11 +255,6 @@ function _M.ack(seq)
         write_index(segs)
         return acked
     end)
-    lock.release("spool_lock")
-    if not ok then
-        return nil, res
-    end
-    return res
 end
 
 function _M.status()

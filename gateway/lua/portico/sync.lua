@@ -197,12 +197,14 @@ local function heartbeat()
     if not t then
         return
     end
+    ngx.update_time()
     local body = cjson.encode({
         name = settings.name,
         version = slots.version() or cjson.null,
         counters = stats.snapshot(),
         errors = #errors > 0 and errors or nil,
         alarms = alarms(),
+        time = now(), -- the platform measures this gateway's clock offset from it
     })
     if #errors == 0 then
         body = body:sub(1, -2) .. ',"errors":[]}' -- lua-cjson 2.1 encodes {} as an object

@@ -111,7 +111,7 @@ def test_a_new_developer_signs_up_calls_the_api_and_revokes_a_key(
     page.get_by_role("link", name="Usage").click()
 
     def call_counted() -> bool:
-        page.reload()
+        page.reload(wait_until="networkidle")  # nothing left in flight for the next reload to abort
         return page.locator("#total-requests").inner_text().strip() not in ("", "0")
 
     wait_until(call_counted, timeout=30, interval=1, what="the call on the usage page")

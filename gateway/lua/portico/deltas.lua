@@ -234,11 +234,12 @@ function _M.apply(doc)
         return nil, "malformed delta"
     end
     local from = tonumber(doc.from) or 0
-    if not lock.acquire(WRITE_LOCK, 5) then
+    local held = lock.acquire(WRITE_LOCK, 5)
+    if not held then
         return nil, "config store busy"
     end
     local ok, res, ver, detail = pcall(apply_locked, doc, from)
-    lock.release(WRITE_LOCK)
+    lock.release(WRITE_LOCK, held)
     if not ok or not res then
         res, ver, detail = "failed", slots.version(), ok and ver or res
     end

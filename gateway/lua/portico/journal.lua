@@ -113,13 +113,14 @@ end
 
 -- keeps only the deltas that continue `version` (a snapshot of it was persisted)
 function _M.trim(version)
-    if not lock.acquire(WRITE_LOCK, 10) then
+    local held = lock.acquire(WRITE_LOCK, 10)
+    if not held then
         return nil, "config store busy"
     end
     local ok, res, err = pcall(function()
         return _M.rewrite_locked((_M.replay(version)))
     end)
-    lock.release(WRITE_LOCK)
+    lock.release(WRITE_LOCK, held)
     if not ok then
         return nil, res
     end

@@ -37,10 +37,9 @@ function _M.renew(name, token, ttl)
     return state:expire(name, ttl or 30) == true
 end
 
--- releases the lock only if `token` still holds it; true if it did. Without
--- a token it is released whoever holds it (callers not passing theirs yet).
+-- releases the lock only if `token` (from acquire) still holds it; true if it did
 function _M.release(name, token)
-    if token ~= nil and state:get(name) ~= token then
+    if state:get(name) ~= token then
         return false
     end
     state:delete(name)

@@ -78,7 +78,8 @@ function _M.load(text, opts)
         local v = member(f)
         meta[f] = type(v) == "table" and v or {}
     end
-    if not lock.acquire(LOAD_LOCK, 0, 600) then
+    local loading = lock.acquire(LOAD_LOCK, 0, 600)
+    if not loading then
         return nil, "another snapshot load is in progress"
     end
     local started = ngx.now()
@@ -115,15 +116,15 @@ function _M.load(text, opts)
         end
         slot:set(COUNT, count)
         slots.not_held_set(slot, not_held)
-        assert(lock.acquire(WRITE_LOCK, 10), "config store busy")
+        local held = assert(lock.acquire(WRITE_LOCK, 10), "config store busy")
         local ok3, e3 = pcall(replay_journal, slot, target, meta, version)
-        lock.release(WRITE_LOCK)
+        lock.release(WRITE_LOCK, held)
         if not ok3 then
             error(e3)
         end
         return count, e3
     end)
-    lock.release(LOAD_LOCK)
+    lock.release(LOAD_LOCK, loading)
     if not ok then
         return nil, tostring(res)
     end

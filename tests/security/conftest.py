@@ -53,3 +53,11 @@ def alices_things(org, owner, application, subscription, api_key, alice_token) -
         "token_id": alice_token[0].pk,
         "slug": "weather",
     }
+
+
+@pytest.fixture
+def alice_api(alice: Any) -> APIClient:
+    """Alice as a signed-in person (what may do everything she may: access tokens cannot create tokens)."""
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_authenticate(user=alice)
+    return client

@@ -89,3 +89,17 @@ def test_every_gateway_endpoint_is_in_the_gateway_protocol() -> None:
     for route in routes:
         endpoint = route.removeprefix("/gateway/v1")
         assert route in protocol or re.search(rf"`[^`]*{re.escape(endpoint)}`", protocol), route
+
+
+def test_every_test_docs_security_names_exists() -> None:
+    """docs/security.md maps each OWASP item and ASVS area to tests: the map must not point at nothing."""
+    text = (DOCS / "security.md").read_text()
+    named = re.findall(r"`(tests/[\w/]+\.py)((?:::\w+)?)`", text)
+    assert len(named) >= 40
+    for path, test in named:
+        source = DOCS.parent / path
+        assert source.is_file(), path
+        if test:
+            assert f"def {test[2:]}(" in source.read_text(), path + test
+    for follow_on in re.findall(r"`(::\w+)`", text):  # `::name` continues the previous file's list
+        assert any(f"def {follow_on[2:]}(" in (DOCS.parent / p).read_text() for p, _ in named), follow_on

@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from health_check.views import HealthCheckView
+from oauth2_provider.views import TokenView
 
 from foundation.errors import pages as error_pages
 from foundation.health import liveness, redis_client
@@ -23,6 +24,11 @@ class FaviconView(RedirectView):
         return static("portico-mark.svg")
 
 
+# Of django-oauth-toolkit's endpoints only the token endpoint is served: gateways use the client-credentials grant
+# and nothing else. Its full URLconf would let any signed-in developer register OAuth applications with redirect
+# URIs of their choosing, run authorization and device flows against other users, and advertise all of that.
+oauth2_urls = ([path("token/", TokenView.as_view(), name="token")], "oauth2_provider")
+
 urlpatterns = [
     path("favicon.ico", FaviconView.as_view(), name="favicon"),
     path("", include("portal.urls")),
@@ -36,7 +42,7 @@ urlpatterns = [
         SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html", title="Portico API"),
         name="api-docs",
     ),
-    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path("o/", include(oauth2_urls)),
     path("gateway/v1/", include("gateway_sync.api.urls")),
     path("admin/", admin.site.urls),
     path("healthz", liveness, name="healthz"),

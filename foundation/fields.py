@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django import forms
+from django.core.validators import URLValidator
 from django.db import models
 
 from foundation.validators import normalise_name, validate_single_line
@@ -39,3 +40,16 @@ class NameField(_NameRule, models.CharField):
 
 class NameFormField(_NameRule, forms.CharField):
     """The form side of NameField: the same normalisation and rule, so pages report what the model would."""
+
+
+class HttpURLField(models.URLField):
+    """An address the platform or a gateway sends requests to: http(s) only (URLField alone also takes ftp and ftps).
+
+    Stored as a plain URLField (its migrations say URLField), so adopting it changes no table.
+    """
+
+    default_validators = [URLValidator(schemes=["http", "https"])]
+
+    def deconstruct(self) -> tuple[str, str, Sequence[Any], dict[str, Any]]:
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.URLField", args, kwargs

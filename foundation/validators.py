@@ -33,6 +33,8 @@ _REFUSED_IN_NAMES = {"Cc": "Control characters", "Cf": "Invisible or direction-c
                      "Cs": "Unpaired surrogates", "Co": "Private-use characters",
                      "Cn": "Unassigned characters and noncharacters"}  # fmt: skip
 _INVISIBLE = {"Cc", "Cf", "Mn", "Me", "Zs", "Zl", "Zp"}
+# U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR: line breaks to str.splitlines(), JavaScript and terminals.
+_LINE_BREAKS = {"Zl", "Zp"}
 
 
 def normalise_name(value: str) -> str:
@@ -46,7 +48,7 @@ def validate_name(value: str) -> None:
     if value and not any(unicodedata.category(char) not in _INVISIBLE for char in value):
         raise ValidationError("This field may not be blank (it holds no visible character).", code="blank")
     for char in value:
-        if char in "\n\r":
+        if char in "\n\r" or unicodedata.category(char) in _LINE_BREAKS:
             raise ValidationError("Line breaks are not allowed.", code="line_break")
         if char == "\t":
             raise ValidationError("Tabs are not allowed in names.", code="tab")

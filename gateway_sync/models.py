@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from oauth2_provider.settings import oauth2_settings
 
+from foundation.fields import HttpURLField
+
 
 class Gateway(models.Model):
     """One edge gateway: how the platform reaches it, and what it last told us."""
@@ -21,7 +23,7 @@ class Gateway(models.Model):
         UNREACHABLE = "unreachable", "Unreachable"
 
     name = models.SlugField(max_length=64, unique=True)
-    admin_url = models.URLField(help_text="Base URL of the gateway's admin listener, e.g. http://127.0.0.1:8081")
+    admin_url = HttpURLField(help_text="Base URL of the gateway's admin listener, e.g. http://127.0.0.1:8081")
     enabled = models.BooleanField(default=True)
     # The OAuth2 client the gateway authenticates as when it pulls config (client-credentials, scope `gateway`).
     oauth_application = models.OneToOneField(

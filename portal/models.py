@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from foundation.fields import NameField
+from foundation.fields import HttpURLField, NameField
 from foundation.validators import (
     validate_http_methods,
     validate_no_control_chars,
@@ -138,7 +138,7 @@ class Api(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     description = models.TextField(blank=True, validators=[validate_no_control_chars])
     version = NameField(max_length=30, default="v1")
-    upstream_url = models.URLField(help_text="Base URL the gateway forwards to, e.g. http://10.0.0.5:9000")
+    upstream_url = HttpURLField(help_text="Base URL the gateway forwards to, e.g. http://10.0.0.5:9000")
     path_prefix = models.CharField(max_length=100, unique=True, validators=[validate_path_prefix])
     host = models.CharField(max_length=255, blank=True, help_text="Optional Host header the API answers on.")
     strip_prefix = models.BooleanField(default=True, help_text="Remove the public prefix before forwarding.")

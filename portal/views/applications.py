@@ -16,7 +16,6 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from foundation.errors import ApplicationError
@@ -38,6 +37,7 @@ from portal.views.common import (
     membership_of,
     organisation_membership,
     portal_view,
+    safe_next,
 )
 
 
@@ -85,8 +85,8 @@ def application_create(request: HttpRequest, organisation_id: int) -> HttpRespon
             add_service_error(form, error)
         else:
             messages.success(request, f"Application {application.name} created. Subscribe it to an API next.")
-            back = request.GET.get("next", "")
-            if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            back = safe_next(request, fallback="")
+            if back:
                 return redirect(back)  # e.g. the API page the developer came from, to subscribe the new application
             return redirect("portal:application_detail", application_id=application.pk)
     return render(request, "portal/application_form.html", {"form": form, "membership": membership})

@@ -135,9 +135,10 @@ def render_page(
 
 
 def safe_next(request: HttpRequest, fallback: str) -> str:
-    """A same-site `next` URL from the form or query, else the fallback (never an open redirect)."""
+    """A same-site path from `next` in the form or query, else the fallback: never an open redirect, and never a
+    bare word, which `redirect()` would take for a view name (a 500 when it names none)."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
+    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate

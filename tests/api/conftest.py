@@ -10,26 +10,9 @@ from rest_framework.test import APIClient
 from keys.services import access_token_issue, key_issue
 from portal.models import Membership, Role
 from portal.services.organisations import invitation_create
+from tests.support.problems import PROBLEM, assert_problem, token_client
 
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    """The response is an RFC 9457 problem with this status; returns its body."""
-    assert response.status_code == status, response.content[:500]
-    assert response["Content-Type"] == PROBLEM
-    body = response.json()
-    assert body["status"] == status
-    assert body["type"].startswith("https://portico.dev/problems/")
-    assert body["title"] and body["detail"]
-    return body
-
-
-def token_client(secret: str) -> APIClient:
-    """A client that authenticates only with `Authorization: Bearer <secret>` (no session, CSRF enforced)."""
-    client = APIClient(enforce_csrf_checks=True)
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    return client
+__all__ = ["PROBLEM", "assert_problem", "token_client"]  # many API test modules import them from here
 
 
 @pytest.fixture

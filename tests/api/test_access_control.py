@@ -6,11 +6,9 @@ actions; requests without credentials get 401; every view declares its permissio
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.permissions import IsAuthenticated
 
 from foundation.api.base import PorticoAPIView
@@ -19,33 +17,12 @@ from foundation.models import AuditEvent
 from keys.models import ApiKey, PersonalAccessToken
 from portal.api.scoped import ScopedView
 from portal.models import Application, Invitation, Membership, Organisation, Subscription
-from tests.api.conftest import assert_problem
+from tests.support.problems import assert_problem
+from tests.support.routes import PARAMETER, api_routes, methods
+from tests.support.routes import url as route_url
 
-HANDLERS = ("get", "post", "patch", "delete")
-PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
-
-
-def _walk(patterns: list[Any], prefix: str = "") -> list[tuple[str, Any]]:
-    found: list[tuple[str, Any]] = []
-    for pattern in patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            found += _walk(pattern.url_patterns, route)
-        elif isinstance(pattern, URLPattern) and route.startswith("api/v1/"):
-            found.append((route, pattern.callback.cls))
-    return found
-
-
-API_ROUTES = _walk(get_resolver().url_patterns)
+API_ROUTES = api_routes()
 ID_ROUTES = [(route, view) for route, view in API_ROUTES if "_id>" in route]
-
-
-def _methods(view: type) -> list[str]:
-    return [m for m in HANDLERS if m in view.http_method_names and hasattr(view, m)]
-
-
-def _url(route: str, ids: dict[str, Any]) -> str:
-    return "/" + PARAMETER.sub(lambda match: str(ids[match.group(1)]), route)
 
 
 @pytest.fixture
@@ -95,8 +72,8 @@ def test_an_outsider_gets_404_for_every_id_route_and_changes_nothing(charlie_api
     before = _snapshot()
     answered = 0
     for route, view in ID_ROUTES:
-        url = _url(route, alices_things)
-        for method in _methods(view):
+        url = route_url(route, alices_things)
+        for method in methods(view):
             body = {} if method in ("post", "patch") else None
             response = getattr(charlie_api, method)(url, body, format="json")
             problem = assert_problem(response, 404)
@@ -110,16 +87,16 @@ def test_an_outsider_gets_404_for_every_id_route_and_changes_nothing(charlie_api
 def test_unknown_and_out_of_range_ids_are_404_for_members_too(alice_api, alices_things, missing) -> None:
     for route, view in ID_ROUTES:
         for name in PARAMETER.findall(route):
-            url = _url(route, alices_things | {name: missing})
-            for method in _methods(view):
+            url = route_url(route, alices_things | {name: missing})
+            for method in methods(view):
                 body = {} if method in ("post", "patch") else None
                 assert_problem(getattr(alice_api, method)(url, body, format="json"), 404)
 
 
 def test_every_route_answers_401_without_credentials(anonymous_api, alices_things) -> None:
     for route, view in API_ROUTES:
-        url = _url(route, alices_things)
-        for method in _methods(view):
+        url = route_url(route, alices_things)
+        for method in methods(view):
             response = getattr(anonymous_api, method)(url, {} if method in ("post", "patch") else None, format="json")
             assert_problem(response, 401)
 
@@ -161,4 +138,4 @@ def test_every_view_declares_its_permissions(route, view) -> None:
     assert DenyAll not in view.permission_classes
     assert IsAuthenticated in view.permission_classes
     if issubclass(view, ScopedView):
-        assert set(_methods(view)) <= {method.lower() for method in view.required_roles}, view
+        assert set(methods(view)) <= {method.lower() for method in view.required_roles}, view

@@ -7,6 +7,7 @@ The gateway row's cursor and latest error are gateway_sync's: they are written t
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 from dataclasses import dataclass
@@ -146,7 +147,7 @@ def _spool_restarted(client: GatewayAdminClient, gateway: Gateway) -> bool:
     if not batches or _sequence_of(batches[0]) != cursor:
         return False  # that batch is gone (dropped by the spool's bound): nothing to compare, nothing to ack
     digest = _digest_of(batches[0])
-    if gateway.log_cursor_digest and digest and digest != gateway.log_cursor_digest:
+    if gateway.log_cursor_digest and digest and not hmac.compare_digest(digest, gateway.log_cursor_digest):
         return True
     _ack(client, cursor)  # same batch: our ack was lost, so repeat it
     return False

@@ -138,6 +138,14 @@ def _indent(lines: Sequence[str]) -> str:
     return "\n".join(f"        {line}" for line in lines)
 
 
+def size_bytes(size: str) -> int:
+    """An nginx size ("64m", "2k", "1048576") in bytes: Lua enforces the body ceiling for `location /`."""
+    match = re.fullmatch(r"(\d+)([kKmMgG]?)", size.strip())
+    if not match:
+        raise ValueError(f"--max-body: {size!r} is not a size such as 64m, 512k or 1048576")
+    return int(match[1]) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[match[2].lower()]
+
+
 def render(opts: GatewayOptions) -> Path:
     """Write nginx.conf and portico.json under the runtime dir; return the nginx.conf path."""
     if bool(opts.tls_cert) != bool(opts.tls_key):
@@ -169,6 +177,7 @@ def render(opts: GatewayOptions) -> Path:
         "fetch_timeout_ms": 60000,
         "static_upstreams": static,
         "invalid_key_limit": opts.invalid_key_limit,
+        "max_body_bytes": size_bytes(opts.max_body),
         "invalid_key_window": opts.invalid_key_window,
         "redis": {
             "host": redis[0],

@@ -71,6 +71,18 @@ def test_certificate_without_key_is_refused(tmp_path):
         render(tmp_path, "--tls-cert", "/c.pem")
 
 
+@pytest.mark.parametrize(("size", "expected"), [("64m", 64 << 20), ("2k", 2048), ("1048576", 1048576), ("1G", 1 << 30)])
+def test_the_body_ceiling_reaches_the_lua_settings_in_bytes(tmp_path, size, expected):
+    render(tmp_path, "--max-body", size)
+
+    assert json.loads((tmp_path / "rt" / "conf" / "portico.json").read_text())["max_body_bytes"] == expected
+
+
+def test_a_body_ceiling_that_is_not_a_size_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="max-body"):
+        render(tmp_path, "--max-body", "64 megabytes")
+
+
 def test_platform_url_without_client_credentials_is_refused(tmp_path):
     with pytest.raises(ValueError, match="client"):
         render(tmp_path, "--config-url", "http://cp/gateway/v1/config")

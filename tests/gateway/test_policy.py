@@ -118,3 +118,25 @@ def test_body_over_the_gateway_ceiling_is_a_problem_json_413(start_gateway, upst
 
     assert r.status_code == 413
     assert r.json()["type"].endswith("/body-too-large")
+
+
+def test_the_ceiling_holds_for_every_body_and_no_refusal_logs_a_query_key(start_gateway, upstream):
+    """nginx logs its own body refusals with the request line: the ceiling is checked where that line is not kept."""
+    key = key_entry()
+    api = api_entry(upstream, max_body_bytes=None, allow_query_key=True)
+    gw = start_gateway(snapshot(1, [api], keys=[key]), extra=["--max-body", "2k"])
+    in_query = f"/demo/x?api_key={key.secret}"
+
+    answers = {
+        "length, query key": gw.request("POST", in_query, data=b"a" * 4096),
+        "chunked, query key": gw.request("POST", in_query, data=iter([b"a" * 1500, b"a" * 1500])),
+        "chunked, header key": gw.request("POST", "/demo/x", key.secret, data=iter([b"a" * 1500, b"a" * 1500])),
+    }
+    small_chunked = gw.request("POST", "/demo/x", key.secret, data=iter([b"a" * 500, b"a" * 500]))
+
+    assert {case: r.status_code for case, r in answers.items()} == dict.fromkeys(answers, 413)
+    assert all(r.json()["type"].endswith("/body-too-large") for r in answers.values())
+    assert small_chunked.status_code == 200
+    error_log = (gw.runtime_dir / "logs" / "error.log").read_text()
+    assert "too large chunked body" in error_log  # the header-key refusal is logged: the log is written
+    assert key.secret not in error_log

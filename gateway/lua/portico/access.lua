@@ -40,6 +40,12 @@ local PREFIX_LEN = keyformat.PREFIX_LEN
 local refuse, invalid_key, flood_blocked, deny_limit = refusals.refuse, refusals.invalid_key,
     refusals.flood_blocked, refusals.limit
 local flooding_checked = refusals.FLOOD_CHECKED
+-- the gateway's body ceiling (--max-body), checked here for location / (see gateway.conf.tmpl)
+local MAX_BODY = tonumber(require("portico.settings").max_body_bytes) or 0
+if MAX_BODY <= 0 then
+    MAX_BODY = math.huge -- --max-body 0: no ceiling, as in nginx
+end
+local MAX_BODY_DIGITS = #tostring(MAX_BODY)
 local SLASH, QUESTION_MARK, SPACE = byte("/"), byte("?"), byte(" ")
 
 pcall(ffi.cdef, "int memcmp(const void *a, const void *b, size_t n);")
@@ -428,9 +434,11 @@ local function stage_forward(api, src, ru, authz, xak, portico, quiet)
     end
 end
 
--- quiet: running in location @portico_query_key, whose error lines are not
--- written (nginx would print the client's request line, key included)
-function _M.run(quiet)
+-- mode: nil in location /; "quiet" in @portico_query_key, whose error lines
+-- are not written (nginx would print the client's request line, key
+-- included); "chunked" in @portico_chunked, where the body ceiling applies
+function _M.run(mode)
+    local quiet = mode == "quiet"
     local meta = store.current()
     if not meta then
         return problem.send("not-ready")
@@ -439,10 +447,16 @@ function _M.run(quiet)
     if not api then
         return problem.send("no-route")
     end
-    if not quiet and api.query_var and var[api.query_var] then
+    if not mode and api.query_var and var[api.query_var] then
         return ngx.exec("@portico_query_key")
     end
     local authz, header_key, xak, cl, te, portico, rid_unsafe, origin = read_headers(api.key_lname, #api.key_lname)
+    if te and not mode then
+        return ngx.exec("@portico_chunked") -- location / has no body ceiling (gateway.conf.tmpl)
+    end
+    if cl and #cl >= MAX_BODY_DIGITS and tonumber(cl) > MAX_BODY then
+        return refuse(api, nil, "body-too-large", { max_body_bytes = MAX_BODY })
+    end
     if origin and cors.grant(api, origin) then
         return -- a preflight, answered
     end

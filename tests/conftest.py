@@ -27,6 +27,8 @@ from tests.support.ports import free_port
 
 PASSWORD = "correct-horse-battery-staple"
 
+pytest_plugins = ["tests.support.api_fixtures"]  # fixtures the API tests and the security suite share
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _audit_trail_flushable() -> Iterator[None]:

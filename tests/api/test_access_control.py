@@ -25,21 +25,6 @@ API_ROUTES = api_routes()
 ID_ROUTES = [(route, view) for route, view in API_ROUTES if "_id>" in route]
 
 
-@pytest.fixture
-def alices_things(org, owner, invitation, application, subscription, api_key, alice_token) -> dict[str, Any]:
-    """One id of each kind, all belonging to alice's organisation (or to alice herself)."""
-    return {
-        "organisation_id": org.pk,
-        "member_id": owner.pk,
-        "invitation_id": invitation.pk,
-        "application_id": application.pk,
-        "subscription_id": subscription.pk,
-        "key_id": api_key[0].pk,
-        "token_id": alice_token[0].pk,
-        "slug": "weather",
-    }
-
-
 def _snapshot() -> list[Any]:
     """Everything an outsider's request could have changed."""
     return [

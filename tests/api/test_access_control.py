@@ -18,6 +18,7 @@ from keys.models import ApiKey, PersonalAccessToken
 from portal.api.scoped import ScopedView
 from portal.models import Application, Invitation, Membership, Organisation, Subscription
 from tests.support.problems import assert_problem
+from tests.support.request_log import log_request
 from tests.support.routes import PARAMETER, api_routes, methods
 from tests.support.routes import url as route_url
 
@@ -36,6 +37,7 @@ def alices_things(org, owner, invitation, application, subscription, api_key, al
         "subscription_id": subscription.pk,
         "key_id": api_key[0].pk,
         "token_id": alice_token[0].pk,
+        "request_id": log_request(subscription),
         "slug": "weather",
     }
 
@@ -64,6 +66,7 @@ def test_the_matrix_covers_every_id_kind() -> None:
         "subscription_id",
         "key_id",
         "token_id",
+        "request_id",
     }
     assert len(ID_ROUTES) >= 19
 

@@ -11,6 +11,7 @@ from keys.services import access_token_issue
 from portal.models import Membership, Role
 from portal.services.organisations import invitation_create
 from tests.support.problems import token_client
+from tests.support.request_log import log_request
 
 
 @pytest.fixture
@@ -51,6 +52,7 @@ def alices_things(org, owner, application, subscription, api_key, alice_token) -
         "subscription_id": subscription.pk,
         "key_id": api_key[0].pk,
         "token_id": alice_token[0].pk,
+        "request_id": log_request(subscription),
         "slug": "weather",
     }
 

@@ -150,7 +150,8 @@ def main() -> None:
     from django.test import Client
     from django.urls import reverse
 
-    from analytics.selectors import RequestLogFilter, request_log_page
+    from analytics.models import RequestEvent
+    from analytics.selectors import REQUEST_LOG_ORDER, RequestLogFilter, request_event_get, request_log_page
     from tests.support.private_services import create_database
 
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
@@ -181,12 +182,24 @@ def main() -> None:
             results[f"{label}/{where}/rest"] = timed(lambda p=params: client.get(api, p), args.runs)
             results[f"{label}/{where}/page"] = timed(lambda p=params: client.get(page, p), args.runs)
             results[f"{label}/{where}/plan"] = plan(app, filters, cursor)
+    # A look-up by request id (an event in the middle of the log), and a filter that matches nothing: the keyset
+    # walks the application's whole index for it, the worst case of a filter without its own index.
+    middle = f"bench-{args.events // 2}"
+    results["lookup/selector"] = timed(lambda: request_event_get(application=app, request_id=middle), args.runs)
+    results["lookup/rest"] = timed(lambda: client.get(f"{api}{middle}/"), args.runs)
+    results["lookup/plan"] = (
+        RequestEvent.objects.filter(application_id=app.pk, request_id=middle).order_by(*REQUEST_LOG_ORDER)[:1]
+    ).explain(analyze=True, buffers=True)
+    nothing = RequestLogFilter(denial_cause="no-route")
+    results["no-match/selector"] = timed(
+        lambda: request_log_page(application=app, filters=nothing, size=PAGE), max(3, args.runs // 10)
+    )
     for name, value in results.items():
         if isinstance(value, dict):
             print(
-                f"{name:24} p50 {value['p50_ms']:8.2f} ms   p95 {value['p95_ms']:8.2f} ms   max {value['max_ms']:8.2f} ms"
+                f"{name:24} p50 {value['p50_ms']:8.2f} ms  p95 {value['p95_ms']:8.2f} ms  max {value['max_ms']:8.2f} ms"
             )
-    for name in ("all/first/plan", "all/deep/plan", "4xx/deep/plan"):
+    for name in ("all/first/plan", "all/deep/plan", "4xx/deep/plan", "lookup/plan"):
         print(f"\n--- {name}\n{results[name]}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -94,6 +94,7 @@ def test_the_key_filter_keeps_that_keys_requests(alice_api, application, traffic
     assert "badkey-1" not in _ids(body) and len(_ids(body)) == 11
 
 
+@pytest.mark.smoke
 @time_machine.travel(NOW, tick=False)
 def test_pages_follow_the_keyset_without_gaps_or_repeats(alice_api, application, traffic) -> None:
     seen: list[str] = []
@@ -155,6 +156,7 @@ def test_bad_filters_are_400_problems(alice_api, application, traffic, query) ->
     assert_problem(alice_api.get(_url(application, **query)), 400)
 
 
+@pytest.mark.smoke
 @time_machine.travel(NOW, tick=False)
 def test_a_request_is_found_by_its_id(alice_api, bob_api, application, traffic) -> None:
     url = f"/api/v1/applications/{application.pk}/requests/limited-1/"

@@ -112,6 +112,7 @@ def test_members_see_the_page_outsiders_get_404(bob_client, charlie_client, appl
     assert Client().get(_url(application)).status_code == 302
 
 
+@pytest.mark.smoke
 @time_machine.travel(NOW, tick=False)
 def test_the_csv_export_streams_the_filter_and_is_safe_in_a_spreadsheet(alice_client, application, traffic) -> None:
     response = alice_client.get(_csv(application), {"status_class": "4", "cursor": "ignored"})

@@ -15,6 +15,7 @@ from django.utils.text import slugify
 from analytics import selectors
 from analytics.charts import requests_chart
 from analytics.forms import RequestLogForm, UsagePeriodForm
+from analytics.services.exports import request_log_export_record
 from foundation.errors import NotFound, ValidationFailed
 from foundation.spreadsheet import csv_stream
 from portal.models import Application
@@ -131,6 +132,8 @@ def application_requests_csv(request: HttpRequest, application_id: int) -> HttpR
     if not form.is_valid():
         return application_requests(request, application_id)
     filters = form.filters()
+    given = {name: str(value) for name, value in form.cleaned_data.items() if value not in (None, "")}
+    request_log_export_record(actor=request.user, application=application, filters=given)
 
     def rows() -> Iterator[tuple[Any, ...]]:
         cursor, sent = None, 0

@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from analytics.services.ingest import batch_ingest
+from foundation.models import AuditEvent
 from tests.portal.pages_helpers import text
 from tests.support.access_log import batch, record
 
@@ -132,6 +133,9 @@ def test_the_csv_export_streams_the_filter_and_is_safe_in_a_spreadsheet(alice_cl
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
             assert cell.isprintable(), cell
     assert len(body.splitlines()) == 3  # header and two rows: no line break survived inside a cell
+    exported = AuditEvent.objects.get(action="requests.exported")
+    assert (exported.actor_label, exported.target_id) == ("alice@example.com", str(application.pk))
+    assert exported.data == {"filters": {"status_class": "4"}}
 
 
 @time_machine.travel(NOW, tick=False)

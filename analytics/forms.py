@@ -1,10 +1,25 @@
-"""The usage page's query: which period to show."""
+"""The usage pages' queries: which period to show, and the request log's filters."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, cast
+
 from django import forms
 
-from analytics.selectors import PERIODS
+from analytics.selectors import PERIODS, RequestLogFilter
+from analytics.services.records import DENIAL_CAUSES
+from foundation.validators import DATETIME_RANGE_TEXT, datetime_in_range
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+class _DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self) -> None:
+        super().__init__(format="%Y-%m-%dT%H:%M")
+
 
 DEFAULT_PERIOD = "day"
 
@@ -18,3 +33,60 @@ class UsagePeriodForm(forms.Form):
         if self.is_valid():
             return self.cleaned_data["period"] or DEFAULT_PERIOD
         return DEFAULT_PERIOD
+
+
+class RequestLogForm(forms.Form):
+    """The request-log page's filters (GET); each is optional, and they combine with AND."""
+
+    status_class = forms.TypedChoiceField(
+        label="Status class",
+        choices=[("", "Any"), *[(str(n), f"{n}xx") for n in range(1, 6)]],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    status = forms.IntegerField(label="Status", min_value=100, max_value=599, required=False)
+    method = forms.ChoiceField(label="Method", choices=[("", "Any"), *[(m, m) for m in METHODS]], required=False)
+    path_prefix = forms.CharField(label="Path starts with", max_length=512, required=False)
+    key = forms.TypedChoiceField(label="Key", coerce=int, empty_value=None, required=False)
+    client_ip = forms.GenericIPAddressField(label="Client IP", required=False)
+    denial_cause = forms.ChoiceField(
+        label="Denial cause", choices=[("", "Any"), *[(c, c) for c in DENIAL_CAUSES]], required=False
+    )
+    start = forms.DateTimeField(label="From (UTC)", required=False, widget=_DateTimeInput())
+    end = forms.DateTimeField(label="To (UTC)", required=False, widget=_DateTimeInput())
+
+    def __init__(self, data: Any, *, keys: Iterable[tuple[int, str]]) -> None:
+        super().__init__(data)
+        cast(forms.ChoiceField, self.fields["key"]).choices = [("", "Any"), *[(str(pk), label) for pk, label in keys]]
+
+    def clean_path_prefix(self) -> str:
+        value: str = self.cleaned_data["path_prefix"]
+        if value and (not value.isprintable() or not value.startswith("/") or "?" in value):
+            raise forms.ValidationError("Start with '/'; the log holds paths without query strings.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in ("start", "end"):
+            moment = data.get(name)
+            if moment is not None and not datetime_in_range(moment):
+                self.add_error(name, f"Give a date and time {DATETIME_RANGE_TEXT}.")
+        start, end = data.get("start"), data.get("end")
+        if start and end and start >= end:
+            self.add_error("start", "Must be before “To”.")
+        return data
+
+    def filters(self) -> RequestLogFilter:
+        data = self.cleaned_data
+        return RequestLogFilter(
+            status_class=data.get("status_class"),
+            status=data.get("status"),
+            method=data.get("method") or None,
+            path_prefix=data.get("path_prefix") or None,
+            key_id=data.get("key"),
+            client_ip=data.get("client_ip") or None,
+            denial_cause=data.get("denial_cause") or None,
+            start=data.get("start"),
+            end=data.get("end"),
+        )

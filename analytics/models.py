@@ -88,12 +88,29 @@ class RequestEvent(models.Model):
     key_id = models.BigIntegerField(null=True)
     key_prefix = models.CharField(max_length=20)
     limit_outcome = models.CharField(max_length=8)
+    denial_cause = models.CharField(
+        max_length=32, db_default="", help_text="Problem type of an answer the gateway made itself, e.g. rate-limited."
+    )
 
     class Meta:
         ordering = ["time"]
+        # The request log reads one application's events newest first by the keyset (time, gateway, sequence,
+        # position) and looks requests up by id. On PostgreSQL these are partitioned indexes: every daily
+        # partition, including those created later, gets its own.
+        indexes = [
+            models.Index(
+                fields=["application_id", "time", "gateway_id", "sequence", "position"], name="request_event_log_idx"
+            ),
+            models.Index(fields=["application_id", "request_id"], name="request_event_rid_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} {self.status}"
+
+    @property
+    def display_path(self) -> str:
+        """The path as pages and the API show it: gateways log none, but a query string is never shown."""
+        return self.path.split("?", 1)[0]
 
 
 class UsageRollup(models.Model):

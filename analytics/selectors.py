@@ -1,4 +1,5 @@
-"""Reads of usage: time series and totals from the rollups, latency percentiles, quota state of subscriptions.
+"""Reads of usage: time series and totals from the rollups, latency percentiles, quota state of subscriptions,
+and the request log (raw events by keyset).
 
 Callers scope first (portal.selectors.application_get), so everything here takes an application already
 proven to belong to the requester; the quota counters of the current periods are also read by the quota service.
@@ -11,10 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Q, Sum
+from django.core import signing
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from analytics.models import LATENCY_BOUNDS_MS, LATENCY_FIELDS, QuotaUsage, UsageRollup
+from analytics.models import LATENCY_BOUNDS_MS, LATENCY_FIELDS, QuotaUsage, RequestEvent, UsageRollup
+from foundation.errors import NotFound, ValidationFailed
 from portal.models import Application, Subscription
 
 PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
@@ -266,3 +269,105 @@ def quota_states(*, application: Application, now: datetime | None = None) -> li
         )
         for sub in subscriptions
     ]
+
+
+# --- The request log: one application's raw events, newest first, by keyset ---------------------------------------
+
+REQUEST_LOG_ORDER = ("-time", "-gateway_id", "-sequence", "-position")
+_CURSOR_SALT = "analytics.request-log.cursor"
+
+
+@dataclass(frozen=True)
+class RequestLogFilter:
+    """What the request log may be narrowed to; every field is optional and they combine with AND."""
+
+    status_class: int | None = None  # 1 to 5
+    status: int | None = None
+    method: str | None = None
+    path_prefix: str | None = None
+    key_id: int | None = None
+    client_ip: str | None = None
+    denial_cause: str | None = None
+    start: datetime | None = None  # inclusive
+    end: datetime | None = None  # exclusive
+
+
+@dataclass
+class RequestLogPage:
+    """One page of events and the opaque cursor of the next (older) page, if there is one."""
+
+    events: list[RequestEvent]
+    next_cursor: str | None
+
+
+def request_log_cursor(event: RequestEvent) -> str:
+    """The signed, opaque position after `event`: a forged or damaged cursor is refused, never run as a query."""
+    position = [event.time.astimezone(UTC).isoformat(), event.gateway_id, event.sequence, event.position]
+    return signing.dumps(position, salt=_CURSOR_SALT, compress=True)
+
+
+def request_log_position(cursor: str) -> tuple[datetime, int, int, int]:
+    """The keyset position a cursor holds; ValidationFailed (a 400) when it was not made by request_log_cursor."""
+    try:
+        moment, gateway_id, sequence, position = signing.loads(cursor, salt=_CURSOR_SALT)
+        return datetime.fromisoformat(moment), int(gateway_id), int(sequence), int(position)
+    except (signing.BadSignature, ValueError, TypeError):
+        raise ValidationFailed("Invalid cursor.", field_errors={"cursor": ["Not a cursor this log gave."]}) from None
+
+
+def _before(moment: datetime, gateway_id: int, sequence: int, position: int) -> Q:
+    """Rows after this position in the keyset order. `time <= moment` bounds the index scan (PostgreSQL seeks to
+    it); the rest breaks ties between events of the same microsecond."""
+    tie = Q(gateway_id__lt=gateway_id) | Q(gateway_id=gateway_id, sequence__lt=sequence)
+    tie |= Q(gateway_id=gateway_id, sequence=sequence, position__lt=position)
+    return Q(time__lte=moment) & (Q(time__lt=moment) | (Q(time=moment) & tie))
+
+
+def request_events(*, application: Application, filters: RequestLogFilter) -> QuerySet[RequestEvent]:
+    """The application's events matching `filters`, newest first (the keyset order)."""
+    events = RequestEvent.objects.filter(application_id=application.pk)
+    f = filters
+    if f.status_class is not None:
+        events = events.filter(status__gte=f.status_class * 100, status__lt=(f.status_class + 1) * 100)
+    if f.status is not None:
+        events = events.filter(status=f.status)
+    if f.method:
+        events = events.filter(method=f.method)
+    if f.path_prefix:
+        events = events.filter(path__startswith=f.path_prefix)
+    if f.key_id is not None:
+        events = events.filter(key_id=f.key_id)
+    if f.client_ip:
+        events = events.filter(client_ip=f.client_ip)
+    if f.denial_cause:
+        events = events.filter(denial_cause=f.denial_cause)
+    if f.start is not None:
+        events = events.filter(time__gte=f.start)
+    if f.end is not None:
+        events = events.filter(time__lt=f.end)
+    return events.order_by(*REQUEST_LOG_ORDER)
+
+
+def request_log_page(
+    *, application: Application, filters: RequestLogFilter, cursor: str | None = None, size: int = 50
+) -> RequestLogPage:
+    """One page of the request log: a keyset seek past `cursor` (no OFFSET), so a deep page costs a first page."""
+    events = request_events(application=application, filters=filters)
+    if cursor:
+        events = events.filter(_before(*request_log_position(cursor)))
+    rows = list(events[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return RequestLogPage(events=rows, next_cursor=request_log_cursor(rows[-1]) if more else None)
+
+
+def request_event_get(*, application: Application, request_id: str) -> RequestEvent:
+    """The newest event of the application with this request id (clients may reuse theirs); NotFound otherwise."""
+    event = (
+        RequestEvent.objects.filter(application_id=application.pk, request_id=request_id)
+        .order_by(*REQUEST_LOG_ORDER)
+        .first()
+    )
+    if event is None:
+        raise NotFound("No request with this id in the application's log.")
+    return event

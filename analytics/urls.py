@@ -8,4 +8,10 @@ app_name = "analytics"
 
 urlpatterns = [
     path("applications/<int:application_id>/usage/", views.application_usage, name="application_usage"),
+    path("applications/<int:application_id>/requests/", views.application_requests, name="application_requests"),
+    path(
+        "applications/<int:application_id>/requests.csv",
+        views.application_requests_csv,
+        name="application_requests_csv",
+    ),
 ]

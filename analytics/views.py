@@ -1,14 +1,24 @@
-"""Portal pages of usage: an application's requests over time, totals, latency and quota meters."""
+"""Portal pages of usage: an application's requests over time, totals, latency and quota meters; its request log."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.text import slugify
 
 from analytics import selectors
 from analytics.charts import requests_chart
-from analytics.forms import UsagePeriodForm
+from analytics.forms import RequestLogForm, UsagePeriodForm
+from analytics.services.exports import request_log_export_record
+from foundation.errors import NotFound, ValidationFailed
+from foundation.spreadsheet import csv_stream
+from portal.models import Application
 from portal.selectors import application_get
 from portal.views.common import membership_of, portal_view
 
@@ -43,3 +53,104 @@ def application_usage(request: HttpRequest, application_id: int) -> HttpResponse
         "now": now,
     }
     return render(request, "analytics/application_usage.html", context)
+
+
+# Request-log page: the newest page, and "Older" pages by the keyset cursor (no OFFSET, so deep pages stay cheap).
+REQUEST_LOG_PAGE = 50
+CSV_EXPORT_PAGE = 2_000
+CSV_EXPORT_MAX_ROWS = 100_000  # a bound on one download; narrow the filter (time range) for more
+CSV_HEADER = (
+    "time",
+    "request_id",
+    "method",
+    "path",
+    "status",
+    "latency_ms",
+    "key_prefix",
+    "client_ip",
+    "denial_cause",
+    "limit_outcome",
+)
+
+
+def _request_log_form(request: HttpRequest, application: Application) -> RequestLogForm:
+    keys = application.keys.order_by("-created_at", "-id").values_list("id", "name", "prefix")
+    return RequestLogForm(request.GET, keys=[(pk, f"{name} ({prefix}…)") for pk, name, prefix in keys])
+
+
+def _without(request: HttpRequest, *names: str) -> str:
+    """The page's query string without some parameters (the CSV link exports the filter, not a page)."""
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+@portal_view
+def application_requests(request: HttpRequest, application_id: int) -> HttpResponse:
+    """The application's recent requests, filtered; a request id finds one; bad filters re-render with messages."""
+    application = application_get(user=request.user, application_id=application_id)
+    form = _request_log_form(request, application)
+    request_id = request.GET.get("request_id", "").strip()[:64]
+    page, found, problem = None, None, ""
+    if request_id:
+        try:
+            found = selectors.request_event_get(application=application, request_id=request_id)
+        except NotFound:
+            problem = "No request with this id in the log (it may be older than the retention, or not collected yet)."
+    elif form.is_valid():
+        try:
+            page = selectors.request_log_page(
+                application=application,
+                filters=form.filters(),
+                cursor=request.GET.get("cursor") or None,
+                size=REQUEST_LOG_PAGE,
+            )
+        except ValidationFailed:
+            problem = "That “Older” link is not valid any more; showing the newest requests."
+            page = selectors.request_log_page(application=application, filters=form.filters(), size=REQUEST_LOG_PAGE)
+    context = {
+        "application": application,
+        "membership": membership_of(request, application.organisation_id),
+        "form": form,
+        "request_id": request_id,
+        "found": found,
+        "found_events": [found] if found else [],
+        "page": page,
+        "problem": problem,
+        "retention_days": settings.PORTICO_USAGE_EVENT_RETENTION_DAYS,
+        "export_query": _without(request, "cursor", "request_id"),
+    }
+    return render(request, "analytics/application_requests.html", context)
+
+
+@portal_view  # type: ignore[arg-type]  # a streamed download is not an HttpResponse, and needs none of its API
+def application_requests_csv(request: HttpRequest, application_id: int) -> HttpResponseBase:
+    """The current filter's requests as CSV, streamed page by page along the keyset; cells are spreadsheet-safe."""
+    application = application_get(user=request.user, application_id=application_id)
+    form = _request_log_form(request, application)
+    if not form.is_valid():
+        return application_requests(request, application_id)
+    filters = form.filters()
+    given = {name: str(value) for name, value in form.cleaned_data.items() if value not in (None, "")}
+    request_log_export_record(actor=request.user, application=application, filters=given)
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        cursor, sent = None, 0
+        while sent < CSV_EXPORT_MAX_ROWS:
+            page = selectors.request_log_page(
+                application=application, filters=filters, cursor=cursor, size=CSV_EXPORT_PAGE
+            )
+            for e in page.events:
+                yield (e.time.isoformat(), e.request_id, e.method, e.display_path, e.status, e.latency_ms,
+                       e.key_prefix, e.client_ip, e.denial_cause, e.limit_outcome)  # fmt: skip
+            sent += len(page.events)
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    response = StreamingHttpResponse(csv_stream(CSV_HEADER, rows()), content_type="text/csv; charset=utf-8")
+    name = slugify(application.name) or f"application-{application.pk}"
+    response["Content-Disposition"] = f'attachment; filename="requests-{name}-{timezone.now():%Y%m%d}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -9,7 +9,8 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from analytics.models import UsageRollup
-from analytics.selectors import MAX_RANGE, STEP, floor_to
+from analytics.selectors import MAX_RANGE, STEP, RequestLogFilter, floor_to
+from analytics.services.records import DENIAL_CAUSES
 from foundation.api.base import BoundedDateTimeField, StrictSerializer
 
 DEFAULT_SPAN = {
@@ -18,6 +19,14 @@ DEFAULT_SPAN = {
     UsageRollup.Granularity.DAY: timedelta(days=30),
 }
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_REQUEST_LOG_PAGE = 200
+REQUEST_METHOD = r"^[A-Z]{1,16}$"
+
+
+def validate_request_path_prefix(value: str) -> None:
+    """A path prefix to filter on: starts with '/', printable; the log keeps no query strings to match."""
+    if not value.isprintable() or not value.startswith("/") or "?" in value:
+        raise serializers.ValidationError("Start with '/'; the log holds paths without query strings.")
 
 
 class UsageQuerySerializer(StrictSerializer):
@@ -101,3 +110,80 @@ class UsageSerializer(serializers.Serializer):
     totals = UsagePointSerializer()
     by_status_class = serializers.DictField(child=serializers.IntegerField(), help_text='e.g. {"2xx": 120}')
     quotas = QuotaStateSerializer(many=True)
+
+
+class RequestLogQuerySerializer(StrictSerializer):
+    """Request-log filters (combined with AND), the page size and the cursor of the next page."""
+
+    status_class = serializers.IntegerField(
+        required=False, min_value=1, max_value=5, help_text="1 to 5: only 1xx … 5xx answers."
+    )
+    status = serializers.IntegerField(required=False, min_value=100, max_value=599, help_text="Only this status.")
+    method = serializers.RegexField(
+        REQUEST_METHOD, required=False, max_length=16, help_text="Only this HTTP method (upper case)."
+    )
+    path_prefix = serializers.CharField(
+        required=False,
+        max_length=512,
+        validators=[validate_request_path_prefix],
+        help_text="Only paths starting with this (starts with '/'; the log holds no query strings).",
+    )
+    key = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1, help_text="Only this key.")
+    client_ip = serializers.IPAddressField(required=False, help_text="Only requests from this client address.")
+    denial_cause = serializers.ChoiceField(
+        choices=DENIAL_CAUSES, required=False, help_text="Only requests the gateway refused for this cause."
+    )
+    # `from` is a Python keyword: declared below through the field map.
+    to = BoundedDateTimeField(required=False, help_text="Only requests before this moment (exclusive).")
+    cursor = serializers.CharField(required=False, max_length=400, help_text="The `next_cursor` of the last page.")
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_REQUEST_LOG_PAGE, default=50)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = BoundedDateTimeField(required=False, help_text="Only requests at or after this moment.")
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs.get("from"), attrs.get("to")
+        if start is not None and end is not None and start >= end:
+            raise serializers.ValidationError({"from": ["Must be before `to`."]})
+        return attrs
+
+    def filters(self) -> RequestLogFilter:
+        data = self.validated_data
+        return RequestLogFilter(
+            status_class=data.get("status_class"),
+            status=data.get("status"),
+            method=data.get("method"),
+            path_prefix=data.get("path_prefix"),
+            key_id=data.get("key"),
+            client_ip=data.get("client_ip"),
+            denial_cause=data.get("denial_cause"),
+            start=data.get("from"),
+            end=data.get("to"),
+        )
+
+
+class RequestEventSerializer(serializers.Serializer):
+    """One logged request; the path never carries a query string, the key only its display prefix."""
+
+    time = serializers.DateTimeField()
+    request_id = serializers.CharField()
+    method = serializers.CharField()
+    path = serializers.CharField(source="display_path")
+    status = serializers.IntegerField()
+    latency_ms = serializers.FloatField(allow_null=True)
+    upstream_ms = serializers.FloatField(allow_null=True)
+    key = serializers.IntegerField(source="key_id", allow_null=True)
+    key_prefix = serializers.CharField()
+    client_ip = serializers.CharField(allow_null=True)
+    api = serializers.IntegerField(source="api_id", allow_null=True)
+    limit_outcome = serializers.CharField(help_text="ok, rate, quota, blocked, or empty when no limit was checked.")
+    denial_cause = serializers.CharField(help_text="The gateway's problem type when it answered itself, else empty.")
+
+
+class RequestLogSerializer(serializers.Serializer):
+    results = RequestEventSerializer(many=True, help_text="Newest first.")
+    next_cursor = serializers.CharField(allow_null=True, help_text="Pass as `cursor` for older requests.")
+    next = serializers.CharField(allow_null=True, help_text="The URL of the next (older) page.")
+    retention_days = serializers.IntegerField(help_text="Requests older than this are pruned.")

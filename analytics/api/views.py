@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from analytics import selectors
-from analytics.api.serializers import UsageQuerySerializer, UsageSerializer
+from analytics.api.serializers import (
+    RequestEventSerializer,
+    RequestLogQuerySerializer,
+    RequestLogSerializer,
+    UsageQuerySerializer,
+    UsageSerializer,
+)
 from foundation.api.schema import problem
 from portal.api.permissions import ANY_MEMBER
 from portal.api.views.applications import ApplicationScopedView
@@ -60,3 +67,61 @@ class ApplicationUsageView(ApplicationScopedView):
                 "quotas": selectors.quota_states(application=application),
             },
         )
+
+
+class RequestLogView(ApplicationScopedView):
+    """The application's recent requests as its gateways logged them, newest first, by keyset."""
+
+    required_roles = {"GET": ANY_MEMBER}
+
+    @extend_schema(
+        operation_id="applications_requests_list",
+        tags=USAGE,
+        parameters=[RequestLogQuerySerializer],
+        responses={
+            200: RequestLogSerializer,
+            400: problem("Invalid filter or cursor (a cursor is only valid as this log gave it); `from` before `to`."),
+        },
+        description="Raw requests are kept for the event retention (`retention_days`); collected every few seconds.",
+    )
+    def get(self, request: Request, application_id: int) -> Response:
+        application = self.get_object()
+        query = RequestLogQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = selectors.request_log_page(
+            application=application,
+            filters=query.filters(),
+            cursor=query.validated_data.get("cursor"),
+            size=query.validated_data["page_size"],
+        )
+        next_url = None
+        if page.next_cursor:
+            params = request.query_params.copy()
+            params["cursor"] = page.next_cursor
+            next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+        return self.output(
+            RequestLogSerializer,
+            {
+                "results": page.events,
+                "next_cursor": page.next_cursor,
+                "next": next_url,
+                "retention_days": settings.PORTICO_USAGE_EVENT_RETENTION_DAYS,
+            },
+        )
+
+
+class RequestDetailView(ApplicationScopedView):
+    """One request of the application, by the request id its answer carried (X-Request-Id, problem `request_id`)."""
+
+    required_roles = {"GET": ANY_MEMBER}
+
+    @extend_schema(
+        operation_id="applications_requests_retrieve",
+        tags=USAGE,
+        responses={200: RequestEventSerializer},
+        description="The newest request with this id (a client may send its own X-Request-Id and reuse it).",
+    )
+    def get(self, request: Request, application_id: int, request_id: str) -> Response:
+        application = self.get_object()
+        event = selectors.request_event_get(application=application, request_id=request_id)
+        return self.output(RequestEventSerializer, event)

@@ -7,4 +7,5 @@
   - `rollups`: the rollup counters, their aggregation per page and the additive upsert.
 - `quota`: block subscriptions whose quota is used up, lift blocks whose period is over.
 - `storage`: event partitions ahead of time; retention of events, rollups and batch records.
+- `exports`: the audit record of a request-log download.
 """

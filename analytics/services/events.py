@@ -35,6 +35,7 @@ COPY_COLUMNS = (
     "bytes_out",
     "client_ip",
     "limit_outcome",
+    "denial_cause",
     "api_id",
     "application_id",
     "organisation_id",
@@ -95,20 +96,20 @@ def events_encode(
         return
     latencies, null = LATENCIES, NULL
     head_prefix = f"{gateway_id}\t{sequence}\t"
-    for position, t, status, rt, ut, bi, bo, request_id, method, path, ip, lim, identity in checked:
+    for position, t, status, rt, ut, bi, bo, request_id, method, path, ip, lim, cause, identity in checked:
         rt_text = null if rt is None else (latencies.get(rt) or latency(rt))[1]
         ut_text = null if ut is None else (latencies.get(ut) or latency(ut))[1]
         stamp = timestamp_text(t)
         head = (
             f"{stamp}\t{head_prefix}{position}\t{request_id}\t{method}\t{path}\t{status}\t"
             f"{rt_text}\t{ut_text}\t{bi}\t{bo}\t"
-            f"{null if ip is None else ip}\t{lim}\t"
+            f"{null if ip is None else ip}\t{lim}\t{cause}\t"
         )
         if "\\" in request_id or "\\" in method or "\\" in path:
             head = (
                 f"{stamp}\t{head_prefix}{position}\t{copy_text(request_id)}\t{copy_text(method)}\t"
                 f"{copy_text(path)}\t{status}\t{rt_text}\t{ut_text}\t"
-                f"{bi}\t{bo}\t{null if ip is None else ip}\t{lim}\t"
+                f"{bi}\t{bo}\t{null if ip is None else ip}\t{lim}\t{cause}\t"
             )
         heads = lines.get(identity)
         if heads is None:
@@ -119,13 +120,29 @@ def events_encode(
 def _rows_encode(lines: dict[Identity, list[Any]], checked: list[Checked], *, gateway_id: int, sequence: int) -> None:
     """events_encode for databases without COPY (the smoke suite's SQLite): row heads, times as datetimes."""
     stamps: dict[float, datetime] = {}
-    for position, t, status, rt, ut, bi, bo, request_id, method, path, ip, lim, identity in checked:
+    for position, t, status, rt, ut, bi, bo, request_id, method, path, ip, lim, cause, identity in checked:
         stamp = stamps.get(t)
         if stamp is None:
             stamp = stamps[t] = datetime.fromtimestamp(t, UTC)
         rt_ms = None if rt is None else (LATENCIES.get(rt) or latency(rt))[0]
         ut_ms = None if ut is None else (LATENCIES.get(ut) or latency(ut))[0]
-        head = (stamp, gateway_id, sequence, position, request_id, method, path, status, rt_ms, ut_ms, bi, bo, ip, lim)
+        head = (
+            stamp,
+            gateway_id,
+            sequence,
+            position,
+            request_id,
+            method,
+            path,
+            status,
+            rt_ms,
+            ut_ms,
+            bi,
+            bo,
+            ip,
+            lim,
+            cause,
+        )
         lines.setdefault(identity, []).append(head)
 
 

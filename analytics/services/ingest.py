@@ -146,7 +146,7 @@ def _use_count(page: _Page, checked: list[Checked]) -> None:
     prefix: those without a known one drop out once resolved.
     """
     admitted, last_seen = page.admitted, page.last_seen
-    for _, t, _, _, _, _, _, _, _, _, _, lim, identity in checked:
+    for _, t, _, _, _, _, _, _, _, _, _, lim, _, identity in checked:
         if last_seen.get(identity, 0.0) < t:
             last_seen[identity] = t
         if lim == "ok":

@@ -7,8 +7,8 @@ ingest, repaired, so the request is counted rather than lost with its batch mark
 fields are repaired and the record is marked repaired (ingest counts it as sanitised): ids that are not positive
 integers or do not exist become null (the organisation is taken from the application, a subscription must be the
 application's on that API, a key prefix is only attributed to a key of that application); negative or absurd byte
-counts become 0 and latencies null; strings are capped to their column and lose control characters and
-unencodable surrogates; client addresses must parse.
+counts become 0 and latencies null; a denial cause must be one of the gateway's problem types (else ""); strings
+are capped to their column and lose control characters and unencodable surrogates; client addresses must parse.
 
 Form is checked per record (`records_check`); ids are checked against the database once per page, for each
 distinct identity (`identities_lookup`, `identity_resolve`).
@@ -31,6 +31,27 @@ MAX_RECORDS_PER_BATCH = 100_000
 FUTURE_SLACK_SECONDS = 300  # after correcting a gateway's clock offset, its events may be a little ahead, not more
 _INFINITY = float("inf")
 LIMIT_OUTCOMES = frozenset({"ok", "rate", "quota", "blocked", ""})
+# The problem types of answers a gateway makes itself (gateway/lua/portico/problem.lua, "dc" in its access log):
+# the request log's denial cause. Anything else is repaired to "" (no cause).
+DENIAL_CAUSES: tuple[str, ...] = (
+    "missing-key",
+    "invalid-key",
+    "expired-key",
+    "forbidden-api",
+    "forbidden-ip",
+    "method-not-allowed",
+    "body-too-large",
+    "rate-limited",
+    "too-many-invalid-keys",
+    "limiter-unavailable",
+    "quota-exceeded",
+    "no-route",
+    "not-ready",
+    "bad-gateway",
+    "gateway-timeout",
+    "bad-request",
+)
+_CAUSES = frozenset(DENIAL_CAUSES) | {""}
 
 # Field caps match RequestEvent's columns.
 _CAP_ID, _CAP_METHOD, _CAP_PATH, _CAP_KEY = 64, 16, 512, 20
@@ -45,8 +66,8 @@ Identity = tuple[int | None, int | None, int | None, int | None, int | None, str
 
 # A record that passed the checks, with its repaired fields, as one tuple (this runs for every event, so no object):
 # (position in its batch, time (epoch seconds), status, latency (s), upstream latency (s), bytes in, bytes out,
-#  request id, method, path, client address, limit outcome, identity)
-Checked = tuple[int, float, int, float | None, float | None, int, int, str, str, str, str | None, str, Identity]
+#  request id, method, path, client address, limit outcome, denial cause, identity)
+Checked = tuple[int, float, int, float | None, float | None, int, int, str, str, str, str | None, str, str, Identity]
 
 
 @dataclass
@@ -176,6 +197,11 @@ def records_check(records: Any, *, lo: float, now: float, shift: float = 0.0) ->
             lim = ""  # not logged: no outcome to tell, nothing repaired
         else:
             lim, repaired = "", True
+        cause = rec.get("dc")
+        if cause is None:
+            cause = ""  # not logged (older gateways): no cause to tell, nothing repaired
+        elif type(cause) is not str or cause not in _CAUSES:
+            cause, repaired = "", True
         api = rec.get("api")
         if api is not None and not (type(api) is int and 0 < api <= MAX_ID):
             api, repaired = None, True
@@ -192,7 +218,7 @@ def records_check(records: Any, *, lo: float, now: float, shift: float = 0.0) ->
         if plan is not None and not (type(plan) is int and 0 < plan <= MAX_ID):
             plan, repaired = None, True
         identity = (api, app, org, sub, plan, prefix)
-        keep((position, t, status, rt, ut, bi, bo, request_id, method, path, ip, lim, identity))
+        keep((position, t, status, rt, ut, bi, bo, request_id, method, path, ip, lim, cause, identity))
         if repaired:
             repaired_records += 1
         else:

@@ -66,7 +66,7 @@ def rollups_count(counts: MinuteCounts, checked: list[Checked]) -> None:
     This loop runs for every event.
     """
     latencies, denied_outcomes = LATENCIES, DENIED_OUTCOMES
-    for _, t, status, rt, _, bi, bo, _, _, _, _, lim, identity in checked:
+    for _, t, status, rt, _, bi, bo, _, _, _, _, lim, _, identity in checked:
         second = int(t)  # t > 0, so this is the floor
         group = (second - second % _MINUTE, identity, status // 100)
         counters = counts.get(group)

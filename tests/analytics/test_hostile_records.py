@@ -46,6 +46,8 @@ SANITISED: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("path of the wrong type", {"p": {"$gt": ""}}, {"path": ""}),
     ("bad client address", {"ip": "203.0.113.9\n; DROP TABLE"}, {"client_ip": None}),
     ("unknown limit outcome", {"lim": "pwned"}, {"limit_outcome": ""}),
+    ("unknown denial cause", {"dc": "=cmd|pwned\x00"}, {"denial_cause": ""}),
+    ("denial cause not a string", {"dc": 429}, {"denial_cause": ""}),
     ("unknown application", {"app": 10**12}, {"application_id": None, "organisation_id": None}),
     ("application id as text", {"app": "1"}, {"application_id": None}),
     ("application id a boolean", {"app": True}, {"application_id": None}),

@@ -49,6 +49,7 @@ def test_the_matrix_covers_every_id_kind() -> None:
         "subscription_id",
         "key_id",
         "token_id",
+        "request_id",
     }
     assert len(ID_ROUTES) >= 19
 

@@ -6,6 +6,7 @@ import yaml
 from django.core.management import call_command
 
 from tests.api.test_access_control import API_ROUTES
+from tests.support.routes import PARAMETER
 
 
 def test_the_schema_validates_without_warnings(tmp_path: Path) -> None:
@@ -14,7 +15,7 @@ def test_the_schema_validates_without_warnings(tmp_path: Path) -> None:
     schema = yaml.safe_load(target.read_text())
     documented = set(schema["paths"])
     for route, _ in API_ROUTES:
-        path = "/" + route.replace("<int:", "{").replace("<slug:", "{").replace(">", "}")
+        path = "/" + PARAMETER.sub(r"{\1}", route)  # <int:key_id>, <str:request_id> -> {key_id}, {request_id}
         assert path in documented
 
 

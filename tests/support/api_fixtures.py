@@ -11,6 +11,7 @@ from keys.services import access_token_issue
 from portal.models import Membership, Role
 from portal.services.organisations import invitation_create
 from tests.support.problems import token_client
+from tests.support.request_log import log_request
 
 
 @pytest.fixture
@@ -55,5 +56,6 @@ def alices_things(org, owner, invitation, application, subscription, api_key, al
         "subscription_id": subscription.pk,
         "key_id": api_key[0].pk,
         "token_id": alice_token[0].pk,
+        "request_id": log_request(subscription),
         "slug": "weather",
     }

@@ -62,6 +62,7 @@ end
 function _M.send(cause, extra, headers)
     local status = CAUSES[cause][1]
     stats.inc("denied." .. cause)
+    var.pt_dc = cause -- the access log's "dc": why the request log shows this request refused
     ngx.status = status
     local h = ngx.header
     h["Content-Type"] = "application/problem+json"
@@ -82,6 +83,7 @@ function _M.from_status()
         or status == 400 and "bad-request" or "bad-gateway"
     ngx.status = CAUSES[cause][1]
     stats.inc("upstream." .. cause)
+    var.pt_dc = cause
     ngx.header["Content-Type"] = "application/problem+json"
     ngx.print(_M.body(cause))
     return ngx.exit(ngx.status)

@@ -1,0 +1,83 @@
+"""What gateways get to verify consumer JWTs locally: the public JWKS, revoked clients and revoked `jti`s (each
+only until it can no longer matter), in the snapshot and the change feed, through the real gateway API."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from gateway_sync.selectors import current_version
+from keys.models import OAuthToken
+from keys.services.clients import oauth_client_issue, oauth_client_revoke, oauth_token_revoke
+from keys.services.signing import signing_key_ensure, signing_key_rotate
+from tests.support.oauth import token_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client_pair(application: Any, subscription: Any, alice: Any) -> tuple[Any, str]:
+    return oauth_client_issue(actor=alice, application=application, name="Backend")
+
+
+def test_the_snapshot_carries_the_public_jwks_a_token_verifies_with(gateway_api, client_pair) -> None:
+    access = token_for(client_pair)
+    oauth = gateway_api.get("/gateway/v1/config").json()["oauth"]
+    assert oauth["issuer"] == settings.PORTICO_OAUTH_ISSUER and oauth["audience"] == settings.PORTICO_OAUTH_AUDIENCE
+    assert all(set(key) >= {"kid", "kty", "crv", "x", "y"} and "d" not in key for key in oauth["jwks"]["keys"])
+    claims = jwt.decode(access, KeySet.import_key_set(oauth["jwks"]), algorithms=["ES256"]).claims
+    assert claims["sub"] == client_pair[0].client_id
+    assert oauth["revoked_tokens"] == [] and oauth["revoked_clients"] == []
+
+
+def test_a_new_signing_key_reaches_the_feed_before_it_signs(gateway_api) -> None:
+    signing_key_ensure()
+    start = current_version()
+    new = signing_key_rotate()
+    changes = gateway_api.get(f"/gateway/v1/changes?after={start}").json()["changes"]
+    published = {c["id"]: c["data"] for c in changes if c["kind"] == "signing_key" and c["op"] == "upsert"}
+    assert len(published) == 2  # the new key, and the old one (still published, for its tokens)
+    assert published[new.kid]["kid"] == new.kid and "d" not in published[new.kid]
+    assert new.activates_at > timezone.now()
+
+
+def test_a_revoked_token_is_in_the_deny_list_until_its_expiry(gateway_api, client_pair) -> None:
+    token_for(client_pair)
+    record = OAuthToken.objects.get()
+    start = current_version()
+    oauth_token_revoke(token=record)
+    change = gateway_api.get(f"/gateway/v1/changes?after={start}").json()["changes"][0]
+    expected = {"jti": record.jti, "client_id": client_pair[0].client_id, "exp": int(record.expires_at.timestamp())}
+    assert (change["kind"], change["op"], change["id"], change["data"]) == (
+        "oauth_token",
+        "upsert",
+        record.jti,
+        expected,
+    )
+    assert gateway_api.get("/gateway/v1/config").json()["oauth"]["revoked_tokens"] == [expected]
+    with time_machine.travel(record.expires_at + timedelta(seconds=1)):
+        assert Client(**gateway_api.defaults).get("/gateway/v1/config").json()["oauth"]["revoked_tokens"] == []
+
+
+def test_revoking_a_client_publishes_it_and_all_its_live_tokens(gateway_api, client_pair, alice) -> None:
+    token_for(client_pair)
+    token_for(client_pair)
+    start = current_version()
+    oauth_client_revoke(actor=alice, client=client_pair[0])
+    changes = gateway_api.get(f"/gateway/v1/changes?after={start}").json()["changes"]
+    kinds = sorted(c["kind"] for c in changes)
+    assert kinds == ["oauth_client", "oauth_token", "oauth_token"]
+    client_change = next(c for c in changes if c["kind"] == "oauth_client")
+    assert client_change["id"] == client_pair[0].client_id
+    assert client_change["data"]["application_id"] == client_pair[0].application_id
+    oauth = gateway_api.get("/gateway/v1/config").json()["oauth"]
+    assert [c["client_id"] for c in oauth["revoked_clients"]] == [client_pair[0].client_id]
+    assert len(oauth["revoked_tokens"]) == 2

@@ -14,7 +14,7 @@ from rest_framework.permissions import IsAuthenticated
 from foundation.api.base import PorticoAPIView
 from foundation.api.permissions import DenyAll
 from foundation.models import AuditEvent
-from keys.models import ApiKey, PersonalAccessToken
+from keys.models import ApiKey, OAuthClient, PersonalAccessToken
 from portal.api.scoped import ScopedView
 from portal.models import Application, Invitation, Membership, Organisation, Subscription
 from tests.support.problems import assert_problem
@@ -26,7 +26,9 @@ ID_ROUTES = [(route, view) for route, view in API_ROUTES if "_id>" in route]
 
 
 @pytest.fixture
-def alices_things(org, owner, invitation, application, subscription, api_key, alice_token) -> dict[str, Any]:
+def alices_things(
+    org, owner, invitation, application, subscription, api_key, alice_token, oauth_client
+) -> dict[str, Any]:
     """One id of each kind, all belonging to alice's organisation (or to alice herself)."""
     return {
         "organisation_id": org.pk,
@@ -35,6 +37,7 @@ def alices_things(org, owner, invitation, application, subscription, api_key, al
         "application_id": application.pk,
         "subscription_id": subscription.pk,
         "key_id": api_key[0].pk,
+        "oauth_client_id": oauth_client[0].pk,
         "token_id": alice_token[0].pk,
         "slug": "weather",
     }
@@ -50,6 +53,7 @@ def _snapshot() -> list[Any]:
         list(Subscription.objects.values_list("id", "plan_id", "status")),
         list(ApiKey.objects.values_list("id", "name", "status", "expires_at", "allowed_cidrs")),
         list(PersonalAccessToken.objects.values_list("id", "revoked_at")),
+        list(OAuthClient.objects.order_by("id").values_list("id", "name", "secret_digest", "revoked_at")),
         AuditEvent.objects.count(),
     ]
 
@@ -64,6 +68,7 @@ def test_the_matrix_covers_every_id_kind() -> None:
         "subscription_id",
         "key_id",
         "token_id",
+        "oauth_client_id",
     }
     assert len(ID_ROUTES) >= 19
 

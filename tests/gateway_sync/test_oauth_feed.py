@@ -4,7 +4,6 @@ only until it can no longer matter), in the snapshot and the change feed, throug
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 import time_machine
@@ -16,25 +15,20 @@ from joserfc.jwk import KeySet
 
 from gateway_sync.selectors import current_version
 from keys.models import OAuthToken
-from keys.services.clients import oauth_client_issue, oauth_client_revoke, oauth_token_revoke
+from keys.services.clients import oauth_client_revoke, oauth_token_revoke
 from keys.services.signing import signing_key_ensure, signing_key_rotate
 from tests.support.oauth import token_for
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def client_pair(application: Any, subscription: Any, alice: Any) -> tuple[Any, str]:
-    return oauth_client_issue(actor=alice, application=application, name="Backend")
-
-
-def test_the_snapshot_carries_the_public_jwks_a_token_verifies_with(gateway_api, client_pair) -> None:
-    access = token_for(client_pair)
+def test_the_snapshot_carries_the_public_jwks_a_token_verifies_with(gateway_api, oauth_client) -> None:
+    access = token_for(oauth_client)
     oauth = gateway_api.get("/gateway/v1/config").json()["oauth"]
     assert oauth["issuer"] == settings.PORTICO_OAUTH_ISSUER and oauth["audience"] == settings.PORTICO_OAUTH_AUDIENCE
     assert all(set(key) >= {"kid", "kty", "crv", "x", "y"} and "d" not in key for key in oauth["jwks"]["keys"])
     claims = jwt.decode(access, KeySet.import_key_set(oauth["jwks"]), algorithms=["ES256"]).claims
-    assert claims["sub"] == client_pair[0].client_id
+    assert claims["sub"] == oauth_client[0].client_id
     assert oauth["revoked_tokens"] == [] and oauth["revoked_clients"] == []
 
 
@@ -49,13 +43,13 @@ def test_a_new_signing_key_reaches_the_feed_before_it_signs(gateway_api) -> None
     assert new.activates_at > timezone.now()
 
 
-def test_a_revoked_token_is_in_the_deny_list_until_its_expiry(gateway_api, client_pair) -> None:
-    token_for(client_pair)
+def test_a_revoked_token_is_in_the_deny_list_until_its_expiry(gateway_api, oauth_client) -> None:
+    token_for(oauth_client)
     record = OAuthToken.objects.get()
     start = current_version()
     oauth_token_revoke(token=record)
     change = gateway_api.get(f"/gateway/v1/changes?after={start}").json()["changes"][0]
-    expected = {"jti": record.jti, "client_id": client_pair[0].client_id, "exp": int(record.expires_at.timestamp())}
+    expected = {"jti": record.jti, "client_id": oauth_client[0].client_id, "exp": int(record.expires_at.timestamp())}
     assert (change["kind"], change["op"], change["id"], change["data"]) == (
         "oauth_token",
         "upsert",
@@ -67,17 +61,17 @@ def test_a_revoked_token_is_in_the_deny_list_until_its_expiry(gateway_api, clien
         assert Client(**gateway_api.defaults).get("/gateway/v1/config").json()["oauth"]["revoked_tokens"] == []
 
 
-def test_revoking_a_client_publishes_it_and_all_its_live_tokens(gateway_api, client_pair, alice) -> None:
-    token_for(client_pair)
-    token_for(client_pair)
+def test_revoking_a_client_publishes_it_and_all_its_live_tokens(gateway_api, oauth_client, alice) -> None:
+    token_for(oauth_client)
+    token_for(oauth_client)
     start = current_version()
-    oauth_client_revoke(actor=alice, client=client_pair[0])
+    oauth_client_revoke(actor=alice, client=oauth_client[0])
     changes = gateway_api.get(f"/gateway/v1/changes?after={start}").json()["changes"]
     kinds = sorted(c["kind"] for c in changes)
     assert kinds == ["oauth_client", "oauth_token", "oauth_token"]
     client_change = next(c for c in changes if c["kind"] == "oauth_client")
-    assert client_change["id"] == client_pair[0].client_id
-    assert client_change["data"]["application_id"] == client_pair[0].application_id
+    assert client_change["id"] == oauth_client[0].client_id
+    assert client_change["data"]["application_id"] == oauth_client[0].application_id
     oauth = gateway_api.get("/gateway/v1/config").json()["oauth"]
-    assert [c["client_id"] for c in oauth["revoked_clients"]] == [client_pair[0].client_id]
+    assert [c["client_id"] for c in oauth["revoked_clients"]] == [oauth_client[0].client_id]
     assert len(oauth["revoked_tokens"]) == 2

@@ -18,7 +18,6 @@ from joserfc import jws
 from gateway_sync import secrets as secret_box
 from gateway_sync.models import ConfigChange
 from keys.models import SigningKey
-from keys.services.clients import oauth_client_issue
 from keys.services.signing import signing_key_ensure, signing_key_rotate, signing_keys_prune, signing_keys_rotate_due
 from keys.tasks import rotate_signing_keys
 from tests.support.oauth import basic, token_for
@@ -26,11 +25,6 @@ from tests.support.oauth import basic, token_for
 pytestmark = pytest.mark.django_db
 PUBLISH = timedelta(seconds=settings.PORTICO_OAUTH_KEY_PUBLISH_SECONDS)
 OVERLAP = timedelta(seconds=settings.PORTICO_OAUTH_MAX_TOKEN_LIFETIME)
-
-
-@pytest.fixture
-def client_pair(application: Any, subscription: Any, alice: Any) -> tuple[Any, str]:
-    return oauth_client_issue(actor=alice, application=application, name="Backend")
 
 
 def _kids() -> set[str]:
@@ -59,7 +53,7 @@ def test_the_private_key_is_stored_encrypted(db) -> None:
 
 
 def test_a_rotated_key_is_published_before_it_signs_and_the_old_one_stays_until_its_tokens_expire(
-    client_pair, free_plan
+    oauth_client, free_plan
 ) -> None:
     free_plan.access_token_lifetime_seconds = settings.PORTICO_OAUTH_MAX_TOKEN_LIFETIME  # the longest-lived tokens
     free_plan.save()
@@ -69,16 +63,16 @@ def test_a_rotated_key_is_published_before_it_signs_and_the_old_one_stays_until_
     upsert = ConfigChange.objects.get(kind=ConfigChange.Kind.SIGNING_KEY, object_id=new.kid, op="upsert")
     assert "d" not in upsert.data and upsert.data["kid"] == new.kid
     assert _kids() == {old.kid, new.kid}
-    assert _kid_of(token_for(client_pair)) == old.kid  # the new key is not signing yet
+    assert _kid_of(token_for(oauth_client)) == old.kid  # the new key is not signing yet
     with time_machine.travel(start + PUBLISH + timedelta(seconds=1)):
         last_old_token_time = start + PUBLISH - timedelta(seconds=1)
-        assert _kid_of(token_for(client_pair)) == new.kid
+        assert _kid_of(token_for(oauth_client)) == new.kid
         assert _kids() == {old.kid, new.kid}
     with time_machine.travel(last_old_token_time):
-        old_token = token_for(client_pair)
+        old_token = token_for(oauth_client)
     with time_machine.travel(start + PUBLISH + OVERLAP - timedelta(seconds=5)):
         assert _kids() == {old.kid, new.kid}
-        assert _active(client_pair, old_token)  # verified with the old key, still published
+        assert _active(oauth_client, old_token)  # verified with the old key, still published
     with time_machine.travel(start + PUBLISH + OVERLAP + timedelta(seconds=1)):
         assert _kids() == {new.kid}
         assert signing_keys_prune() == 1
@@ -86,16 +80,16 @@ def test_a_rotated_key_is_published_before_it_signs_and_the_old_one_stays_until_
     assert ConfigChange.objects.filter(kind="signing_key", object_id=old.kid, op="delete").exists()
 
 
-def test_an_emergency_rotation_withdraws_the_leaked_key_at_once(client_pair) -> None:
+def test_an_emergency_rotation_withdraws_the_leaked_key_at_once(oauth_client) -> None:
     leaked = signing_key_ensure()
-    token = token_for(client_pair)
-    assert _active(client_pair, token)
+    token = token_for(oauth_client)
+    assert _active(oauth_client, token)
     out = StringIO()
     call_command("rotate_signing_key", "--emergency", stdout=out)
     assert "New signing key" in out.getvalue()
     assert leaked.kid not in _kids()
-    assert not _active(client_pair, token)
-    assert _kid_of(token_for(client_pair)) != leaked.kid
+    assert not _active(oauth_client, token)
+    assert _kid_of(token_for(oauth_client)) != leaked.kid
     assert ConfigChange.objects.filter(kind="signing_key", object_id=leaked.kid, op="delete").exists()
 
 

@@ -24,12 +24,6 @@ from tests.support.oauth import basic, token_for
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def client_pair(application: Any, subscription: Any, alice: Any) -> tuple[Any, str]:
-    """An OAuth client of alice's application (subscribed to `weather`) and its one-time secret."""
-    return oauth_client_issue(actor=alice, application=application, name="Backend")
-
-
 def _token(pair: tuple[Any, str], **data: str) -> Any:
     client, secret = pair
     return Client().post(
@@ -37,8 +31,8 @@ def _token(pair: tuple[Any, str], **data: str) -> Any:
     )
 
 
-def test_client_credentials_grant_issues_a_jwt_that_verifies_against_the_jwks(client_pair, application) -> None:
-    response = _token(client_pair, scope="weather")
+def test_client_credentials_grant_issues_a_jwt_that_verifies_against_the_jwks(oauth_client, application) -> None:
+    response = _token(oauth_client, scope="weather")
     assert response.status_code == 200, response.content
     assert response["Cache-Control"] == "no-store"
     body = response.json()
@@ -48,27 +42,27 @@ def test_client_credentials_grant_issues_a_jwt_that_verifies_against_the_jwks(cl
     token = jwt.decode(body["access_token"], KeySet.import_key_set(jwks), algorithms=["ES256"])
     claims = token.claims
     assert token.header["alg"] == "ES256" and token.header["kid"] in {key["kid"] for key in jwks["keys"]}
-    assert claims["sub"] == client_pair[0].client_id
+    assert claims["sub"] == oauth_client[0].client_id
     assert claims["aud"] == "portico-gateway" and claims["iss"] == settings.PORTICO_OAUTH_ISSUER
     assert claims["exp"] - claims["iat"] == 900
     assert claims["scope"] == "weather" and claims["application_id"] == application.pk
-    assert OAuthToken.objects.filter(jti=claims["jti"], client=client_pair[0]).exists()
+    assert OAuthToken.objects.filter(jti=claims["jti"], client=oauth_client[0]).exists()
 
 
-def test_no_scope_asked_means_every_subscribed_api(client_pair) -> None:
-    assert _token(client_pair).json()["scope"] == "weather"
+def test_no_scope_asked_means_every_subscribed_api(oauth_client) -> None:
+    assert _token(oauth_client).json()["scope"] == "weather"
 
 
-def test_a_scope_outside_the_subscriptions_is_invalid_scope(client_pair) -> None:
+def test_a_scope_outside_the_subscriptions_is_invalid_scope(oauth_client) -> None:
     ApiFactory(name="Maps", slug="maps", path_prefix="/maps")
-    response = _token(client_pair, scope="weather maps")
+    response = _token(oauth_client, scope="weather maps")
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_scope"
     assert not OAuthToken.objects.exists()
 
 
-def test_a_wrong_secret_is_invalid_client(client_pair) -> None:
-    client, secret = client_pair
+def test_a_wrong_secret_is_invalid_client(oauth_client) -> None:
+    client, secret = oauth_client
     response = _token((client, secret[:-7] + "0000000"))
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
     response = Client().post(
@@ -77,21 +71,21 @@ def test_a_wrong_secret_is_invalid_client(client_pair) -> None:
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
 
 
-def test_credentials_in_the_body_work_too(client_pair) -> None:
-    client, secret = client_pair
+def test_credentials_in_the_body_work_too(oauth_client) -> None:
+    client, secret = oauth_client
     response = Client().post(
         "/oauth/token", {"grant_type": "client_credentials", "client_id": client.client_id, "client_secret": secret}
     )
     assert response.status_code == 200
 
 
-def test_a_revoked_client_is_refused(client_pair, alice) -> None:
-    oauth_client_revoke(actor=alice, client=client_pair[0])
-    assert _token(client_pair).status_code == 401
+def test_a_revoked_client_is_refused(oauth_client, alice) -> None:
+    oauth_client_revoke(actor=alice, client=oauth_client[0])
+    assert _token(oauth_client).status_code == 401
 
 
-def test_a_rotated_secret_works_during_the_grace_period_only(client_pair, alice) -> None:
-    client, old_secret = client_pair
+def test_a_rotated_secret_works_during_the_grace_period_only(oauth_client, alice) -> None:
+    client, old_secret = oauth_client
     _, new_secret = oauth_client_rotate(actor=alice, client=client, grace=timedelta(hours=1))
     assert _token((client, old_secret)).status_code == 200
     assert _token((client, new_secret)).status_code == 200
@@ -100,24 +94,24 @@ def test_a_rotated_secret_works_during_the_grace_period_only(client_pair, alice)
         assert _token((client, new_secret)).status_code == 200
 
 
-def test_the_plan_sets_the_token_lifetime(client_pair, free_plan) -> None:
+def test_the_plan_sets_the_token_lifetime(oauth_client, free_plan) -> None:
     free_plan.access_token_lifetime_seconds = 120
     free_plan.save()
-    assert _token(client_pair).json()["expires_in"] == 120
+    assert _token(oauth_client).json()["expires_in"] == 120
 
 
-def test_gateway_clients_cannot_use_the_consumer_endpoint_nor_consumers_the_gateway_one(client_pair) -> None:
-    client, secret = client_pair
+def test_gateway_clients_cannot_use_the_consumer_endpoint_nor_consumers_the_gateway_one(oauth_client) -> None:
+    client, secret = oauth_client
     gateway_style = Client().post("/o/token/", {"grant_type": "client_credentials"}, **basic(client.client_id, secret))
     assert gateway_style.status_code == 401
-    access = _token(client_pair).json()["access_token"]
+    access = _token(oauth_client).json()["access_token"]
     pulled = Client().get("/gateway/v1/config", HTTP_AUTHORIZATION=f"Bearer {access}")
     assert pulled.status_code == 401
 
 
-def test_introspection_answers_for_the_clients_own_tokens_only(client_pair, application, alice) -> None:
-    access = token_for(client_pair)
-    client, secret = client_pair
+def test_introspection_answers_for_the_clients_own_tokens_only(oauth_client, application, alice) -> None:
+    access = token_for(oauth_client)
+    client, secret = oauth_client
     own = Client().post("/oauth/introspect", {"token": access}, **basic(client.client_id, secret))
     assert own.status_code == 200
     assert own.json()["active"] is True and own.json()["sub"] == client.client_id
@@ -128,9 +122,9 @@ def test_introspection_answers_for_the_clients_own_tokens_only(client_pair, appl
     assert unauthenticated.status_code == 401
 
 
-def test_revoking_an_own_token_makes_it_inactive_and_puts_its_jti_in_the_feed(client_pair) -> None:
-    access = token_for(client_pair)
-    client, secret = client_pair
+def test_revoking_an_own_token_makes_it_inactive_and_puts_its_jti_in_the_feed(oauth_client) -> None:
+    access = token_for(oauth_client)
+    client, secret = oauth_client
     jti = jwt.decode(access, KeySet.import_key_set(Client().get("/oauth/jwks.json").json())).claims["jti"]
     revoked = Client().post("/oauth/revoke", {"token": access}, **basic(client.client_id, secret))
     assert revoked.status_code == 200
@@ -141,21 +135,21 @@ def test_revoking_an_own_token_makes_it_inactive_and_puts_its_jti_in_the_feed(cl
     assert change.data["exp"] == int(OAuthToken.objects.get(jti=jti).expires_at.timestamp())
 
 
-def test_another_client_cannot_revoke_a_token(client_pair, application, alice) -> None:
-    access = token_for(client_pair)
+def test_another_client_cannot_revoke_a_token(oauth_client, application, alice) -> None:
+    access = token_for(oauth_client)
     other, other_secret = oauth_client_issue(actor=alice, application=application, name="Other")
     Client().post("/oauth/revoke", {"token": access}, **basic(other.client_id, other_secret))
     assert OAuthToken.objects.get().revoked_at is None
 
 
-def test_the_grant_needs_a_post_with_client_credentials(client_pair) -> None:
+def test_the_grant_needs_a_post_with_client_credentials(oauth_client) -> None:
     assert Client().get("/oauth/token").status_code == 405
-    client, secret = client_pair
+    client, secret = oauth_client
     response = Client().post("/oauth/token", {"grant_type": "password"}, **basic(client.client_id, secret))
     assert response.status_code == 400 and response.json()["error"] == "unsupported_grant_type"
 
 
-def test_a_subscription_on_a_second_api_widens_the_scopes(client_pair, application, alice) -> None:
+def test_a_subscription_on_a_second_api_widens_the_scopes(oauth_client, application, alice) -> None:
     maps = ApiFactory(name="Maps", slug="maps", path_prefix="/maps")
     subscription_create(actor=alice, application=application, plan=PlanFactory(api=maps, slug="free"))
-    assert _token(client_pair, scope="maps weather").json()["scope"] == "maps weather"
+    assert _token(oauth_client, scope="maps weather").json()["scope"] == "maps weather"

@@ -40,7 +40,7 @@ def owner(org: Any, alice: Any) -> Membership:
 
 
 @pytest.fixture
-def alices_things(org, owner, application, subscription, api_key, alice_token) -> dict[str, Any]:
+def alices_things(org, owner, application, subscription, api_key, alice_token, oauth_client) -> dict[str, Any]:
     """One id of each kind, all belonging to alice's organisation (or to alice herself)."""
     invitation = invitation_create(membership=owner, email="dave@example.com", role=Role.MEMBER)
     return {
@@ -50,6 +50,7 @@ def alices_things(org, owner, application, subscription, api_key, alice_token) -
         "application_id": application.pk,
         "subscription_id": subscription.pk,
         "key_id": api_key[0].pk,
+        "oauth_client_id": oauth_client[0].pk,
         "token_id": alice_token[0].pk,
         "slug": "weather",
     }

@@ -258,8 +258,9 @@ def client_revoke(request: HttpRequest, oauth_client_id: int) -> HttpResponse:
         "portal/confirm.html",
         {
             "title": f"Revoke {client.name}?",
-            "message": f"{client.client_id} can no longer get tokens, and the tokens it holds are refused from now "
-            "on. This cannot be undone; to replace a secret without downtime, rotate it instead.",
+            # Named by its name and masked secret: the long client id would not wrap on a phone.
+            "message": f"{client.name} ({client.masked_secret}) can no longer get tokens, and the tokens it holds "
+            "are refused from now on. This cannot be undone; to replace a secret without downtime, rotate it instead.",
             "confirm_label": "Revoke client",
             "cancel_url": detail_url,
             "danger": True,

@@ -31,6 +31,7 @@ def _token(pair: tuple[Any, str], **data: str) -> Any:
     )
 
 
+@pytest.mark.smoke
 def test_client_credentials_grant_issues_a_jwt_that_verifies_against_the_jwks(oauth_client, application) -> None:
     response = _token(oauth_client, scope="weather")
     assert response.status_code == 200, response.content

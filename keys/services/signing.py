@@ -13,6 +13,7 @@ both waits: the new key signs at once and the old key leaves the JWKS, so its to
 from __future__ import annotations
 
 import functools
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from gateway_sync import changes as config_changes
 from gateway_sync import secrets as secret_box
 from keys.models import SigningKey
 
+logger = logging.getLogger(__name__)
 ALGORITHM = "ES256"
 CURVE = "P-256"
 JWS_TYP = "at+jwt"  # RFC 9068: a JWT access token, so it cannot be confused with an ID token
@@ -54,14 +56,17 @@ def _private_key(kid: str, encrypted: str) -> ECKey:
 
 
 @transaction.atomic
-def signing_key_rotate(*, actor: Any = None, emergency: bool = False) -> SigningKey:
-    """Create the next signing key; the current one retires when it activates (see the module docstring)."""
+def signing_key_rotate(*, actor: Any = None, emergency: bool = False, immediate: bool = False) -> SigningKey:
+    """Create the next signing key; the current one retires when it activates (see the module docstring).
+
+    `immediate`: the new key signs at once because the current one cannot (its private half is unreadable); the
+    old keys stay published for the tokens they signed. `emergency` also withdraws them at once.
+    """
     now = timezone.now()
     current = list(SigningKey.objects.select_for_update().filter(retires_at__isnull=True))
-    activates_at = (
-        now if emergency or not current else now + timedelta(seconds=settings.PORTICO_OAUTH_KEY_PUBLISH_SECONDS)
-    )
-    if not emergency and SigningKey.objects.filter(activates_at__gt=now).exists():
+    at_once = emergency or immediate or not current
+    activates_at = now if at_once else now + timedelta(seconds=settings.PORTICO_OAUTH_KEY_PUBLISH_SECONDS)
+    if not at_once and SigningKey.objects.filter(activates_at__gt=now).exists():
         raise Conflict("A rotation is already under way: the next key is published but not signing yet.")
     new = _new_key(activates_at=activates_at)
     overlap = timedelta(0) if emergency else timedelta(seconds=settings.PORTICO_OAUTH_MAX_TOKEN_LIFETIME)
@@ -73,7 +78,7 @@ def signing_key_rotate(*, actor: Any = None, emergency: bool = False) -> Signing
         action="signing_key.rotated",
         actor=actor,
         target=new,
-        data={"kid": new.kid, "retired": [old.kid for old in current], "emergency": emergency},
+        data={"kid": new.kid, "retired": [old.kid for old in current], "emergency": emergency, "immediate": at_once},
     )
     config_changes.record_signing_keys([*(old.kid for old in current), new.kid])
     return new
@@ -114,8 +119,16 @@ def jwks() -> dict[str, Any]:
 def sign(claims: dict[str, Any]) -> str:
     """A compact JWS of `claims` with the current signing key."""
     key = signing_key_ensure()
+    try:
+        private = _private_key(key.kid, key.private_key_encrypted)
+    except ValueError:
+        # The secrets key changed since this key was made, so it can never sign again: replace it now rather than
+        # fail every token request. Its public half stays published for the tokens it already signed.
+        logger.error("signing key %s cannot be decrypted with the configured secrets key; replacing it", key.kid)
+        key = signing_key_rotate(immediate=True)
+        private = _private_key(key.kid, key.private_key_encrypted)
     header = {"alg": key.algorithm, "kid": key.kid, "typ": JWS_TYP}
-    return jwt.encode(header, claims, _private_key(key.kid, key.private_key_encrypted), algorithms=[key.algorithm])
+    return jwt.encode(header, claims, private, algorithms=[key.algorithm])
 
 
 def verify(token: str, *, now: datetime | None = None) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from gateway_sync.models import ConfigChange
 from gateway_sync.selectors import current_version
 from keys.models import OAuthToken
 from keys.services.clients import oauth_client_revoke, oauth_token_revoke
@@ -75,3 +76,13 @@ def test_revoking_a_client_publishes_it_and_all_its_live_tokens(gateway_api, oau
     oauth = gateway_api.get("/gateway/v1/config").json()["oauth"]
     assert [c["client_id"] for c in oauth["revoked_clients"]] == [oauth_client[0].client_id]
     assert len(oauth["revoked_tokens"]) == 2
+
+
+def test_deleting_an_application_revokes_its_clients_tokens_at_the_edge(alice_api, oauth_client, application) -> None:
+    token_for(oauth_client)
+    jti = OAuthToken.objects.get().jti
+    start = current_version()
+    assert alice_api.delete(f"/api/v1/applications/{application.pk}/").status_code == 204
+    changes = ConfigChange.objects.filter(version__gt=start)
+    assert changes.filter(kind="oauth_token", object_id=jti).exists()
+    assert changes.filter(kind="oauth_client", object_id=oauth_client[0].client_id).exists()

@@ -107,3 +107,12 @@ def test_a_second_rotation_waits_for_the_first_to_activate(db) -> None:
     signing_key_rotate()
     with pytest.raises(Exception, match="already under way"):
         signing_key_rotate()
+
+
+def test_a_key_unreadable_after_the_secrets_key_changed_is_replaced_not_a_500(oauth_client, settings) -> None:
+    old = signing_key_ensure()
+    settings.PORTICO_SECRETS_KEY = "a-new-secrets-key-after-an-incident"
+    token = token_for(oauth_client)
+    assert _kid_of(token) != old.kid
+    assert _kids() == {old.kid, _kid_of(token)}  # the old public key still verifies the tokens it signed
+    assert _active(oauth_client, token)

@@ -44,7 +44,7 @@ lint: setup-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/bandit -q -c pyproject.toml -b .bandit-baseline.json -r foundation portal keys analytics gateway_sync config gateway
-	$(VENV)/bin/mypy foundation/ portal/services/ portal/selectors.py keys/services.py keys/selectors.py keys/tokens.py \
+	$(VENV)/bin/mypy foundation/ portal/services/ portal/selectors.py keys/services/ keys/selectors.py keys/tokens.py \
 		gateway_sync/services.py gateway_sync/changes.py gateway_sync/selectors.py gateway_sync/scopes.py \
 		gateway_sync/secrets.py gateway_sync/admin_client.py analytics/
 

@@ -271,6 +271,17 @@ OAUTH2_PROVIDER = {
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if not DEBUG else ["https", "http"],
 }
 
+# --- OAuth2 for API consumers (keys: client credentials, JWT access tokens, docs/oauth.md) ---
+PORTICO_MAX_OAUTH_CLIENTS_PER_APPLICATION = _positive_int("PORTICO_MAX_OAUTH_CLIENTS_PER_APPLICATION", 3)
+PORTICO_OAUTH_ISSUER = env.str("PORTICO_OAUTH_ISSUER", default=PORTICO_SITE_URL).rstrip("/")
+PORTICO_OAUTH_AUDIENCE = env.str("PORTICO_OAUTH_AUDIENCE", default="portico-gateway")
+PORTICO_OAUTH_TOKEN_LIFETIME = _positive_int("PORTICO_OAUTH_TOKEN_LIFETIME", 900)
+# The longest lifetime any plan may give: a retired signing key stays in the JWKS this long after its last use.
+PORTICO_OAUTH_MAX_TOKEN_LIFETIME = _positive_int("PORTICO_OAUTH_MAX_TOKEN_LIFETIME", 3600)
+# A new signing key is published this long before it signs, so every gateway has it before its first token.
+PORTICO_OAUTH_KEY_PUBLISH_SECONDS = _positive_int("PORTICO_OAUTH_KEY_PUBLISH_SECONDS", 300)
+PORTICO_OAUTH_KEY_MAX_AGE_DAYS = _positive_int("PORTICO_OAUTH_KEY_MAX_AGE_DAYS", 30)
+
 # --- Celery: reliable by default (STYLE 13) ---
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
@@ -403,3 +414,8 @@ structlog.configure(
     logger_factory=structlog.stdlib.LoggerFactory(),
     cache_logger_on_first_use=True,
 )
+
+CELERY_BEAT_SCHEDULE |= {
+    "oauth-rotate-signing-keys": {"task": "keys.tasks.rotate_signing_keys", "schedule": 3600.0},
+    "oauth-prune-tokens": {"task": "keys.tasks.prune_oauth_tokens", "schedule": 3600.0},
+}

@@ -10,6 +10,7 @@ from oauth2_provider.views import TokenView
 
 from foundation.errors import pages as error_pages
 from foundation.health import liveness, redis_client
+from keys.api import oauth as consumer_oauth
 
 
 class FaviconView(RedirectView):
@@ -29,6 +30,17 @@ class FaviconView(RedirectView):
 # URIs of their choosing, run authorization and device flows against other users, and advertise all of that.
 oauth2_urls = ([path("token/", TokenView.as_view(), name="token")], "oauth2_provider")
 
+# OAuth2 for API consumers (docs/oauth.md): their own token endpoint, apart from the gateways' /o/token/.
+consumer_oauth_urls = (
+    [
+        path("token", consumer_oauth.ConsumerTokenView.as_view(), name="token"),
+        path("introspect", consumer_oauth.ConsumerIntrospectView.as_view(), name="introspect"),
+        path("revoke", consumer_oauth.ConsumerRevokeView.as_view(), name="revoke"),
+        path("jwks.json", consumer_oauth.jwks_view, name="jwks"),
+    ],
+    "consumer_oauth",
+)
+
 urlpatterns = [
     path("favicon.ico", FaviconView.as_view(), name="favicon"),
     path("", include("portal.urls")),
@@ -43,6 +55,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("o/", include(oauth2_urls)),
+    path("oauth/", include(consumer_oauth_urls)),
     path("gateway/v1/", include("gateway_sync.api.urls")),
     path("admin/", admin.site.urls),
     path("healthz", liveness, name="healthz"),

@@ -18,7 +18,7 @@ from gateway_sync import snapshot
 from gateway_sync.models import ConfigChange, FeedState
 from gateway_sync.selectors import current_version
 from gateway_sync.tasks import enqueue_push
-from keys.models import ApiKey
+from keys.models import ApiKey, OAuthClient, OAuthToken, SigningKey
 from portal.models import Api, Organisation, Plan, Subscription
 
 
@@ -127,3 +127,37 @@ def record_organisation(organisation: Organisation) -> None:
     now = timezone.now()
     record_keys(ApiKey.objects.usable_at(now).filter(application__organisation=organisation))
     record_subscriptions(Subscription.objects.live().filter(application__organisation=organisation))
+
+
+def record_signing_keys(kids: Iterable[str]) -> None:
+    """Publish signing keys (public JWK) while they are in the JWKS, and their removal once they leave it."""
+    kids = sorted(set(kids))
+    if not kids:
+        return
+    published = {
+        key["kid"]: key
+        for key in SigningKey.objects.published_at(timezone.now())
+        .filter(kid__in=kids)
+        .values_list("public_jwk", flat=True)
+    }
+    _record(
+        [
+            (ConfigChange.Kind.SIGNING_KEY, ConfigChange.Op.UPSERT, kid, published[kid])
+            if kid in published
+            else (ConfigChange.Kind.SIGNING_KEY, ConfigChange.Op.DELETE, kid, None)
+            for kid in kids
+        ]
+    )
+
+
+def record_revoked_tokens(tokens: Iterable[OAuthToken]) -> None:
+    """Add revoked JWTs to the gateways' deny-list; each entry carries the token's `exp`, after which it is moot."""
+    ids = [token.pk for token in tokens]
+    entries = snapshot.revoked_token_entries(OAuthToken.objects.revoked_alive_at(timezone.now()).filter(pk__in=ids))
+    _record([(ConfigChange.Kind.OAUTH_TOKEN, ConfigChange.Op.UPSERT, e["jti"], e) for e in entries])
+
+
+def record_revoked_client(client: OAuthClient) -> None:
+    """A revoked client: gateways refuse every token whose `sub` it is, until the longest lifetime has passed."""
+    entries = snapshot.revoked_client_entries(OAuthClient.objects.filter(pk=client.pk), timezone.now())
+    _record([(ConfigChange.Kind.OAUTH_CLIENT, ConfigChange.Op.UPSERT, e["client_id"], e) for e in entries])

@@ -86,15 +86,20 @@ class ConfigChange(models.Model):
         API = "api", "API"
         PLAN = "plan", "Plan"
         SUBSCRIPTION = "subscription", "Subscription"
+        SIGNING_KEY = "signing_key", "JWT signing key (public JWK)"
+        OAUTH_CLIENT = "oauth_client", "Revoked OAuth client"
+        OAUTH_TOKEN = "oauth_token", "Revoked OAuth access token"
 
     class Op(models.TextChoices):
         UPSERT = "upsert", "Upsert"
         DELETE = "delete", "Delete"
 
+    TEXT_IDS = frozenset({Kind.KEY, Kind.SIGNING_KEY, Kind.OAUTH_CLIENT, Kind.OAUTH_TOKEN})
+
     version = models.BigIntegerField(primary_key=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     op = models.CharField(max_length=8, choices=Op.choices)
-    # Key digest for keys, the integer id (as text) otherwise.
+    # Key digest for keys, `kid`, `client_id` or `jti` for the OAuth kinds, the integer id (as text) otherwise.
     object_id = models.CharField(max_length=64)
     data = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -107,5 +112,5 @@ class ConfigChange(models.Model):
 
     def as_delta(self) -> dict[str, object]:
         """The change as the gateway protocol's delta entry (docs/gateway-protocol.md §3)."""
-        object_id: str | int = self.object_id if self.kind == self.Kind.KEY else int(self.object_id)
+        object_id: str | int = self.object_id if self.kind in self.TEXT_IDS else int(self.object_id)
         return {"version": self.version, "kind": self.kind, "op": self.op, "id": object_id, "data": self.data}

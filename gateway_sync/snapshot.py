@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +16,7 @@ from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from keys.models import ApiKey
+from keys.models import ApiKey, OAuthClient, OAuthToken, SigningKey
 from portal.models import Api, Organisation, Plan, Subscription
 
 
@@ -160,6 +160,38 @@ def plan_entries(plans: QuerySet[Plan]) -> list[dict[str, Any]]:
     return [plan_entry(plan) for plan in plans.order_by("id").values(*_PLAN_FIELDS)]
 
 
+def signing_key_entries(now: datetime) -> list[dict[str, Any]]:
+    """Public JWKs of the published signing keys (never a private parameter: only `public_jwk` is read)."""
+    return list(SigningKey.objects.published_at(now).values_list("public_jwk", flat=True))
+
+
+def revoked_token_entries(tokens: QuerySet[OAuthToken]) -> list[dict[str, Any]]:
+    """Revoked JWTs by `jti`, with their `exp`: a gateway keeps each only until then."""
+    rows = tokens.order_by("expires_at", "jti").values_list("jti", "client__client_id", "expires_at")
+    return [{"jti": jti, "client_id": client_id, "exp": _epoch(exp)} for jti, client_id, exp in rows]
+
+
+def revoked_client_entries(clients: QuerySet[OAuthClient], now: datetime) -> list[dict[str, Any]]:
+    """Revoked clients whose tokens may still be unexpired (revoked less than the longest lifetime ago)."""
+    lifetime = timedelta(seconds=settings.PORTICO_OAUTH_MAX_TOKEN_LIFETIME)
+    rows = clients.filter(revoked_at__gt=now - lifetime).order_by("id")
+    return [
+        {"client_id": client_id, "application_id": application_id, "until": _epoch(revoked_at + lifetime)}
+        for client_id, application_id, revoked_at in rows.values_list("client_id", "application_id", "revoked_at")
+    ]
+
+
+def oauth_entry(now: datetime) -> dict[str, Any]:
+    """What a gateway needs to verify consumer JWTs locally (docs/gateway-protocol.md, "OAuth2 access tokens")."""
+    return {
+        "issuer": settings.PORTICO_OAUTH_ISSUER,
+        "audience": settings.PORTICO_OAUTH_AUDIENCE,
+        "jwks": {"keys": signing_key_entries(now)},
+        "revoked_clients": revoked_client_entries(OAuthClient.objects.filter(revoked_at__isnull=False), now),
+        "revoked_tokens": revoked_token_entries(OAuthToken.objects.revoked_alive_at(now)),
+    }
+
+
 def build_snapshot(*, version: int) -> dict[str, Any]:
     """Everything a gateway enforces. Suspended organisations and dead keys are simply absent."""
     now = timezone.now()
@@ -170,4 +202,5 @@ def build_snapshot(*, version: int) -> dict[str, Any]:
         "plans": plan_entries(Plan.objects.all()),
         "subscriptions": subscription_entries(enforced_subscriptions()),
         "keys": key_entries(enforced_keys(now)),
+        "oauth": oauth_entry(now),
     }

@@ -11,7 +11,8 @@ from django.http import HttpRequest
 
 from foundation.admin import AuditedModelAdmin, run_per_object
 from keys import services
-from keys.models import ApiKey, PersonalAccessToken
+from keys.models import ApiKey, OAuthClient, PersonalAccessToken, SigningKey
+from keys.services import clients as client_services
 
 
 @admin.register(ApiKey)
@@ -82,3 +83,59 @@ class PersonalAccessTokenAdmin(AuditedModelAdmin):
             lambda token: services.access_token_revoke_by_staff(staff=request.user, token=token),
             "Revoked",
         )
+
+
+@admin.register(OAuthClient)
+class OAuthClientAdmin(AuditedModelAdmin):
+    """Staff revoke a leaked client here (with its tokens); secrets and digests are never shown."""
+
+    list_display = ["name", "client_id", "application", "masked_secret", "created_at", "revoked_at", "last_used_at"]
+    search_fields = ["name", "client_id", "application__name", "application__organisation__name"]
+    list_select_related = ["application"]
+    fields = [
+        "application",
+        "name",
+        "client_id",
+        "masked_secret",
+        "created_at",
+        "created_by",
+        "rotated_at",
+        "previous_secret_expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a secret made here could not be shown to its owner
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: the revocation reaches the gateways, a deleted row would not
+
+    @admin.action(description="Revoke selected clients and their tokens now")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[OAuthClient]) -> None:
+        run_per_object(
+            request,
+            queryset,
+            lambda client: client_services.oauth_client_revoke(actor=request.user, client=client),
+            "Revoked",
+        )
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(AuditedModelAdmin):
+    """Read-only: keys are made and retired by `rotate_signing_key` and the schedule (docs/oauth.md)."""
+
+    list_display = ["kid", "algorithm", "created_at", "activates_at", "retires_at", "published_until"]
+    fields = ["kid", "algorithm", "public_jwk", "created_at", "activates_at", "retires_at", "published_until"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

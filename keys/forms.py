@@ -116,3 +116,17 @@ class AccessTokenForm(forms.Form):
 
     def lifetime_delta(self) -> timedelta | None:
         return TOKEN_LIFETIMES[self.cleaned_data["lifetime"]]
+
+
+class OAuthClientForm(forms.Form):
+    name = _name_field("Where the client runs, e.g. “billing backend”.")
+
+
+class OAuthClientRotateForm(RotateForm):
+    grace = forms.ChoiceField(
+        label="When should the current secret stop working?",
+        choices=[(value, GRACE_LABELS[value].replace("old key", "old secret")) for value in ROTATION_GRACE_CHOICES],
+        initial="24h",
+        widget=forms.RadioSelect,
+        help_text="Until then both secrets work, so you can deploy the new one without downtime.",
+    )

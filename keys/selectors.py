@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from foundation.errors import NotFound
 from foundation.ids import as_object_id
-from keys.models import ApiKey, PersonalAccessToken
+from keys.models import ApiKey, OAuthClient, PersonalAccessToken
 from portal.models import Api, Application
 
 
@@ -42,3 +42,17 @@ def access_token_get(*, user: Any, token_id: Any) -> PersonalAccessToken:
         return access_tokens_of(user).get(pk=int(token_id))
     except (PersonalAccessToken.DoesNotExist, TypeError, ValueError, OverflowError):
         raise NotFound("Token not found.") from None
+
+
+def oauth_client_get(*, user: Any, oauth_client_id: Any) -> OAuthClient:
+    """An OAuth client in one of the user's organisations, else NotFound."""
+    try:
+        clients = OAuthClient.objects.for_user(user).select_related("application__organisation").distinct()
+        return clients.get(pk=as_object_id(oauth_client_id))
+    except OAuthClient.DoesNotExist:
+        raise NotFound("OAuth client not found.") from None
+
+
+def oauth_clients_of(application: Application) -> QuerySet[OAuthClient]:
+    """An application's OAuth clients, newest first (the caller has checked access to the application)."""
+    return OAuthClient.objects.filter(application=application)

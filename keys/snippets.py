@@ -55,3 +55,12 @@ def _first_call(api: Api, url: str, secret: str) -> FirstCall:
             "  .then((response) => response.text().then((body) => console.log(response.status, body)));"
         ),
     )
+
+
+def token_request_curl(*, token_url: str, client_id: str, secret: str, scopes: list[str]) -> str:
+    """The client-credentials request for a new OAuth client, ready to paste (RFC 6749 §4.4, Basic auth)."""
+    scope = f" -d {shlex.quote('scope=' + ' '.join(scopes))}" if scopes else ""
+    return (
+        f"curl -u {shlex.quote(client_id + ':' + secret)} -d grant_type=client_credentials{scope} "
+        f"{shlex.quote(token_url)}"
+    )

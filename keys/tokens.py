@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 BRAND = "ptc"
-KINDS = ("live", "test", "pat")
+KINDS = ("live", "test", "pat", "cs")  # cs: OAuth client secrets
 SECRET_LENGTH = 43  # 62**43 > 2**256
 CHECKSUM_LENGTH = 6  # 62**6 > 2**32
 DISPLAY_PREFIX_LENGTH = 16  # "ptc_live_" + 7 secret chars: enough to tell keys apart, useless to an attacker
-_TOKEN_RE = re.compile(rf"^{BRAND}_(live|test|pat)_[0-9A-Za-z]{{{SECRET_LENGTH + CHECKSUM_LENGTH}}}$")
+_TOKEN_RE = re.compile(rf"^{BRAND}_(live|test|pat|cs)_[0-9A-Za-z]{{{SECRET_LENGTH + CHECKSUM_LENGTH}}}$")
 
 
 def _base62(number: int, width: int) -> str:

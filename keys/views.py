@@ -22,9 +22,10 @@ from django.views.decorators.http import require_http_methods
 from foundation.errors import ApplicationError
 from gateway_sync import secrets as secret_box
 from keys import selectors, services
-from keys.forms import AccessTokenForm, KeyCreateForm, KeyEditForm, RotateForm
-from keys.models import ApiKey
-from keys.snippets import first_calls
+from keys.forms import AccessTokenForm, KeyCreateForm, KeyEditForm, OAuthClientForm, OAuthClientRotateForm, RotateForm
+from keys.models import ApiKey, OAuthClient
+from keys.services import clients as client_services
+from keys.snippets import first_calls, token_request_curl
 from portal.selectors import application_get
 from portal.views.common import add_service_error, is_access_error, membership_of, portal_view
 
@@ -166,6 +167,101 @@ def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
             "message": f"Requests with {key.masked} are refused from now on. This cannot be undone; "
             "to replace a key without downtime, rotate it instead.",
             "confirm_label": "Revoke key",
+            "cancel_url": detail_url,
+            "danger": True,
+        },
+    )
+
+
+# --- OAuth clients (client credentials) -------------------------------------------------------------------------
+
+
+def _client_in_scope(request: HttpRequest, oauth_client_id: int) -> OAuthClient:
+    client = selectors.oauth_client_get(user=request.user, oauth_client_id=oauth_client_id)
+    membership_of(request, client.application.organisation_id)
+    return client
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def client_create(request: HttpRequest, application_id: int) -> HttpResponse:
+    application = application_get(user=request.user, application_id=application_id)
+    membership_of(request, application.organisation_id)
+    form = OAuthClientForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            client, secret = client_services.oauth_client_issue(
+                actor=request.user, application=application, name=form.cleaned_data["name"]
+            )
+        except (ApplicationError, ValidationError) as error:
+            if is_access_error(error):
+                raise
+            add_service_error(form, error)
+        else:
+            _stash_secret(request, "oauth_client", client.pk, secret)
+            return redirect("portal:oauth_client_reveal", oauth_client_id=client.pk)
+    return render(request, "keys/client_form.html", {"form": form, "application": application})
+
+
+@never_cache
+@portal_view
+def client_reveal(request: HttpRequest, oauth_client_id: int) -> HttpResponse:
+    """The new secret, once, with the token request that uses it."""
+    client = _client_in_scope(request, oauth_client_id)
+    secret = _take_secret(request, "oauth_client", client.pk)
+    curl = ""
+    if secret:
+        curl = token_request_curl(
+            token_url=request.build_absolute_uri(reverse("consumer_oauth:token")),
+            client_id=client.client_id,
+            secret=secret,
+            scopes=client_services.subscribed_scopes(client.application),
+        )
+    context = {"client": client, "secret": secret, "application": client.application, "curl": curl}
+    return render(request, "keys/client_reveal.html", context)
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def client_rotate(request: HttpRequest, oauth_client_id: int) -> HttpResponse:
+    """A new secret; the current one keeps working for the chosen grace period."""
+    client = _client_in_scope(request, oauth_client_id)
+    form = OAuthClientRotateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            client, secret = client_services.oauth_client_rotate(
+                actor=request.user, client=client, grace=form.grace_period()
+            )
+        except (ApplicationError, ValidationError) as error:
+            if is_access_error(error):
+                raise
+            add_service_error(form, error)
+        else:
+            _stash_secret(request, "oauth_client", client.pk, secret)
+            return redirect("portal:oauth_client_reveal", oauth_client_id=client.pk)
+    return render(
+        request, "keys/client_rotate.html", {"form": form, "client": client, "application": client.application}
+    )
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def client_revoke(request: HttpRequest, oauth_client_id: int) -> HttpResponse:
+    client = _client_in_scope(request, oauth_client_id)
+    detail_url = reverse("portal:application_detail", args=[client.application_id])
+    if request.method == "POST":
+        client_services.oauth_client_revoke(actor=request.user, client=client)
+        messages.success(request, f"OAuth client {client.name} revoked, with all its tokens.")
+        return redirect(detail_url)
+    return render(
+        request,
+        "portal/confirm.html",
+        {
+            "title": f"Revoke {client.name}?",
+            # Named by its name and masked secret: the long client id would not wrap on a phone.
+            "message": f"{client.name} ({client.masked_secret}) can no longer get tokens, and the tokens it holds "
+            "are refused from now on. This cannot be undone; to replace a secret without downtime, rotate it instead.",
+            "confirm_label": "Revoke client",
             "cancel_url": detail_url,
             "danger": True,
         },

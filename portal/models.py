@@ -219,6 +219,14 @@ class Plan(models.Model):
         default=StoreFailureMode.ALLOW,
         help_text="What gateways do when the shared rate-limit store is unreachable.",
     )
+    # OAuth2 access tokens for subscribers of this plan live this long (the shortest of the requested APIs' plans
+    # wins); empty means PORTICO_OAUTH_TOKEN_LIFETIME. Capped by PORTICO_OAUTH_MAX_TOKEN_LIFETIME.
+    access_token_lifetime_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(60), MaxValueValidator(86400)],
+        help_text="Lifetime of OAuth2 access tokens (seconds). Empty means the platform default (15 minutes).",
+    )
 
     class Meta:
         ordering = ["api_id", "display_order", "id"]

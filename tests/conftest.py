@@ -17,6 +17,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from keys.services import key_issue
+from keys.services.clients import oauth_client_issue
 from portal.models import Role
 from portal.services.applications import subscription_create
 from tests.factories import ApiFactory, ApplicationFactory, MembershipFactory, PlanFactory, UserFactory
@@ -113,6 +114,12 @@ def charlie_application(charlie_org: Any, charlie: Any) -> Any:
 def api_key(application: Any, subscription: Any, alice: Any) -> tuple[Any, str]:
     """An active key of alice's application and its one-time secret."""
     return key_issue(actor=alice, application=application, name="Server key")
+
+
+@pytest.fixture
+def oauth_client(application: Any, subscription: Any, alice: Any) -> tuple[Any, str]:
+    """An OAuth client of alice's application (subscribed to `weather`) and its one-time secret."""
+    return oauth_client_issue(actor=alice, application=application, name="Backend")
 
 
 def _logged_in(user: Any) -> Client:

@@ -18,6 +18,7 @@ from foundation.limits import limit_check, owner_lock
 from foundation.mail import send_after_commit
 from gateway_sync import changes as config_changes
 from keys.services import key_revoke
+from keys.services.clients import oauth_client_revoke
 from portal.models import Application, Membership, Plan, Role, Subscription
 from portal.selectors import membership_require
 
@@ -65,7 +66,7 @@ def application_update(
 
 @transaction.atomic
 def application_delete(*, membership: Membership, application: Application) -> None:
-    """Deleting an application revokes its keys and cancels its subscriptions (via cascade)."""
+    """Deleting an application revokes its keys and OAuth clients and cancels its subscriptions."""
     membership_require(membership)
     if application.organisation_id != membership.organisation_id:
         raise NotFound("Application not found.")
@@ -76,6 +77,8 @@ def application_delete(*, membership: Membership, application: Application) -> N
         subscription_cancel(actor=membership.user, subscription=subscription)
     for key in application.keys.filter(status="active"):
         key_revoke(actor=membership.user, key=key)
+    for client in application.oauth_clients.active():
+        oauth_client_revoke(actor=membership.user, client=client)  # its live tokens reach the gateways' deny-list
     application.delete()
 
 

@@ -119,6 +119,9 @@ def _application_page(
     keys = list(application.keys.select_related("replaced_by").prefetch_related("apis"))
     for key in keys:
         key.state = key.state_at(now)
+    oauth_clients = list(application.oauth_clients.all())
+    for client in oauth_clients:
+        client.state = client.state_at(now)
     context: dict[str, Any] = {
         "application": application,
         "membership": membership,
@@ -127,6 +130,8 @@ def _application_page(
         or SubscribeForm(plans=plans_offered_to(request.user).exclude(api_id__in=subscribed_apis)),
         "current_keys": [k for k in keys if k.state in ("active", "grace")],
         "past_keys": [k for k in keys if k.state in ("expired", "revoked")],
+        "oauth_clients": [c for c in oauth_clients if c.state != "revoked"],
+        "revoked_oauth_clients": [c for c in oauth_clients if c.state == "revoked"],
         "now": now,
     }
     return render(request, "portal/application_detail.html", context)

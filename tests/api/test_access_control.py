@@ -14,7 +14,7 @@ from rest_framework.permissions import IsAuthenticated
 from foundation.api.base import PorticoAPIView
 from foundation.api.permissions import DenyAll
 from foundation.models import AuditEvent
-from keys.models import ApiKey, PersonalAccessToken
+from keys.models import ApiKey, OAuthClient, PersonalAccessToken
 from portal.api.scoped import ScopedView
 from portal.models import Application, Invitation, Membership, Organisation, Subscription
 from tests.support.problems import assert_problem
@@ -35,6 +35,7 @@ def _snapshot() -> list[Any]:
         list(Subscription.objects.values_list("id", "plan_id", "status")),
         list(ApiKey.objects.values_list("id", "name", "status", "expires_at", "allowed_cidrs")),
         list(PersonalAccessToken.objects.values_list("id", "revoked_at")),
+        list(OAuthClient.objects.order_by("id").values_list("id", "name", "secret_digest", "revoked_at")),
         AuditEvent.objects.count(),
     ]
 
@@ -50,6 +51,7 @@ def test_the_matrix_covers_every_id_kind() -> None:
         "key_id",
         "token_id",
         "request_id",
+        "oauth_client_id",
     }
     assert len(ID_ROUTES) >= 19
 

@@ -12,7 +12,7 @@ from django.test import Client
 from tests.factories import UserFactory
 
 PASSWORD = "correct-horse-battery-staple"
-SECRET_RE = re.compile(r"ptc_(?:live|test|pat)_[0-9A-Za-z]{49}")
+SECRET_RE = re.compile(r"ptc_(?:live|test|pat|cs)_[0-9A-Za-z]{49}")
 
 
 def unique_email(prefix: str) -> str:

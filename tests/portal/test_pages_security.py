@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from keys.models import ApiKey
+from keys.models import ApiKey, OAuthClient
 from keys.services import access_token_issue
 from portal.models import Application, Invitation, Membership, Role
 from portal.services.organisations import invitation_create
@@ -46,7 +46,9 @@ def _portal_routes_with_ids() -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def alice_objects(org: Any, alice: Any, bob: Any, application: Any, subscription: Any, api_key: Any) -> dict[str, int]:
+def alice_objects(
+    org: Any, alice: Any, bob: Any, application: Any, subscription: Any, api_key: Any, oauth_client: Any
+) -> dict[str, int]:
     """One id of each kind in alice's organisation (plus alice's own access token)."""
     owner = Membership.objects.get(organisation=org, user=alice)
     invitation = invitation_create(membership=owner, email="dana@example.com", role=Role.MEMBER)
@@ -59,6 +61,7 @@ def alice_objects(org: Any, alice: Any, bob: Any, application: Any, subscription
         "subscription_id": subscription.pk,
         "key_id": api_key[0].pk,
         "token_id": token.pk,
+        "oauth_client_id": oauth_client[0].pk,
     }
 
 
@@ -78,6 +81,7 @@ def test_charlie_gets_404_on_every_id_route_of_alices_organisation(
     assert Application.objects.filter(name="pwned").count() == 0
     assert ApiKey.objects.get(pk=alice_objects["key_id"]).status == ApiKey.Status.ACTIVE
     assert Invitation.objects.get(pk=alice_objects["invitation_id"]).revoked_at is None
+    assert OAuthClient.objects.get(pk=alice_objects["oauth_client_id"]).revoked_at is None
 
 
 def test_ids_that_are_not_numbers_or_overflow_are_404_not_500(charlie_client: Client) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from foundation.models import AuditEvent
-from keys.models import ApiKey, PersonalAccessToken
+from keys.models import ApiKey, OAuthClient, PersonalAccessToken
 from portal.models import Application, Invitation, Membership, Organisation, Subscription
 from tests.support.problems import assert_problem
 from tests.support.routes import api_routes, methods, url
@@ -28,6 +28,7 @@ def _everything() -> list[Any]:
         list(Subscription.objects.order_by("id").values_list("id", "plan_id", "status")),
         list(ApiKey.objects.order_by("id").values_list("id", "name", "status", "expires_at", "allowed_cidrs")),
         list(PersonalAccessToken.objects.order_by("id").values_list("id", "revoked_at")),
+        list(OAuthClient.objects.order_by("id").values_list("id", "name", "secret_digest", "revoked_at")),
         AuditEvent.objects.count(),
     ]
 

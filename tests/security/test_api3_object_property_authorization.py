@@ -11,13 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from foundation.models import AuditEvent
-from keys.models import ApiKey, PersonalAccessToken
+from keys.models import ApiKey, OAuthClient, PersonalAccessToken
 from portal.models import Application, Membership, Organisation, Subscription
 from tests.support.problems import assert_problem
 from tests.support.routes import api_routes, methods
 from tests.support.routes import url as route_url
 
-SECRET_PROPERTIES = {"digest", "secret", "password", "client_secret", "push_secret", "push_secret_encrypted", "hash"}
+SECRET_PROPERTIES = {
+    "digest", "secret", "password", "client_secret", "push_secret", "push_secret_encrypted", "hash",
+    "secret_digest", "previous_secret_digest", "private_key_encrypted",
+}  # fmt: skip
 # what an attacker would like to set on anything
 FORBIDDEN = {
     "id": 1, "organisation": 1, "organisation_id": 1, "user": 1, "created_by": 1, "status": "active",
@@ -44,11 +47,12 @@ def _state() -> list[Any]:
         list(Subscription.objects.order_by("id").values()),
         list(ApiKey.objects.order_by("id").values()),
         list(PersonalAccessToken.objects.order_by("id").values("id", "revoked_at", "expires_at", "digest")),
+        list(OAuthClient.objects.order_by("id").values()),
         AuditEvent.objects.count(),
     ]
 
 
-def test_no_get_answer_carries_a_secret_property(alice_pat, alices_things, api_key, alice_token) -> None:
+def test_no_get_answer_carries_a_secret_property(alice_pat, alices_things, api_key, alice_token, oauth_client) -> None:
     walked = 0
     for route, view in api_routes():
         if "get" in methods(view):
@@ -59,6 +63,7 @@ def test_no_get_answer_carries_a_secret_property(alice_pat, alices_things, api_k
             found = _keys(response.json()) & SECRET_PROPERTIES
             assert found == set(), (route, found)
             assert api_key[1] not in response.content.decode() and alice_token[1] not in response.content.decode()
+            assert oauth_client[1] not in response.content.decode()
             walked += 1
     assert walked >= 18
 

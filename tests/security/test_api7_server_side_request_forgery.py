@@ -40,6 +40,8 @@ API_INPUTS = {
     "ApiKeyUpdateRequest": {"name", "allowed_cidrs", "apis"},
     "ApiKeyRotateRequest": {"grace", "name"},
     "AccessTokenCreateRequest": {"name", "expires_at"},
+    "OAuthClientCreateRequest": {"name"},
+    "OAuthClientRotateRequest": {"grace"},
 }
 # The only URLs (and host names) stored anywhere: all set by staff in the admin.
 STAFF_URL_FIELDS = {

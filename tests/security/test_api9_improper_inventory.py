@@ -18,7 +18,9 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 # Served under /api/ but not operations of the API: the document itself and its Swagger UI page.
 NOT_OPERATIONS = {"/api/schema/", "/api/docs/"}
 # Every route the URLconf serves starts with one of these (the portal's pages are matched by name below).
-KNOWN_MOUNTS = ("accounts/", "api/", "admin/", "gateway/v1/", "o/token/", "healthz", "readyz", "favicon.ico")
+KNOWN_MOUNTS = (
+    "accounts/", "api/", "admin/", "gateway/v1/", "o/token/", "oauth/", "healthz", "readyz", "favicon.ico"
+)  # fmt: skip
 PORTAL_APPS = ("portal", "keys", "analytics")
 # Endpoints the full django-oauth-toolkit URLconf would add: client registration with redirect URIs of the
 # caller's choosing, authorization and device flows, introspection, metadata.
@@ -73,6 +75,12 @@ def test_every_route_belongs_to_a_known_mount_or_to_our_portal_apps() -> None:
 def test_only_the_oauth_token_endpoint_is_served() -> None:
     oauth = [route for route, _ in walk() if route.startswith("o/")]
     assert oauth == ["o/token/"]
+
+
+def test_the_consumer_oauth_mount_serves_token_introspection_revocation_and_jwks_only() -> None:
+    """Consumers' endpoints (docs/oauth.md): client registration is the portal's and the REST API's, not OAuth's."""
+    consumer = sorted(route for route, _ in walk() if route.startswith("oauth/"))
+    assert consumer == ["oauth/introspect", "oauth/jwks.json", "oauth/revoke", "oauth/token"]
 
 
 @pytest.mark.parametrize("path", OAUTH_EXTRAS)

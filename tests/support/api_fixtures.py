@@ -46,7 +46,9 @@ def invitation(owner: Membership) -> Any:
 
 
 @pytest.fixture
-def alices_things(org, owner, invitation, application, subscription, api_key, alice_token) -> dict[str, Any]:
+def alices_things(
+    org, owner, invitation, application, subscription, api_key, alice_token, oauth_client
+) -> dict[str, Any]:
     """One id of each kind, all belonging to alice's organisation (or to alice herself)."""
     return {
         "organisation_id": org.pk,
@@ -55,6 +57,7 @@ def alices_things(org, owner, invitation, application, subscription, api_key, al
         "application_id": application.pk,
         "subscription_id": subscription.pk,
         "key_id": api_key[0].pk,
+        "oauth_client_id": oauth_client[0].pk,
         "token_id": alice_token[0].pk,
         "request_id": log_request(subscription),
         "slug": "weather",

@@ -1,0 +1,28 @@
+"""Rotate the OAuth2 token signing key (docs/oauth.md, "Signing keys")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from keys.services import signing
+
+
+class Command(BaseCommand):
+    help = (
+        "Publish a new signing key. Normally it signs after PORTICO_OAUTH_KEY_PUBLISH_SECONDS and the old key stays "
+        "in the JWKS until its last token expires; --emergency (a leaked key) switches at once and withdraws the "
+        "old key, so every token it signed stops verifying."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--emergency", action="store_true", help="The current key leaked: replace it now.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        new = signing.signing_key_rotate(emergency=options["emergency"])
+        pruned = signing.signing_keys_prune()
+        self.stdout.write(
+            f"New signing key {new.kid} ({new.algorithm}), signs from {new.activates_at.isoformat()}; "
+            f"{pruned} retired key(s) removed."
+        )

@@ -1,0 +1,150 @@
+"""JWT signing keys: generation (private half encrypted at rest), rotation with an overlap, signing, verification.
+
+All JOSE work is joserfc's; the private key is a PKCS#8 PEM encrypted with the platform's secrets key
+(gateway_sync.secrets, Fernet) and decrypted only to sign.
+
+Rotation timeline (docs/oauth.md): a new key is published in the JWKS and the gateway feed at once but signs only
+from `activates_at` (PORTICO_OAUTH_KEY_PUBLISH_SECONDS later), so every gateway knows it before its first token.
+The old key stops signing then (`retires_at`) and stays published until its last token has expired
+(`published_until` = retires_at + PORTICO_OAUTH_MAX_TOKEN_LIFETIME). An emergency rotation (leaked key) skips
+both waits: the new key signs at once and the old key leaves the JWKS, so its tokens fail verification.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet
+
+from foundation.audit import audit_record
+from foundation.errors import Conflict
+from gateway_sync import changes as config_changes
+from gateway_sync import secrets as secret_box
+from keys.models import SigningKey
+
+logger = logging.getLogger(__name__)
+ALGORITHM = "ES256"
+CURVE = "P-256"
+JWS_TYP = "at+jwt"  # RFC 9068: a JWT access token, so it cannot be confused with an ID token
+
+
+def _new_key(*, activates_at: datetime) -> SigningKey:
+    key = ECKey.generate_key(CURVE, auto_kid=True)
+    public = {**key.as_dict(private=False), "use": "sig", "alg": ALGORITHM}
+    pem = key.as_pem(private=True).decode()
+    return SigningKey.objects.create(
+        kid=str(key.kid),
+        algorithm=ALGORITHM,
+        public_jwk=public,
+        private_key_encrypted=secret_box.encrypt(pem),
+        activates_at=activates_at,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _private_key(kid: str, encrypted: str) -> ECKey:
+    """Decrypted once per process and key (the cache is keyed by the ciphertext, so a new key is a new entry)."""
+    return ECKey.import_key(secret_box.decrypt(encrypted), parameters={"kid": kid})
+
+
+@transaction.atomic
+def signing_key_rotate(*, actor: Any = None, emergency: bool = False, immediate: bool = False) -> SigningKey:
+    """Create the next signing key; the current one retires when it activates (see the module docstring).
+
+    `immediate`: the new key signs at once because the current one cannot (its private half is unreadable); the
+    old keys stay published for the tokens they signed. `emergency` also withdraws them at once.
+    """
+    now = timezone.now()
+    current = list(SigningKey.objects.select_for_update().filter(retires_at__isnull=True))
+    at_once = emergency or immediate or not current
+    activates_at = now if at_once else now + timedelta(seconds=settings.PORTICO_OAUTH_KEY_PUBLISH_SECONDS)
+    if not at_once and SigningKey.objects.filter(activates_at__gt=now).exists():
+        raise Conflict("A rotation is already under way: the next key is published but not signing yet.")
+    new = _new_key(activates_at=activates_at)
+    overlap = timedelta(0) if emergency else timedelta(seconds=settings.PORTICO_OAUTH_MAX_TOKEN_LIFETIME)
+    for old in current:
+        old.retires_at = activates_at
+        old.published_until = activates_at + overlap if not emergency else now
+        old.save(update_fields=["retires_at", "published_until"])
+    audit_record(
+        action="signing_key.rotated",
+        actor=actor,
+        target=new,
+        data={"kid": new.kid, "retired": [old.kid for old in current], "emergency": emergency, "immediate": at_once},
+    )
+    config_changes.record_signing_keys([*(old.kid for old in current), new.kid])
+    return new
+
+
+def signing_key_ensure() -> SigningKey:
+    """The key that signs now, creating the first one on a fresh platform."""
+    key = SigningKey.objects.signing_at(timezone.now()).first()
+    return key if key is not None else signing_key_rotate()
+
+
+@transaction.atomic
+def signing_keys_rotate_due() -> SigningKey | None:
+    """The scheduled rotation: a new key when the signing one is older than PORTICO_OAUTH_KEY_MAX_AGE_DAYS."""
+    now = timezone.now()
+    key = SigningKey.objects.signing_at(now).first()
+    if SigningKey.objects.filter(activates_at__gt=now).exists():
+        return None  # a successor is already published and waiting
+    if key is not None and now - key.activates_at < timedelta(days=settings.PORTICO_OAUTH_KEY_MAX_AGE_DAYS):
+        return None
+    return signing_key_rotate()
+
+
+@transaction.atomic
+def signing_keys_prune() -> int:
+    """Delete keys no longer published (all their tokens expired) and tell gateways to drop them."""
+    gone = list(SigningKey.objects.filter(published_until__lte=timezone.now()).values_list("kid", flat=True))
+    SigningKey.objects.filter(kid__in=gone).delete()
+    config_changes.record_signing_keys(gone)
+    return len(gone)
+
+
+def jwks() -> dict[str, Any]:
+    """The public JWK Set: what clients and gateways verify tokens with."""
+    return {"keys": [key.public_jwk for key in SigningKey.objects.published_at(timezone.now())]}
+
+
+def sign(claims: dict[str, Any]) -> str:
+    """A compact JWS of `claims` with the current signing key."""
+    key = signing_key_ensure()
+    try:
+        private = _private_key(key.kid, key.private_key_encrypted)
+    except ValueError:
+        # The secrets key changed since this key was made, so it can never sign again: replace it now rather than
+        # fail every token request. Its public half stays published for the tokens it already signed.
+        logger.error("signing key %s cannot be decrypted with the configured secrets key; replacing it", key.kid)
+        key = signing_key_rotate(immediate=True)
+        private = _private_key(key.kid, key.private_key_encrypted)
+    header = {"alg": key.algorithm, "kid": key.kid, "typ": JWS_TYP}
+    return jwt.encode(header, claims, private, algorithms=[key.algorithm])
+
+
+def verify(token: str, *, now: datetime | None = None) -> dict[str, Any] | None:
+    """The claims of a token we issued (signature by a published key, issuer, audience, not expired), or None."""
+    try:
+        key_set = KeySet.import_key_set(jwks())  # type: ignore[arg-type]
+        decoded = jwt.decode(token, key_set, algorithms=[ALGORITHM])
+        registry = jwt.JWTClaimsRegistry(
+            now=int((now or timezone.now()).timestamp()),
+            iss={"essential": True, "value": settings.PORTICO_OAUTH_ISSUER},
+            aud={"essential": True, "value": settings.PORTICO_OAUTH_AUDIENCE},
+            exp={"essential": True},
+            jti={"essential": True},
+            sub={"essential": True},
+        )
+        registry.validate(decoded.claims)
+    except (JoseError, ValueError, TypeError):
+        return None
+    return dict(decoded.claims)

@@ -11,6 +11,7 @@ from keys.services import access_token_issue
 from portal.models import Membership, Role
 from portal.services.organisations import invitation_create
 from tests.support.problems import token_client
+from tests.support.webhooks import endpoint_with_delivery
 
 
 @pytest.fixture
@@ -52,6 +53,7 @@ def alices_things(org, owner, application, subscription, api_key, alice_token) -
         "key_id": api_key[0].pk,
         "token_id": alice_token[0].pk,
         "slug": "weather",
+        **endpoint_with_delivery(owner),
     }
 
 

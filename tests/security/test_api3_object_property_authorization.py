@@ -16,8 +16,10 @@ from portal.models import Application, Membership, Organisation, Subscription
 from tests.support.problems import assert_problem
 from tests.support.routes import api_routes, methods
 from tests.support.routes import url as route_url
+from webhooks.models import Endpoint
 
 SECRET_PROPERTIES = {"digest", "secret", "password", "client_secret", "push_secret", "push_secret_encrypted", "hash"}
+SECRET_PROPERTIES |= {"secret_encrypted", "previous_secret_encrypted"}  # webhook signing secrets
 # what an attacker would like to set on anything
 FORBIDDEN = {
     "id": 1, "organisation": 1, "organisation_id": 1, "user": 1, "created_by": 1, "status": "active",
@@ -25,7 +27,7 @@ FORBIDDEN = {
     "activated_at": "2020-01-01T00:00:00Z", "revoked_at": None, "blocked_until": None, "requires_approval": False,
 }  # fmt: skip
 # Actions that take no body ignore one ("ignored or 400", TEST-PLAN #32): checked on their own below.
-BODILESS_ACTIONS = ("/revoke/", "/cancel/")
+BODILESS_ACTIONS = ("/revoke/", "/cancel/", "/rotate-secret/", "/test/", "/resend/")
 
 
 def _keys(value: Any) -> set[str]:
@@ -44,6 +46,7 @@ def _state() -> list[Any]:
         list(Subscription.objects.order_by("id").values()),
         list(ApiKey.objects.order_by("id").values()),
         list(PersonalAccessToken.objects.order_by("id").values("id", "revoked_at", "expires_at", "digest")),
+        list(Endpoint.objects.order_by("id").values()),
         AuditEvent.objects.count(),
     ]
 

@@ -19,7 +19,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 NOT_OPERATIONS = {"/api/schema/", "/api/docs/"}
 # Every route the URLconf serves starts with one of these (the portal's pages are matched by name below).
 KNOWN_MOUNTS = ("accounts/", "api/", "admin/", "gateway/v1/", "o/token/", "healthz", "readyz", "favicon.ico")
-PORTAL_APPS = ("portal", "keys", "analytics")
+PORTAL_APPS = ("portal", "keys", "analytics", "webhooks")
 # Endpoints the full django-oauth-toolkit URLconf would add: client registration with redirect URIs of the
 # caller's choosing, authorization and device flows, introspection, metadata.
 OAUTH_EXTRAS = [

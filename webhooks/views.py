@@ -68,7 +68,7 @@ def endpoint_list(request: HttpRequest, organisation_id: int) -> HttpResponse:
         "endpoints": selectors.endpoints_of(membership.organisation_id),
         "form": form,
     }
-    return render(request, "webhooks/endpoint_list.html", context, status=400 if form.errors else 200)
+    return render(request, "webhooks/endpoint_list.html", context)
 
 
 @never_cache
@@ -89,12 +89,11 @@ def _detail_page(
     form: EndpointForm,
     *,
     revealed: str | None = None,
-    status: int = 200,
 ) -> HttpResponse:
     """The endpoint with its delivery log; `revealed` is a secret made just now, shown this once."""
     page = Paginator(selectors.deliveries_of(endpoint), LOG_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"endpoint": endpoint, "membership": membership, "secret": revealed, "page": page, "form": form}
-    return render(request, "webhooks/endpoint_detail.html", context, status=status)
+    return render(request, "webhooks/endpoint_detail.html", context)
 
 
 @portal_view
@@ -113,7 +112,7 @@ def endpoint_edit(request: HttpRequest, endpoint_id: int) -> HttpResponse:
         else:
             messages.success(request, "Endpoint saved.")
             return redirect("webhooks:endpoint_detail", endpoint_id=endpoint.pk)
-    return _detail_page(request, endpoint, membership, form, status=400)
+    return _detail_page(request, endpoint, membership, form)
 
 
 @portal_view

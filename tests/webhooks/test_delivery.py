@@ -21,6 +21,7 @@ from webhooks.models import Attempt, Delivery, Endpoint, Event
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.smoke
 def test_a_loopback_receiver_verifies_the_signature_with_the_documented_recipe(make_endpoint, application, alice):
     with receiver((204, {}, b"")) as hook:
         endpoint, secret = make_endpoint(hook.url)

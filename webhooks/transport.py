@@ -164,18 +164,34 @@ def post(target: Target, *, body: bytes, headers: dict[str, str], timeout: float
             preload_content=False,
             assert_same_host=False,
         )
-        received = bytearray()
-        while len(received) < max_bytes and time.monotonic() < deadline:
-            chunk = response.read(min(CHUNK_BYTES, max_bytes - len(received)))
-            if not chunk:
-                break
-            received += chunk
-        response.release_conn()
-        return Answer(status=response.status, body=bytes(received), duration_ms=_elapsed_ms(started))
+        received = _read_bounded(response, deadline=deadline, max_bytes=max_bytes)
+        return Answer(status=response.status, body=received, duration_ms=_elapsed_ms(started))
     except (urllib3.exceptions.HTTPError, OSError) as error:
         return Answer(status=None, body=b"", duration_ms=_elapsed_ms(started), error=_describe(error))
     finally:
         pool.close()
+
+
+def _read_bounded(response: urllib3.BaseHTTPResponse, *, deadline: float, max_bytes: int) -> bytes:
+    """At most `max_bytes` of the body, until `deadline` at the latest: each socket read may only wait for the
+    time left, so a receiver dripping one byte at a time cannot hold a worker. The status already arrived, so a
+    body cut short still counts as the receiver's answer."""
+    sock = getattr(getattr(response, "connection", None), "sock", None)
+    received = bytearray()
+    try:
+        while len(received) < max_bytes:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            if sock is not None:
+                sock.settimeout(remaining)
+            chunk = response.read1(min(CHUNK_BYTES, max_bytes - len(received)))
+            if not chunk:
+                break
+            received += chunk
+    except (urllib3.exceptions.HTTPError, OSError):
+        pass  # timed out or cut off mid-body: keep what came
+    return bytes(received)
 
 
 def _elapsed_ms(started: float) -> int:

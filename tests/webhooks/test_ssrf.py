@@ -3,6 +3,12 @@ redirects are never followed, and answers are read with a size limit."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from foundation.errors import ValidationFailed
@@ -128,3 +134,50 @@ def test_an_answer_is_read_only_up_to_the_size_limit(make_endpoint, application,
         tasks.deliver(Delivery.objects.get(endpoint=endpoint).pk)
     attempt = Attempt.objects.get()
     assert attempt.response_status == 200 and len(attempt.response_excerpt) == services.EXCERPT_BYTES
+
+
+def test_a_receiver_dripping_its_answer_cannot_hold_the_worker_past_the_time_limit(
+    make_endpoint, application, alice, settings
+):
+    settings.PORTICO_WEBHOOKS_TIMEOUT_SECONDS = 1.0
+    with dripping_receiver(seconds_per_byte=0.2, length=1000) as url:
+        endpoint, _ = make_endpoint(url)
+        key_issue(actor=alice, application=application, name="ci")
+        started = time.monotonic()
+        tasks.deliver(Delivery.objects.get(endpoint=endpoint).pk)
+        elapsed = time.monotonic() - started
+    attempt = Attempt.objects.get()
+    assert elapsed < 2.5, elapsed  # without the limit: 1000 bytes x 0.2 s
+    assert attempt.response_status == 200 and 0 < len(attempt.response_excerpt) < 20
+
+
+@contextmanager
+def dripping_receiver(*, seconds_per_byte: float, length: int) -> Iterator[str]:
+    """Answers 200 at once, then sends its body one byte at a time."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Length", str(length))
+            self.end_headers()
+            try:
+                for _ in range(length):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(seconds_per_byte)
+            except OSError:
+                return  # the client hung up, as it should
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -166,11 +166,11 @@ def endpoint_delete(*, membership: Membership, endpoint: Endpoint) -> None:
 def endpoint_send_test(*, membership: Membership, endpoint: Endpoint) -> Delivery:
     """Send a `webhook.test` event to this endpoint only (even when it is disabled: a test is how to check it)."""
     membership_require(membership)
+    # No requester's name or address in the body: it leaves the platform.
     event = Event.objects.create(
-        organisation=endpoint.organisation,
-        type=EventType.TEST,
-        data={"endpoint_id": endpoint.pk, "requested_by": membership.user.email},
+        organisation=endpoint.organisation, type=EventType.TEST, data={"endpoint_id": endpoint.pk}
     )
+    audit_record(action="webhook.test_sent", actor=membership.user, organisation=endpoint.organisation, target=endpoint)
     return outbox.deliveries_create(event, [endpoint])[0]
 
 
@@ -184,6 +184,13 @@ def delivery_resend(*, membership: Membership, delivery: Delivery) -> Delivery:
     delivery.next_attempt_at = now
     delivery.retry_until = None
     delivery.save(update_fields=["status", "next_attempt_at", "retry_until"])
+    audit_record(
+        action="webhook.resent",
+        actor=membership.user,
+        organisation=membership.organisation,
+        target=delivery.endpoint,
+        data={"event": delivery.event_id},
+    )
     transaction.on_commit(lambda: outbox.enqueue([delivery.pk]), robust=True)
     return delivery
 

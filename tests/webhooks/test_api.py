@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from foundation.models import AuditEvent
 from keys.services import key_issue
 from tests.support.problems import assert_problem
 from tests.support.webhook_receiver import receiver
@@ -74,6 +75,14 @@ def test_rotate_update_disable_and_delete(alice_api, org):
     assert (patched.json()["is_active"], patched.json()["event_types"]) == (False, ["key.revoked"])
     assert alice_api.delete(f"/api/v1/webhooks/{endpoint_id}/").status_code == 204
     assert not Endpoint.objects.exists()
+    trail = list(AuditEvent.objects.filter(action__startswith="webhook.").order_by("pk").values_list("action", "data"))
+    assert [action for action, _ in trail] == [
+        "webhook.created",
+        "webhook.secret_rotated",
+        "webhook.updated",
+        "webhook.deleted",
+    ]
+    assert rotated.json()["secret"] not in str(trail)
 
 
 def test_test_event_delivery_log_and_send_again(alice_api, org, application, alice):

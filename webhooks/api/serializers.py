@@ -66,6 +66,7 @@ class WebhookAttemptSerializer(serializers.Serializer):
     number = serializers.IntegerField()
     started_at = serializers.DateTimeField()
     duration_ms = serializers.IntegerField()
+    request_body = serializers.CharField(help_text="The JSON sent (the same at every attempt).")
     response_status = serializers.IntegerField(allow_null=True)
     response_excerpt = serializers.CharField(help_text="The first 1 KiB of the answer.")
     error = serializers.CharField(help_text="Why no answer came (refused target, timeout…).")

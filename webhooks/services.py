@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -32,7 +33,9 @@ RETRY_DELAYS = [
     timedelta(hours=10),
 ]
 EXCERPT_BYTES = 1024  # of each answer, kept in the delivery log
-CLAIM_MARGIN = timedelta(seconds=30)  # a claimed delivery is retried by others if its worker died
+CLAIM_MARGIN = timedelta(seconds=30)
+# Celery's soft limit is 60 s and one request may take PORTICO_WEBHOOKS_TIMEOUT_SECONDS (at most 30 s).
+SWEEP_BUDGET_SECONDS = 25.0  # a claimed delivery is retried by others if its worker died
 
 
 def _allow_loopback() -> bool:
@@ -329,12 +332,19 @@ def _note_failure(endpoint: Endpoint, now: Any) -> None:
         )
 
 
-def deliveries_send_due(*, limit: int = 100) -> int:
-    """Attempt every due delivery (oldest first, at most `limit`); the safety net behind the on-commit tasks."""
+def deliveries_send_due(*, limit: int = 100, budget_seconds: float = SWEEP_BUDGET_SECONDS) -> int:
+    """Attempt due deliveries (oldest first, at most `limit`, starting none after `budget_seconds`, so one sweep
+    stays inside the task time limit even when every receiver times out); the safety net behind on-commit tasks."""
+    deadline = time.monotonic() + budget_seconds
     due = (
         Delivery.objects.due(timezone.now())
         .filter(Q(endpoint__is_active=True) | Q(event__type=EventType.TEST))
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
-    return sum(1 for delivery_id in list(due) if delivery_attempt(delivery_id=delivery_id) is not None)
+    sent = 0
+    for delivery_id in list(due):
+        if time.monotonic() >= deadline:
+            break
+        sent += delivery_attempt(delivery_id=delivery_id) is not None
+    return sent

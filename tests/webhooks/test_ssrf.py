@@ -181,3 +181,18 @@ def dripping_receiver(*, seconds_per_byte: float, length: int) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_sweep_over_slow_receivers_stops_starting_attempts_when_its_time_budget_is_spent(
+    make_endpoint, owner, settings
+):
+    settings.PORTICO_WEBHOOKS_TIMEOUT_SECONDS = 0.5
+    with dripping_receiver(seconds_per_byte=0.2, length=100) as url:
+        endpoint, _ = make_endpoint(url)
+        for _ in range(6):
+            services.endpoint_send_test(membership=owner, endpoint=endpoint)
+        started = time.monotonic()
+        sent = services.deliveries_send_due(budget_seconds=1.0)
+        elapsed = time.monotonic() - started
+    assert 1 <= sent < 6 and elapsed < 2.5, (sent, elapsed)
+    assert Delivery.objects.filter(attempts=0).count() == 6 - sent  # the rest wait for the next sweep

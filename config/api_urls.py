@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("portal.api.urls")),
     path("", include("keys.api.urls")),
     path("", include("analytics.api.urls")),
+    path("", include("webhooks.api.urls")),
 ]

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "keys",
     "analytics",
     "gateway_sync",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -341,6 +342,23 @@ CELERY_BEAT_SCHEDULE |= {
     "analytics-collect-logs": {"task": "analytics.tasks.collect_logs", "schedule": PORTICO_USAGE_COLLECT_INTERVAL},
     "analytics-release-quota-blocks": {"task": "analytics.tasks.release_quota_blocks", "schedule": 30.0},
     "analytics-maintain-storage": {"task": "analytics.tasks.maintain_usage_storage", "schedule": 3600.0},
+}
+
+# --- Organisation webhooks (webhooks) ---
+# Plain http:// to 127.0.0.1 only, for local receivers in development and tests; every other target is https://
+# to a public address, checked at each delivery.
+PORTICO_WEBHOOKS_ALLOW_LOOPBACK_HTTP = env.bool("PORTICO_WEBHOOKS_ALLOW_LOOPBACK_HTTP", default=False)
+PORTICO_WEBHOOKS_TIMEOUT_SECONDS = env.float("PORTICO_WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+if not 0.1 <= PORTICO_WEBHOOKS_TIMEOUT_SECONDS <= 30:
+    raise ImproperlyConfigured("PORTICO_WEBHOOKS_TIMEOUT_SECONDS must be between 0.1 and 30 seconds")
+PORTICO_WEBHOOKS_MAX_RESPONSE_BYTES = _positive_int("PORTICO_WEBHOOKS_MAX_RESPONSE_BYTES", 64 * 1024)
+PORTICO_WEBHOOKS_MAX_ENDPOINTS = _positive_int("PORTICO_WEBHOOKS_MAX_ENDPOINTS", 20)
+# A rotated secret keeps signing (next to the new one) for this long, so receivers can switch without a gap.
+PORTICO_WEBHOOKS_SECRET_OVERLAP_HOURS = _positive_int("PORTICO_WEBHOOKS_SECRET_OVERLAP_HOURS", 24)
+# Retries stop this long after the first attempt; an endpoint failing this long is disabled, its owners emailed.
+PORTICO_WEBHOOKS_RETRY_HOURS = _positive_int("PORTICO_WEBHOOKS_RETRY_HOURS", 24)
+CELERY_BEAT_SCHEDULE |= {
+    "webhooks-send-due": {"task": "webhooks.tasks.send_due", "schedule": 15.0, "options": {"expires": 15}},
 }
 
 # --- Security headers ---

@@ -25,3 +25,4 @@ STORAGES = {
 ACCOUNT_RATE_LIMITS = {**ACCOUNT_RATE_LIMITS, "login_failed": "1000/m/ip,5/5m/key", "login": "1000/m/ip"}  # noqa: F405
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "100000/hour"}}  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405  (whitenoise warns, and warnings are errors, without it)
+PORTICO_WEBHOOKS_ALLOW_LOOPBACK_HTTP = True  # local receivers on http://127.0.0.1:<port>; the SSRF tests turn it off

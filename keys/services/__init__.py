@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from foundation import events
 from foundation.audit import audit_record
 from foundation.errors import Conflict, LimitReached, NotFound, ValidationFailed
 from foundation.limits import limit_check, owner_lock, user_lock
@@ -29,6 +30,27 @@ ROTATION_GRACE_CHOICES: dict[str, timedelta] = {
     "7d": timedelta(days=7),
 }
 MAX_CIDRS = 50
+
+
+def _event_data(key: ApiKey) -> dict[str, Any]:
+    """What webhook receivers learn about a key: never the secret or its digest."""
+    return {
+        "id": key.pk,
+        "name": key.name,
+        "prefix": key.prefix,
+        "environment": key.environment,
+        "status": key.status,
+        "application_id": key.application_id,
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+    }
+
+
+def _publish(event_type: str, key: ApiKey, **extra: Any) -> None:
+    events.publish(
+        event_type=event_type,
+        organisation_id=key.application.organisation_id,
+        data={"key": _event_data(key), **extra},
+    )
 
 
 def normalise_cidrs(values: Iterable[str]) -> list[str]:
@@ -119,6 +141,7 @@ def key_issue(
         data={"prefix": key.prefix, "application": application.pk},
     )
     config_changes.record_keys([key])
+    _publish("key.created", key)
     return key, issued.token
 
 
@@ -201,6 +224,7 @@ def key_rotate(*, actor: Any, key: ApiKey, grace: timedelta, name: str | None = 
         data={"old": key.prefix, "new": successor.prefix, "old_valid_until": deadline.isoformat()},
     )
     config_changes.record_keys([key, successor])
+    _publish("key.rotated", key, successor=_event_data(successor))
     return successor, issued.token
 
 
@@ -221,6 +245,7 @@ def key_revoke(*, actor: Any, key: ApiKey) -> ApiKey:
         data={"prefix": key.prefix},
     )
     config_changes.record_keys([key])
+    _publish("key.revoked", key)
     return key
 
 

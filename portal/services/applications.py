@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from foundation import events
 from foundation.audit import audit_record
 from foundation.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from foundation.limits import limit_check, owner_lock
@@ -85,6 +86,38 @@ def application_delete(*, membership: Membership, application: Application) -> N
 # --- Subscriptions ---------------------------------------------------------------------------------------------
 
 
+# Audit actions that are a `subscription.changed` webhook event (blocks by quota are a later slice's events).
+CHANGE_EVENTS = {
+    "subscription.created",
+    "subscription.approved",
+    "subscription.rejected",
+    "subscription.cancelled",
+    "subscription.plan_changed",
+    "subscription.plan_change_approved",
+    "subscription.plan_change_rejected",
+}
+
+
+def _publish_change(subscription: Subscription, action: str) -> None:
+    """Tell listeners (webhooks) about the change, in its transaction; a non-event action is skipped."""
+    if action not in CHANGE_EVENTS:
+        return
+    events.publish(
+        event_type="subscription.changed",
+        organisation_id=subscription.application.organisation_id,
+        data={
+            "change": action.removeprefix("subscription."),
+            "subscription": {
+                "id": subscription.pk,
+                "application_id": subscription.application_id,
+                "api": subscription.api.slug,
+                "plan": subscription.plan.slug,
+                "status": subscription.status,
+            },
+        },
+    )
+
+
 @transaction.atomic
 def subscription_create(*, actor: Any, application: Application, plan: Plan) -> Subscription:
     """Subscribe to an API on a plan: active at once, or pending until a staff member approves."""
@@ -117,6 +150,7 @@ def subscription_create(*, actor: Any, application: Application, plan: Plan) -> 
         data={"plan": plan.slug, "status": status},
     )
     config_changes.record_subscriptions([subscription])
+    _publish_change(subscription, "subscription.created")
     return subscription
 
 
@@ -168,6 +202,7 @@ def _subscription_update(
     )
     if publish:
         config_changes.record_subscriptions([subscription])
+    _publish_change(subscription, action)
     return subscription
 
 

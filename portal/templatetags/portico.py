@@ -14,6 +14,8 @@ register = template.Library()
 STATUS_TONES = {
     "active": "success",
     "pending": "warning",
+    "succeeded": "success",
+    "failed": "danger",
     "grace": "warning",
     "suspended": "danger",
     "blocked": "danger",

@@ -20,6 +20,7 @@ from portal.models import Application, Invitation, Membership, Organisation, Sub
 from tests.support.problems import assert_problem
 from tests.support.routes import PARAMETER, api_routes, methods
 from tests.support.routes import url as route_url
+from webhooks.models import Delivery, Endpoint
 
 API_ROUTES = api_routes()
 ID_ROUTES = [(route, view) for route, view in API_ROUTES if "_id>" in route]
@@ -36,6 +37,8 @@ def _snapshot() -> list[Any]:
         list(ApiKey.objects.values_list("id", "name", "status", "expires_at", "allowed_cidrs")),
         list(PersonalAccessToken.objects.values_list("id", "revoked_at")),
         list(OAuthClient.objects.order_by("id").values_list("id", "name", "secret_digest", "revoked_at")),
+        list(Endpoint.objects.values_list("id", "url", "event_types", "is_active", "secret_encrypted")),
+        list(Delivery.objects.values_list("id", "status", "next_attempt_at")),
         AuditEvent.objects.count(),
     ]
 
@@ -52,8 +55,10 @@ def test_the_matrix_covers_every_id_kind() -> None:
         "token_id",
         "request_id",
         "oauth_client_id",
+        "endpoint_id",
+        "delivery_id",
     }
-    assert len(ID_ROUTES) >= 19
+    assert len(ID_ROUTES) >= 24
 
 
 def test_an_outsider_gets_404_for_every_id_route_and_changes_nothing(charlie_api, charlie_org, alices_things) -> None:
@@ -99,6 +104,16 @@ MANAGER_ONLY = [
     ("post", "organisations/{organisation_id}/invitations/{invitation_id}/revoke/", None),
     ("get", "organisations/{organisation_id}/audit-events/", None),
     ("delete", "applications/{application_id}/", None),
+    (
+        "post",
+        "organisations/{organisation_id}/webhooks/",
+        {"url": "https://a.example/", "event_types": ["key.created"]},
+    ),
+    ("patch", "webhooks/{endpoint_id}/", {"is_active": False}),
+    ("delete", "webhooks/{endpoint_id}/", None),
+    ("post", "webhooks/{endpoint_id}/rotate-secret/", None),
+    ("post", "webhooks/{endpoint_id}/test/", None),
+    ("post", "webhook-deliveries/{delivery_id}/resend/", None),
 ]
 
 

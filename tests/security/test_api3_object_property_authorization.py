@@ -16,10 +16,12 @@ from portal.models import Application, Membership, Organisation, Subscription
 from tests.support.problems import assert_problem
 from tests.support.routes import api_routes, methods
 from tests.support.routes import url as route_url
+from webhooks.models import Endpoint
 
 SECRET_PROPERTIES = {
     "digest", "secret", "password", "client_secret", "push_secret", "push_secret_encrypted", "hash",
     "secret_digest", "previous_secret_digest", "private_key_encrypted",
+    "secret_encrypted", "previous_secret_encrypted",  # webhook signing secrets
 }  # fmt: skip
 # what an attacker would like to set on anything
 FORBIDDEN = {
@@ -28,7 +30,7 @@ FORBIDDEN = {
     "activated_at": "2020-01-01T00:00:00Z", "revoked_at": None, "blocked_until": None, "requires_approval": False,
 }  # fmt: skip
 # Actions that take no body ignore one ("ignored or 400", TEST-PLAN #32): checked on their own below.
-BODILESS_ACTIONS = ("/revoke/", "/cancel/")
+BODILESS_ACTIONS = ("/revoke/", "/cancel/", "/rotate-secret/", "/test/", "/resend/")
 
 
 def _keys(value: Any) -> set[str]:
@@ -48,6 +50,7 @@ def _state() -> list[Any]:
         list(ApiKey.objects.order_by("id").values()),
         list(PersonalAccessToken.objects.order_by("id").values("id", "revoked_at", "expires_at", "digest")),
         list(OAuthClient.objects.order_by("id").values()),
+        list(Endpoint.objects.order_by("id").values()),
         AuditEvent.objects.count(),
     ]
 

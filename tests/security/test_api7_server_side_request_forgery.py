@@ -20,6 +20,7 @@ from django.apps import apps
 from django.db import models
 from django.test import Client
 
+from tests.support.problems import assert_problem
 from tests.support.routes import PARAMETER, walk
 
 URLISH = re.compile(r"url|uri|href|link|host|origin|webhook|callback|endpoint|redirect|website|domain|server", re.I)
@@ -42,7 +43,14 @@ API_INPUTS = {
     "AccessTokenCreateRequest": {"name", "expires_at"},
     "OAuthClientCreateRequest": {"name"},
     "OAuthClientRotateRequest": {"grace"},
+    "WebhookEndpointCreateRequest": {"url", "event_types", "description"},
+    "WebhookEndpointUpdateRequest": {"url", "event_types", "description", "is_active"},
 }
+# The only URLs a developer may enter: webhook endpoints, refused when internal at registration and resolved and
+# checked again at every delivery (tests/webhooks/test_ssrf.py walks every internal form).
+DEVELOPER_URL_INPUTS = {("WebhookEndpointCreateRequest", "url"), ("WebhookEndpointUpdateRequest", "url")}
+DEVELOPER_URL_FORM_INPUTS = {("url", "url")}  # the webhook page's field, same service and checks
+DEVELOPER_URL_FIELDS = {"webhooks.Endpoint.url"}
 # The only URLs (and host names) stored anywhere: all set by staff in the admin.
 STAFF_URL_FIELDS = {
     "portal.Api.upstream_url",
@@ -50,7 +58,7 @@ STAFF_URL_FIELDS = {
     "portal.Api.host",  # a host name the gateway routes on, never fetched
     "gateway_sync.Gateway.admin_url",
 }
-OUR_APPS = ("foundation", "portal", "keys", "analytics", "gateway_sync")
+OUR_APPS = ("foundation", "portal", "keys", "analytics", "gateway_sync", "webhooks")
 
 
 class _Inputs(HTMLParser):
@@ -95,7 +103,8 @@ def test_no_api_operation_takes_a_url_and_every_input_is_inventoried(alice_clien
                 properties = components[name]["properties"]
                 taken[name] = set(properties)
                 for field, spec in properties.items():
-                    assert spec.get("format") != "uri" and not URLISH.search(field), (name, field)
+                    if (name, field) not in DEVELOPER_URL_INPUTS:
+                        assert spec.get("format") != "uri" and not URLISH.search(field), (name, field)
     assert taken == API_INPUTS
 
 
@@ -110,7 +119,7 @@ def test_no_page_form_a_developer_can_reach_takes_a_url(alice_client, alices_thi
                 visited += 1
     assert visited >= 30
     urlish = {(name, kind) for name, kind in inputs if kind == "url" or (URLISH.search(name) and name not in NOT_URLS)}
-    assert urlish == set()
+    assert urlish == DEVELOPER_URL_FORM_INPUTS
 
 
 def test_urls_are_stored_only_in_fields_staff_set() -> None:
@@ -119,10 +128,19 @@ def test_urls_are_stored_only_in_fields_staff_set() -> None:
         if model._meta.app_label in OUR_APPS:
             for field in model._meta.get_fields():
                 if isinstance(field, models.URLField) or (
-                    isinstance(field, models.Field) and URLISH.search(field.name)
+                    isinstance(field, models.Field) and not field.is_relation and URLISH.search(field.name)
                 ):
                     stored.add(f"{model._meta.app_label}.{model.__name__}.{field.name}")
-    assert stored == STAFF_URL_FIELDS
+    assert stored == STAFF_URL_FIELDS | DEVELOPER_URL_FIELDS
+
+
+@pytest.mark.parametrize("target", ["https://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "https://[::1]/"])
+def test_a_developer_url_is_refused_when_it_is_internal(alice_api, alices_things, target) -> None:
+    org = alices_things["organisation_id"]
+    body = {"url": target, "event_types": ["key.created"]}
+    assert_problem(alice_api.post(f"/api/v1/organisations/{org}/webhooks/", body, format="json"), 400)
+    endpoint = alices_things["endpoint_id"]
+    assert_problem(alice_api.patch(f"/api/v1/webhooks/{endpoint}/", {"url": target}, format="json"), 400)
 
 
 @pytest.mark.parametrize("form", ["/admin/portal/api/add/", "/admin/gateway_sync/gateway/add/"])

@@ -12,6 +12,7 @@ from portal.models import Membership, Role
 from portal.services.organisations import invitation_create
 from tests.support.problems import token_client
 from tests.support.request_log import log_request
+from tests.support.webhooks import endpoint_with_delivery
 
 
 @pytest.fixture
@@ -61,4 +62,5 @@ def alices_things(
         "token_id": alice_token[0].pk,
         "request_id": log_request(subscription),
         "slug": "weather",
+        **endpoint_with_delivery(owner),
     }

@@ -162,4 +162,5 @@ def browser_stack_env(tmp: Path, portal_port: int, database_url: str) -> dict[st
         "PORTICO_SECURE": "0",
         "PORTICO_SITE_URL": f"http://127.0.0.1:{portal_port}",
         "PORTICO_USAGE_COLLECT_INTERVAL": "0.5",
+        "PORTICO_WEBHOOKS_ALLOW_LOOPBACK_HTTP": "1",  # the webhook test's receiver listens on 127.0.0.1
     }

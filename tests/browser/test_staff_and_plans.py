@@ -38,6 +38,8 @@ def developer_with_an_application(page: Page, steps: Steps, stack: BrowserStack,
     page.get_by_role("link", name="New application").first.click()
     page.get_by_label("Name").fill(name)
     page.get_by_role("button", name="Create application").click()
+    page.wait_for_url(re.compile(r"/applications/\d+/$"))
+    page.wait_for_load_state("networkidle")  # a next goto would abort the page still loading (a failed request)
     return page.url
 
 

@@ -83,7 +83,12 @@ function _M.from_status()
         or status == 400 and "bad-request" or "bad-gateway"
     ngx.status = CAUSES[cause][1]
     stats.inc("upstream." .. cause)
-    var.pt_dc = cause
+    local ids = var.pt_ids
+    if ids and ids ~= "" then
+        var.pt_ids = ids .. ',"dc":"' .. cause .. '"' -- admitted: logged with format portico_full
+    else
+        var.pt_dc = cause
+    end
     ngx.header["Content-Type"] = "application/problem+json"
     ngx.print(_M.body(cause))
     return ngx.exit(ngx.status)

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -30,6 +31,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     return render(request, "notifications/preferences.html", {"form": form})
 
 
+@extend_schema(exclude=True)  # a page reached from an email, not part of the REST API
 class UnsubscribeView(APIView):
     """GET confirms, POST unsubscribes (RFC 8058 one-click from the mail client, or the confirm page's button).
 

@@ -140,7 +140,7 @@ def event_record(*, event_type: str, organisation_id: int, data: dict[str, Any])
             # Each decision is its own occurrence (an audit row id is unique per decision).
             occurrences=[f"{data['change']}:{_decision_id(sub['id'], data['change'])}"],
             context={
-                "change": data["change"].replace("_", " "),
+                "change": data["change"],
                 "api": subscription.api.name,
                 "plan": subscription.plan.name,
                 "application": subscription.application.name,

@@ -25,12 +25,25 @@ DECISIONS = {"approved", "rejected", "plan_change_approved", "plan_change_reject
 
 
 def _drafts(
-    *, kind: str, organisation_id: int, subject: str, occurrences: list[str], context: dict[str, Any], **who: Any
+    *,
+    kind: str,
+    organisation_id: int,
+    subject: str,
+    occurrences: list[str],
+    context: dict[str, Any],
+    people: dict[int, list[Any]] | None = None,
+    **who: Any,
 ) -> list[Draft]:
-    """One draft per recipient and occurrence; all but the last occurrence are recorded as superseded."""
+    """One draft per recipient and occurrence; all but the last occurrence are recorded as superseded.
+
+    `people` caches recipients per organisation across one check, so many subscriptions cost one query each org."""
+    if people is None:
+        people = {}
+    if organisation_id not in people:
+        people[organisation_id] = recipients(organisation_id=organisation_id, kind=kind, **who)
     return [
         Draft(kind, organisation_id, subject, occurrence, user.pk, context, skipped=n < len(occurrences) - 1)
-        for user in recipients(organisation_id=organisation_id, kind=kind, **who)
+        for user in people[organisation_id]
         for n, occurrence in enumerate(occurrences)
     ]
 
@@ -52,6 +65,7 @@ def quota_thresholds_evaluate(*, now: datetime) -> int:
         .select_related("subscription__api", "subscription__plan", "subscription__application")
     )
     drafts: list[Draft] = []
+    people: dict[int, list[Any]] = {}
     for usage in current:
         if usage.start != (today if usage.period == QuotaUsage.Period.DAY else month):
             continue
@@ -77,6 +91,7 @@ def quota_thresholds_evaluate(*, now: datetime) -> int:
             subject=f"subscription:{sub.pk}",
             occurrences=[f"{period_key}:{t}" for t in crossed],
             context=context,
+            people=people,
         )
     return len(notifications_record(drafts))
 
@@ -90,6 +105,7 @@ def key_expiry_evaluate(*, now: datetime) -> int:
         .select_related("application")
     )
     drafts: list[Draft] = []
+    people: dict[int, list[Any]] = {}
     for key in soon:
         expires_at = key.expires_at or now  # never None: the filter above asks for a date; this narrows the type
         due = [label for label, ahead in EXPIRY_WARNINGS if expires_at <= now + ahead]
@@ -107,6 +123,7 @@ def key_expiry_evaluate(*, now: datetime) -> int:
                 "application": key.application.name,
                 "application_id": key.application_id,
             },
+            people=people,
         )
     return len(notifications_record(drafts))
 

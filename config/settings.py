@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "analytics",
     "gateway_sync",
     "webhooks",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -359,6 +360,13 @@ PORTICO_WEBHOOKS_SECRET_OVERLAP_HOURS = _positive_int("PORTICO_WEBHOOKS_SECRET_O
 PORTICO_WEBHOOKS_RETRY_HOURS = _positive_int("PORTICO_WEBHOOKS_RETRY_HOURS", 24)
 CELERY_BEAT_SCHEDULE |= {
     "webhooks-send-due": {"task": "webhooks.tasks.send_due", "schedule": 15.0, "options": {"expires": 15}},
+}
+
+# --- Notification emails (docs/notifications.md): decided by periodic checks and events, sent by the sweep ---
+CELERY_BEAT_SCHEDULE |= {
+    "notifications-check-quotas": {"task": "notifications.tasks.check_quotas", "schedule": 60.0},
+    "notifications-check-key-expiry": {"task": "notifications.tasks.check_key_expiry", "schedule": 3600.0},
+    "notifications-send-due": {"task": "notifications.tasks.send_due", "schedule": 60.0},
 }
 
 # --- Security headers ---

@@ -46,6 +46,7 @@ urlpatterns = [
     path("", include("portal.urls")),
     path("", include("analytics.urls")),
     path("", include("webhooks.urls")),
+    path("", include("notifications.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -16,11 +16,10 @@ from foundation import events
 from foundation.audit import audit_record
 from foundation.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from foundation.limits import limit_check, owner_lock
-from foundation.mail import send_after_commit
 from gateway_sync import changes as config_changes
 from keys.services import key_revoke
 from keys.services.clients import oauth_client_revoke
-from portal.models import Application, Membership, Plan, Role, Subscription
+from portal.models import Application, Membership, Plan, Subscription
 from portal.selectors import membership_require
 
 
@@ -257,15 +256,6 @@ def subscription_cancel(*, actor: Any, subscription: Subscription) -> Subscripti
     return _subscription_update(subscription, changes, action="subscription.cancelled", actor=actor)
 
 
-def _notify_developers(subscription: Subscription, subject: str, template: str, **context: Any) -> None:
-    """Tell the organisation's owners and admins, one message each, so nobody sees another's address."""
-    recipients = subscription.application.organisation.memberships.filter(role__in=[Role.OWNER, Role.ADMIN])
-    for email in recipients.values_list("user__email", flat=True):
-        send_after_commit(
-            subject=subject, template=template, context={"subscription": subscription, **context}, to=[email]
-        )
-
-
 def _pending_for_update(subscription: Subscription) -> Subscription:
     """The subscription, locked, if it waits for a decision: a new subscription or a requested plan change."""
     subscription = (
@@ -280,18 +270,16 @@ def _pending_for_update(subscription: Subscription) -> Subscription:
 
 @transaction.atomic
 def subscription_approve(*, actor: Any, subscription: Subscription) -> Subscription:
-    """Staff approve a pending subscription or a requested plan change; the developers are emailed."""
+    """Staff approve a pending subscription or a requested plan change (owners and admins are emailed)."""
     subscription = _pending_for_update(subscription)
     if subscription.status == Subscription.Status.PENDING:
         changes = {"status": Subscription.Status.ACTIVE, "activated_at": timezone.now()}
         _subscription_update(subscription, changes, action="subscription.approved", actor=actor)
-        subject = f"Your subscription to {subscription.api.name} is active"
     else:
         plan = subscription.requested_plan
         assert plan is not None  # _pending_for_update checked it
         _plan_switch(subscription, actor=actor, plan=plan, action="subscription.plan_change_approved")
-        subject = f"Your move to {plan.name} on {subscription.api.name} is approved"
-    _notify_developers(subscription, subject, "portal/email/subscription_approved.txt")
+    # The owners and admins are emailed by the notifications app, from the subscription.changed event.
     return subscription
 
 
@@ -302,13 +290,9 @@ def subscription_reject(*, actor: Any, subscription: Subscription) -> Subscripti
     if subscription.status == Subscription.Status.PENDING:
         changes = {"status": Subscription.Status.REJECTED}
         _subscription_update(subscription, changes, action="subscription.rejected", actor=actor)
-        subject = f"Your subscription to {subscription.api.name} was declined"
-        declined_plan = None
     else:
-        declined_plan = subscription.requested_plan
         _plan_request_close(subscription, actor=actor, action="subscription.plan_change_rejected")
-        subject = f"Your move to another plan on {subscription.api.name} was declined"
-    _notify_developers(subscription, subject, "portal/email/subscription_rejected.txt", declined_plan=declined_plan)
+    # The owners and admins are emailed by the notifications app, from the subscription.changed event.
     return subscription
 
 

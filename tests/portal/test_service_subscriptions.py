@@ -3,6 +3,7 @@ from django.core import mail
 
 from foundation.errors import Conflict, ValidationFailed
 from foundation.models import AuditEvent
+from notifications.services import notifications_send_due
 from portal.models import Subscription
 from portal.services.applications import (
     subscription_approve,
@@ -24,6 +25,7 @@ def test_plan_needing_approval_is_pending_until_staff_approve(
     assert subscription.status == Subscription.Status.PENDING
     with django_capture_on_commit_callbacks(execute=True):
         subscription_approve(actor=None, subscription=subscription)
+    notifications_send_due()  # sent by a worker, never inside the request
     subscription.refresh_from_db()
     assert subscription.status == Subscription.Status.ACTIVE
     assert mail.outbox and alice.email in mail.outbox[0].to
@@ -49,6 +51,7 @@ def test_an_upgrade_needing_approval_keeps_the_current_plan_serving_until_staff_
 
     with django_capture_on_commit_callbacks(execute=True):
         subscription_reject(actor=None, subscription=requested)
+    notifications_send_due()
     requested.refresh_from_db()
     assert (requested.plan, requested.requested_plan, requested.status) == (free_plan, None, "active")
     assert "stays on the Free plan" in mail.outbox[-1].body
@@ -80,6 +83,7 @@ def test_approval_emails_go_to_each_owner_and_admin_alone(
     pending = subscription_create(actor=alice, application=application, plan=pro_plan)
     with django_capture_on_commit_callbacks(execute=True):
         subscription_approve(actor=None, subscription=pending)
+    notifications_send_due()
     assert sorted(message.to for message in mail.outbox) == [["alice@example.com"], ["bob@example.com"]]
 
 

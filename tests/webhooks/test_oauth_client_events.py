@@ -53,3 +53,12 @@ def test_the_event_rolls_back_with_the_client(make_endpoint, application, alice)
         oauth_client_issue(actor=alice, application=application, name="Backend")
         raise RuntimeError("the surrounding change failed")
     assert not Event.objects.exists()
+
+
+def test_the_api_and_the_portal_form_offer_the_client_events(alice_api, alice_client, org):
+    body = {"url": "https://hooks.example.com/portico", "event_types": CLIENT_EVENTS}
+    response = alice_api.post(f"/api/v1/organisations/{org.pk}/webhooks/", body, format="json")
+    assert response.status_code == 201, response.content
+    assert sorted(response.json()["endpoint"]["event_types"]) == sorted(CLIENT_EVENTS)
+    page = alice_client.get(f"/orgs/{org.pk}/webhooks/").content.decode()
+    assert all(f'value="{event}"' in page for event in CLIENT_EVENTS)

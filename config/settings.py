@@ -287,7 +287,7 @@ PORTICO_OAUTH_KEY_MAX_AGE_DAYS = _positive_int("PORTICO_OAUTH_KEY_MAX_AGE_DAYS",
 PORTICO_OAUTH_TOKEN_RATE = env.str("PORTICO_OAUTH_TOKEN_RATE", default="60/m")
 PORTICO_OAUTH_FAILED_AUTH_RATE = env.str("PORTICO_OAUTH_FAILED_AUTH_RATE", default="20/m")
 for _name in ("PORTICO_OAUTH_TOKEN_RATE", "PORTICO_OAUTH_FAILED_AUTH_RATE"):
-    if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", vars()[_name]):
+    if not re.fullmatch(r"[1-9]\d*/([1-9]\d*)?[smhd]", vars()[_name]):
         raise ImproperlyConfigured(f"{_name} must be a rate such as 60/m or 20/5m")
 
 # --- Celery: reliable by default (STYLE 13) ---

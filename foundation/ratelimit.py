@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_RATE = re.compile(r"^(?P<limit>\d+)/(?P<count>\d*)(?P<unit>[smhd])$")
+_RATE = re.compile(r"^(?P<limit>[1-9]\d*)/(?P<count>(?:[1-9]\d*)?)(?P<unit>[smhd])$")
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Rate:
     def parse(cls, text: str) -> Rate:
         """`"60/m"`, `"20/5m"`, `"1000/h"`: the notation of the login limits (ACCOUNT_RATE_LIMITS)."""
         match = _RATE.match(text.strip())
-        if match is None or int(match["limit"]) < 1:
+        if match is None:
             raise ImproperlyConfigured(f"Not a rate: {text!r} (use e.g. 60/m or 20/5m).")
         return cls(int(match["limit"]), int(match["count"] or 1) * _UNITS[match["unit"]])
 

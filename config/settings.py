@@ -4,6 +4,7 @@ Secure by default: production hardening is on unless DJANGO_DEBUG=1 (what `make 
 Our own settings are prefixed PORTICO_. tests/settings.py imports this module and overrides.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -283,6 +284,12 @@ PORTICO_OAUTH_MAX_TOKEN_LIFETIME = _positive_int("PORTICO_OAUTH_MAX_TOKEN_LIFETI
 # A new signing key is published this long before it signs, so every gateway has it before its first token.
 PORTICO_OAUTH_KEY_PUBLISH_SECONDS = _positive_int("PORTICO_OAUTH_KEY_PUBLISH_SECONDS", 300)
 PORTICO_OAUTH_KEY_MAX_AGE_DAYS = _positive_int("PORTICO_OAUTH_KEY_MAX_AGE_DAYS", 30)
+# Token requests per client (each token is a row), and failed client authentications per address (like login_failed).
+PORTICO_OAUTH_TOKEN_RATE = env.str("PORTICO_OAUTH_TOKEN_RATE", default="60/m")
+PORTICO_OAUTH_FAILED_AUTH_RATE = env.str("PORTICO_OAUTH_FAILED_AUTH_RATE", default="20/m")
+for _name in ("PORTICO_OAUTH_TOKEN_RATE", "PORTICO_OAUTH_FAILED_AUTH_RATE"):
+    if not re.fullmatch(r"[1-9]\d*/([1-9]\d*)?[smhd]", vars()[_name]):
+        raise ImproperlyConfigured(f"{_name} must be a rate such as 60/m or 20/5m")
 
 # --- Celery: reliable by default (STYLE 13) ---
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)

@@ -8,16 +8,21 @@ from __future__ import annotations
 import json
 import signal
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from keys.services import key_issue
 from keys.services.clients import oauth_client_issue
+from keys.services.signing import signing_key_current, signing_key_prepare
 from portal.models import Role
 from portal.services.applications import subscription_create
 from tests.factories import ApiFactory, ApplicationFactory, MembershipFactory, PlanFactory, UserFactory
@@ -117,7 +122,16 @@ def api_key(application: Any, subscription: Any, alice: Any) -> tuple[Any, str]:
 
 
 @pytest.fixture
-def oauth_client(application: Any, subscription: Any, alice: Any) -> tuple[Any, str]:
+def signing_key(db: Any) -> Any:
+    """A token signing key published long enough ago that gateways know it: what a running platform has."""
+    published = timezone.now() - timedelta(seconds=settings.PORTICO_OAUTH_KEY_PUBLISH_SECONDS + 60)
+    with time_machine.travel(published):
+        signing_key_prepare()
+    return signing_key_current()
+
+
+@pytest.fixture
+def oauth_client(application: Any, subscription: Any, alice: Any, signing_key: Any) -> tuple[Any, str]:
     """An OAuth client of alice's application (subscribed to `weather`) and its one-time secret."""
     return oauth_client_issue(actor=alice, application=application, name="Backend")
 

@@ -23,6 +23,7 @@ STORAGES = {
 # Login throttling stays on (it is tested); make it generous per IP so the suite's many logins pass.
 # Staff fixtures sign in for real (password + TOTP, tests/support/mfa.py), so logins per IP are generous too.
 ACCOUNT_RATE_LIMITS = {**ACCOUNT_RATE_LIMITS, "login_failed": "1000/m/ip,5/5m/key", "login": "1000/m/ip"}  # noqa: F405
+PORTICO_OAUTH_FAILED_AUTH_RATE = "1000/m"  # every test client is 127.0.0.1; the throttle tests lower it
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "100000/hour"}}  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405  (whitenoise warns, and warnings are errors, without it)
 PORTICO_WEBHOOKS_ALLOW_LOOPBACK_HTTP = True  # local receivers on http://127.0.0.1:<port>; the SSRF tests turn it off

@@ -16,6 +16,9 @@ class EventType(models.TextChoices):
     KEY_CREATED = "key.created", "An API key was created"
     KEY_ROTATED = "key.rotated", "An API key was rotated"
     KEY_REVOKED = "key.revoked", "An API key was revoked"
+    OAUTH_CLIENT_CREATED = "oauth_client.created", "An OAuth client was created"
+    OAUTH_CLIENT_ROTATED = "oauth_client.rotated", "An OAuth client's secret was rotated"
+    OAUTH_CLIENT_REVOKED = "oauth_client.revoked", "An OAuth client was revoked (with its tokens)"
     SUBSCRIPTION_CHANGED = (
         "subscription.changed",
         "A subscription was created, approved, rejected, cancelled or changed plan",

@@ -15,18 +15,68 @@ import functools
 from typing import Any
 from urllib.parse import unquote
 
+from allauth.account.adapter import get_adapter
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauth2_provider.views import RevokeTokenView, TokenView
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth2 import BackendApplicationServer, RequestValidator
+from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
+from foundation import ratelimit
 from keys.services import clients as client_services
 from keys.services import signing
 
 GRANT_TYPE = "client_credentials"
 BEARER = "Bearer"  # the token_type of RFC 6750
+UNAUTHORIZED = 401
+
+
+class SlowDown(OAuth2Error):
+    """429 `slow_down`: the OAuth error registered for "too many token requests" (RFC 8628 §3.5), with Retry-After."""
+
+    error = "slow_down"
+    status_code = 429
+
+    def __init__(self, retry_after: int, description: str) -> None:
+        super().__init__(description=description)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class SigningNotReady(OAuth2Error):
+    """503 `temporarily_unavailable` until the first signing key may sign (docs/oauth.md), with Retry-After."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(description="The token signing key is being published to the gateways; retry later.")
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+def _signing_ready(request: OAuthRequest) -> None:
+    """Issue no token that gateways could not verify yet: a fresh platform's first key waits out the publish delay."""
+    retry_after = signing.signing_wait_seconds()
+    if retry_after:
+        raise SigningNotReady(retry_after)
+
+
+def _throttle_client(request: OAuthRequest) -> None:
+    """After the client authenticated: count its token request against PORTICO_OAUTH_TOKEN_RATE."""
+    rate = ratelimit.Rate.parse(settings.PORTICO_OAUTH_TOKEN_RATE)
+    retry_after = ratelimit.hit("oauth-token", request.client.client_id, rate)
+    if retry_after:
+        raise SlowDown(retry_after, "Too many token requests for this client; reuse a token until it expires.")
 
 
 def _basic_credentials(request: OAuthRequest) -> tuple[str, str] | None:
@@ -110,6 +160,7 @@ class ConsumerServer(BackendApplicationServer):
 
     def __init__(self, request_validator: RequestValidator, **_ignored: Any) -> None:
         super().__init__(request_validator, token_generator=_sign_token, token_expires_in=_lifetime)
+        self.credentials_grant.custom_validators.post_token.extend([_throttle_client, _signing_ready])
 
 
 @functools.cache
@@ -128,6 +179,33 @@ class ConsumerOAuthMixin:
     def get_oauthlib_core(cls) -> OAuthLibCore:
         return _core()
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Refuse an address that keeps failing client authentication, and count each new failure."""
+        address, refusal = _throttled_address(request)
+        if refusal is not None:
+            return _answer(refusal.headers, refusal.json, refusal.status_code)
+        headers, body, status = self.respond(request)
+        if status == UNAUTHORIZED:
+            ratelimit.hit("oauth-failed-auth", address, _failure_rate())
+        return _answer(headers, body, status)
+
+    def respond(self, request: HttpRequest) -> tuple[dict[str, str], str | None, int]:
+        raise NotImplementedError
+
+
+def _failure_rate() -> ratelimit.Rate:
+    return ratelimit.Rate.parse(settings.PORTICO_OAUTH_FAILED_AUTH_RATE)
+
+
+def _throttled_address(request: HttpRequest) -> tuple[str, SlowDown | None]:
+    """The client address (as the login throttle sees it) and the refusal if it failed to authenticate too often."""
+    address = get_adapter(request).get_client_ip(request)
+    retry_after = ratelimit.exhausted("oauth-failed-auth", address, _failure_rate())
+    refusal = (
+        SlowDown(retry_after, "Too many failed client authentications from this address.") if retry_after else None
+    )
+    return address, refusal
+
 
 def _answer(headers: dict[str, str], body: str | None, status: int) -> HttpResponse:
     response = HttpResponse(content=body or "", status=status, content_type="application/json")
@@ -140,27 +218,31 @@ def _answer(headers: dict[str, str], body: str | None, status: int) -> HttpRespo
 class ConsumerTokenView(ConsumerOAuthMixin, TokenView):
     """POST /oauth/token: `grant_type=client_credentials`, client authenticated by Basic auth or the body."""
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        _url, headers, body, status = self.create_token_response(request)
-        return _answer(headers, body, status)
+    def respond(self, request: HttpRequest) -> tuple[dict[str, str], str | None, int]:
+        try:
+            _url, headers, body, status = self.create_token_response(request)
+        except signing.SigningKeyPending as pending:  # the key vanished between the check and the signature
+            error = SigningNotReady(pending.retry_after)
+            return error.headers, error.json, error.status_code
+        return headers, body, status
 
 
 class ConsumerIntrospectView(ConsumerOAuthMixin, TokenView):
     """POST /oauth/introspect (RFC 7662): a client may introspect its own tokens only."""
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def respond(self, request: HttpRequest) -> tuple[dict[str, str], str | None, int]:
         core = self.get_oauthlib_core()
         uri, method, body, headers = core._extract_params(request)
         headers, body, status = core.server.create_introspect_response(uri, method, body, headers)
-        return _answer(headers, body, status)
+        return headers, body, status
 
 
 class ConsumerRevokeView(ConsumerOAuthMixin, RevokeTokenView):
     """POST /oauth/revoke (RFC 7009): a client may revoke its own tokens; gateways learn the `jti` from the feed."""
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def respond(self, request: HttpRequest) -> tuple[dict[str, str], str | None, int]:
         _url, headers, body, status = self.create_revocation_response(request)
-        return _answer(headers, body, status)
+        return headers, body, status
 
 
 @require_GET

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from foundation import events
 from foundation.audit import audit_record
 from foundation.errors import Conflict, ValidationFailed
 from foundation.limits import limit_check, owner_lock
@@ -34,6 +35,23 @@ CLIENT_ID_RANDOM_BYTES = 16  # 128 bits: identifiers need not be secret, only un
 
 def _new_client_id() -> str:
     return CLIENT_ID_PREFIX + secrets.token_hex(CLIENT_ID_RANDOM_BYTES)
+
+
+def _publish(event_type: str, client: OAuthClient, **extra: Any) -> None:
+    """Tell webhook receivers (inside the caller's transaction); never the secret or its digest."""
+    data = {
+        "id": client.pk,
+        "name": client.name,
+        "client_id": client.client_id,
+        "secret_last4": client.secret_last4,
+        "status": "revoked" if client.revoked_at else "active",
+        "application_id": client.application_id,
+    }
+    events.publish(
+        event_type=event_type,
+        organisation_id=client.application.organisation_id,
+        data={"oauth_client": data, **extra},
+    )
 
 
 @transaction.atomic
@@ -66,6 +84,7 @@ def oauth_client_issue(*, actor: Any, application: Application, name: str) -> tu
         target=client,
         data={"client_id": client.client_id, "application": application.pk},
     )
+    _publish("oauth_client.created", client)
     return client, issued.token
 
 
@@ -91,6 +110,7 @@ def oauth_client_rotate(*, actor: Any, client: OAuthClient, grace: timedelta) ->
         target=client,
         data={"client_id": client.client_id, "old_valid_until": (now + grace).isoformat()},
     )
+    _publish("oauth_client.rotated", client, previous_secret_valid_until=(now + grace).isoformat())
     return client, issued.token
 
 
@@ -112,6 +132,7 @@ def oauth_client_revoke(*, actor: Any, client: OAuthClient) -> OAuthClient:
         target=client,
         data={"client_id": client.client_id, "tokens_revoked": len(live)},
     )
+    _publish("oauth_client.revoked", client, tokens_revoked=len(live))
     config_changes.record_revoked_client(client)
     config_changes.record_revoked_tokens(live)
     return client

@@ -8,12 +8,17 @@ from `activates_at` (PORTICO_OAUTH_KEY_PUBLISH_SECONDS later), so every gateway 
 The old key stops signing then (`retires_at`) and stays published until its last token has expired
 (`published_until` = retires_at + PORTICO_OAUTH_MAX_TOKEN_LIFETIME). An emergency rotation (leaked key) skips
 both waits: the new key signs at once and the old key leaves the JWKS, so its tokens fail verification.
+
+The first key waits out the publish delay too (it is created ahead of time: by `manage.py rotate_signing_key
+--if-missing` at deploy, `make run` and the hourly task). Until it may sign, the token endpoint
+answers 503 `temporarily_unavailable` with Retry-After rather than issue tokens no gateway can verify yet.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +30,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 
 from foundation.audit import audit_record
-from foundation.errors import Conflict
+from foundation.errors import ApplicationError, Conflict
 from gateway_sync import changes as config_changes
 from gateway_sync import secrets as secret_box
 from keys.models import SigningKey
@@ -36,7 +41,23 @@ CURVE = "P-256"
 JWS_TYP = "at+jwt"  # RFC 9068: a JWT access token, so it cannot be confused with an ID token
 
 
-def _new_key(*, activates_at: datetime) -> SigningKey:
+class SigningKeyPending(ApplicationError):
+    """No key may sign yet: the first one is published and gateways are still learning it."""
+
+    status = 503
+    code = "temporarily_unavailable"
+    title = "Temporarily unavailable"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"The token signing key is being published; retry in {retry_after} s.")
+        self.retry_after = retry_after
+
+
+def _publish_delay() -> timedelta:
+    return timedelta(seconds=settings.PORTICO_OAUTH_KEY_PUBLISH_SECONDS)
+
+
+def _new_key(*, activates_at: datetime, created_at: datetime | None = None) -> SigningKey:
     key = ECKey.generate_key(CURVE, auto_kid=True)
     public = {**key.as_dict(private=False), "use": "sig", "alg": ALGORITHM}
     pem = key.as_pem(private=True).decode()
@@ -45,6 +66,7 @@ def _new_key(*, activates_at: datetime) -> SigningKey:
         algorithm=ALGORITHM,
         public_jwk=public,
         private_key_encrypted=secret_box.encrypt(pem),
+        created_at=created_at or timezone.now(),
         activates_at=activates_at,
     )
 
@@ -60,15 +82,16 @@ def signing_key_rotate(*, actor: Any = None, emergency: bool = False, immediate:
     """Create the next signing key; the current one retires when it activates (see the module docstring).
 
     `immediate`: the new key signs at once because the current one cannot (its private half is unreadable); the
-    old keys stay published for the tokens they signed. `emergency` also withdraws them at once.
+    old keys stay published for the tokens they signed. `emergency` also withdraws them at once. Otherwise, the
+    first key included, the new key signs only once gateways have had PORTICO_OAUTH_KEY_PUBLISH_SECONDS to learn it.
     """
     now = timezone.now()
     current = list(SigningKey.objects.select_for_update().filter(retires_at__isnull=True))
-    at_once = emergency or immediate or not current
-    activates_at = now if at_once else now + timedelta(seconds=settings.PORTICO_OAUTH_KEY_PUBLISH_SECONDS)
+    at_once = emergency or immediate
+    activates_at = now if at_once else now + _publish_delay()
     if not at_once and SigningKey.objects.filter(activates_at__gt=now).exists():
         raise Conflict("A rotation is already under way: the next key is published but not signing yet.")
-    new = _new_key(activates_at=activates_at)
+    new = _new_key(activates_at=activates_at, created_at=now)
     overlap = timedelta(0) if emergency else timedelta(seconds=settings.PORTICO_OAUTH_MAX_TOKEN_LIFETIME)
     for old in current:
         old.retires_at = activates_at
@@ -84,19 +107,43 @@ def signing_key_rotate(*, actor: Any = None, emergency: bool = False, immediate:
     return new
 
 
-def signing_key_ensure() -> SigningKey:
-    """The key that signs now, creating the first one on a fresh platform."""
-    key = SigningKey.objects.signing_at(timezone.now()).first()
+def signing_key_current(now: datetime | None = None) -> SigningKey | None:
+    """The key that signs at `now`: the newest allowed to sign that has been published for the publish delay.
+
+    A younger one signs only when no such key exists: the replacement of a leaked or unreadable key, which is meant
+    to sign at once. So a key made by a racing process, or any other fresh key, never signs before gateways know it.
+    """
+    now = now or timezone.now()
+    keys = list(SigningKey.objects.signing_at(now))
+    known = [key for key in keys if key.created_at <= now - _publish_delay()]
+    preferred = known or keys
+    return preferred[0] if preferred else None
+
+
+@transaction.atomic
+def signing_key_prepare() -> SigningKey:
+    """Make sure a key signs now or is published and waiting; on a fresh platform, create the first one (waiting)."""
+    now = timezone.now()
+    SigningKey.objects.select_for_update().filter(retires_at__isnull=True).first()  # one creator at a time
+    key = signing_key_current(now) or SigningKey.objects.filter(activates_at__gt=now).order_by("activates_at").first()
     return key if key is not None else signing_key_rotate()
+
+
+def signing_wait_seconds() -> int:
+    """0 when a key can sign now; else (after making sure one is on its way) the seconds until one can."""
+    if signing_key_current() is not None:
+        return 0
+    pending = signing_key_prepare()
+    return max(1, math.ceil((pending.activates_at - timezone.now()).total_seconds()))
 
 
 @transaction.atomic
 def signing_keys_rotate_due() -> SigningKey | None:
     """The scheduled rotation: a new key when the signing one is older than PORTICO_OAUTH_KEY_MAX_AGE_DAYS."""
     now = timezone.now()
-    key = SigningKey.objects.signing_at(now).first()
+    key = signing_key_current(now)
     if SigningKey.objects.filter(activates_at__gt=now).exists():
-        return None  # a successor is already published and waiting
+        return None  # a successor (or the first key) is already published and waiting
     if key is not None and now - key.activates_at < timedelta(days=settings.PORTICO_OAUTH_KEY_MAX_AGE_DAYS):
         return None
     return signing_key_rotate()
@@ -117,8 +164,10 @@ def jwks() -> dict[str, Any]:
 
 
 def sign(claims: dict[str, Any]) -> str:
-    """A compact JWS of `claims` with the current signing key."""
-    key = signing_key_ensure()
+    """A compact JWS of `claims` with the current signing key (SigningKeyPending before the first one may sign)."""
+    key = signing_key_current()
+    if key is None:
+        raise SigningKeyPending(signing_wait_seconds())
     try:
         private = _private_key(key.kid, key.private_key_encrypted)
     except ValueError:

@@ -17,7 +17,7 @@ from gateway_sync.models import ConfigChange
 from gateway_sync.selectors import current_version
 from keys.models import OAuthToken
 from keys.services.clients import oauth_client_revoke, oauth_token_revoke
-from keys.services.signing import signing_key_ensure, signing_key_rotate
+from keys.services.signing import signing_key_rotate
 from tests.support.oauth import token_for
 
 pytestmark = pytest.mark.django_db
@@ -33,8 +33,7 @@ def test_the_snapshot_carries_the_public_jwks_a_token_verifies_with(gateway_api,
     assert oauth["revoked_tokens"] == [] and oauth["revoked_clients"] == []
 
 
-def test_a_new_signing_key_reaches_the_feed_before_it_signs(gateway_api) -> None:
-    signing_key_ensure()
+def test_a_new_signing_key_reaches_the_feed_before_it_signs(gateway_api, signing_key) -> None:
     start = current_version()
     new = signing_key_rotate()
     changes = gateway_api.get(f"/gateway/v1/changes?after={start}").json()["changes"]

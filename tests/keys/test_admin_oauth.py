@@ -9,7 +9,6 @@ from django.test import Client
 from foundation.models import AuditEvent
 from gateway_sync.models import ConfigChange
 from keys.models import OAuthToken
-from keys.services.signing import signing_key_ensure
 from tests.support.oauth import token_for
 
 
@@ -31,7 +30,7 @@ def test_staff_revoke_a_client_with_its_tokens_and_are_the_audited_actor(
     assert ConfigChange.objects.filter(kind="oauth_client", object_id=client.client_id).exists()
 
 
-def test_signing_keys_are_listed_without_their_private_half(staff_client: Client) -> None:
-    key = signing_key_ensure()
+def test_signing_keys_are_listed_without_their_private_half(staff_client: Client, signing_key: Any) -> None:
+    key = signing_key
     page = staff_client.get(f"/admin/keys/signingkey/{key.pk}/change/").content.decode()
     assert key.kid in page and key.private_key_encrypted not in page

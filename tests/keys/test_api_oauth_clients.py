@@ -18,7 +18,7 @@ def _create(api, application, name: str = "Backend"):
     return api.post(f"/api/v1/applications/{application.pk}/clients/", {"name": name}, format="json")
 
 
-def test_a_member_creates_a_client_and_sees_the_secret_once(bob_api, application, subscription) -> None:
+def test_a_member_creates_a_client_and_sees_the_secret_once(bob_api, application, subscription, signing_key) -> None:
     response = _create(bob_api, application)
     assert response.status_code == 201 and response["Cache-Control"] == "no-store"
     body = response.json()

@@ -18,7 +18,7 @@ from joserfc import jws
 from gateway_sync import secrets as secret_box
 from gateway_sync.models import ConfigChange
 from keys.models import SigningKey
-from keys.services.signing import signing_key_ensure, signing_key_rotate, signing_keys_prune, signing_keys_rotate_due
+from keys.services.signing import signing_key_rotate, signing_keys_prune, signing_keys_rotate_due
 from keys.tasks import rotate_signing_keys
 from tests.support.oauth import basic, token_for
 
@@ -41,8 +41,8 @@ def _active(pair: tuple[Any, str], token: str) -> bool:
     return bool(response.json()["active"])
 
 
-def test_the_private_key_is_stored_encrypted(db) -> None:
-    key = signing_key_ensure()
+def test_the_private_key_is_stored_encrypted(signing_key) -> None:
+    key = signing_key
     with connection.cursor() as cursor:
         cursor.execute("SELECT private_key_encrypted, public_jwk FROM keys_signingkey WHERE id = %s", [key.pk])
         encrypted, public = cursor.fetchone()
@@ -53,11 +53,11 @@ def test_the_private_key_is_stored_encrypted(db) -> None:
 
 
 def test_a_rotated_key_is_published_before_it_signs_and_the_old_one_stays_until_its_tokens_expire(
-    oauth_client, free_plan
+    oauth_client, free_plan, signing_key
 ) -> None:
     free_plan.access_token_lifetime_seconds = settings.PORTICO_OAUTH_MAX_TOKEN_LIFETIME  # the longest-lived tokens
     free_plan.save()
-    old = signing_key_ensure()
+    old = signing_key
     start = timezone.now()
     new = signing_key_rotate()
     upsert = ConfigChange.objects.get(kind=ConfigChange.Kind.SIGNING_KEY, object_id=new.kid, op="upsert")
@@ -80,8 +80,8 @@ def test_a_rotated_key_is_published_before_it_signs_and_the_old_one_stays_until_
     assert ConfigChange.objects.filter(kind="signing_key", object_id=old.kid, op="delete").exists()
 
 
-def test_an_emergency_rotation_withdraws_the_leaked_key_at_once(oauth_client) -> None:
-    leaked = signing_key_ensure()
+def test_an_emergency_rotation_withdraws_the_leaked_key_at_once(oauth_client, signing_key) -> None:
+    leaked = signing_key
     token = token_for(oauth_client)
     assert _active(oauth_client, token)
     out = StringIO()
@@ -93,8 +93,8 @@ def test_an_emergency_rotation_withdraws_the_leaked_key_at_once(oauth_client) ->
     assert ConfigChange.objects.filter(kind="signing_key", object_id=leaked.kid, op="delete").exists()
 
 
-def test_the_schedule_rotates_only_an_old_key(db) -> None:
-    first = signing_key_ensure()
+def test_the_schedule_rotates_only_an_old_key(signing_key) -> None:
+    first = signing_key
     assert signing_keys_rotate_due() is None
     with time_machine.travel(timezone.now() + timedelta(days=settings.PORTICO_OAUTH_KEY_MAX_AGE_DAYS, hours=1)):
         kid = rotate_signing_keys()
@@ -102,15 +102,16 @@ def test_the_schedule_rotates_only_an_old_key(db) -> None:
         assert rotate_signing_keys() is None  # the successor is waiting to activate: no second rotation
 
 
-def test_a_second_rotation_waits_for_the_first_to_activate(db) -> None:
-    signing_key_ensure()
+def test_a_second_rotation_waits_for_the_first_to_activate(signing_key) -> None:
     signing_key_rotate()
     with pytest.raises(Exception, match="already under way"):
         signing_key_rotate()
 
 
-def test_a_key_unreadable_after_the_secrets_key_changed_is_replaced_not_a_500(oauth_client, settings) -> None:
-    old = signing_key_ensure()
+def test_a_key_unreadable_after_the_secrets_key_changed_is_replaced_not_a_500(
+    oauth_client, settings, signing_key
+) -> None:
+    old = signing_key
     settings.PORTICO_SECRETS_KEY = "a-new-secrets-key-after-an-incident"
     token = token_for(oauth_client)
     assert _kid_of(token) != old.kid

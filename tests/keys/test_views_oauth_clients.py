@@ -18,7 +18,7 @@ def _create(client: Client, application: Any, name: str = "Billing") -> Any:
 
 
 def test_a_new_client_secret_is_shown_once_with_a_curl_that_gets_a_token(
-    alice_client: Client, application: Any, subscription: Any
+    alice_client: Client, application: Any, subscription: Any, signing_key: Any
 ) -> None:
     response = _create(alice_client, application)
     client = OAuthClient.objects.get(name="Billing")

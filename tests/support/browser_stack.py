@@ -107,6 +107,7 @@ class BrowserStack:
         self.env.update(REDIS_URL=self.redis.url, CELERY_BROKER_URL=self.redis.url)
         create_database(self.env["DATABASE_URL"], replace=True)
         self.manage("migrate", "--no-input", "-v", "0")
+        self.manage("rotate_signing_key", "--if-missing")  # the deploy step (docs/oauth.md): the token signing key
         self.manage("collectstatic", "--no-input", "-v", "0")
         self.manage("seed_demo", "--upstream", upstream_url, "--admin-password", self.admin_password)
         self.shell(GIVE_ADMIN_TOTP, EMAIL=ADMIN_EMAIL, SECRET=ADMIN_TOTP_SECRET)
@@ -163,4 +164,6 @@ def browser_stack_env(tmp: Path, portal_port: int, database_url: str) -> dict[st
         "PORTICO_SITE_URL": f"http://127.0.0.1:{portal_port}",
         "PORTICO_USAGE_COLLECT_INTERVAL": "0.5",
         "PORTICO_WEBHOOKS_ALLOW_LOOPBACK_HTTP": "1",  # the webhook test's receiver listens on 127.0.0.1
+        # The signing key made at start signs this soon (the stack's gateway polls every second), not 5 minutes later.
+        "PORTICO_OAUTH_KEY_PUBLISH_SECONDS": "3",
     }

@@ -25,14 +25,24 @@ DEFAULT_PERIOD = "day"
 
 
 class UsagePeriodForm(forms.Form):
-    """`?period=hour|day|month`; anything else is refused and the page falls back to the default."""
+    """`?period=hour|day|month&key=<id>`; a bad value is refused and the page falls back to its default (the
+    default period; all keys). The key choices are the application's own keys, so another's id is never valid."""
 
     period = forms.ChoiceField(choices=[(name, label) for name, (_, _, label) in PERIODS.items()], required=False)
+    key = forms.TypedChoiceField(label="Key", coerce=int, empty_value=None, required=False)
+
+    def __init__(self, data: Any, *, keys: Iterable[tuple[int, str]] = ()) -> None:
+        super().__init__(data)
+        cast(forms.ChoiceField, self.fields["key"]).choices = [("", "All keys"), *[(str(k), n) for k, n in keys]]
 
     def period_or_default(self) -> str:
-        if self.is_valid():
-            return self.cleaned_data["period"] or DEFAULT_PERIOD
-        return DEFAULT_PERIOD
+        self.is_valid()  # cleaned_data keeps the fields that are valid, so a bad key does not reset the period
+        return self.cleaned_data.get("period") or DEFAULT_PERIOD
+
+    def key_or_none(self) -> int | None:
+        self.is_valid()
+        key: int | None = self.cleaned_data.get("key")
+        return key
 
 
 class RequestLogForm(forms.Form):

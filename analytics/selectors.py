@@ -151,21 +151,65 @@ def usage_for_application(
 
 
 def usage_by_status_class(
-    *, application: Application, granularity: str, start: datetime, end: datetime
+    *, application: Application, granularity: str, start: datetime, end: datetime, key_id: int | None = None
 ) -> dict[datetime, dict[int, int]]:
-    """Requests per bucket and status class (1 to 5) of one application in [start, end): one query."""
-    rows = (
-        UsageRollup.objects.filter(
-            granularity=granularity, application_id=application.pk, bucket__gte=start, bucket__lt=end
-        )
-        .values("bucket", "status_class")
-        .annotate(n=Sum("requests"))
-        .order_by("bucket", "status_class")
+    """Requests per bucket and status class (1 to 5) of one application in [start, end), optionally of one key:
+    one query."""
+    matching = UsageRollup.objects.filter(
+        granularity=granularity, application_id=application.pk, bucket__gte=start, bucket__lt=end
     )
+    if key_id is not None:
+        matching = matching.filter(key_id=key_id)
+    rows = matching.values("bucket", "status_class").annotate(n=Sum("requests")).order_by("bucket", "status_class")
     answer: dict[datetime, dict[int, int]] = {}
     for row in rows:
         answer.setdefault(row["bucket"], {})[row["status_class"]] = int(row["n"])
     return answer
+
+
+@dataclass
+class KeyUsage:
+    """One key's share of an application's usage over a range, as the per-key table shows it."""
+
+    key_id: int
+    name: str
+    prefix: str
+    status: str
+    last_used_at: datetime | None
+    requests: int
+    errors: int
+    denied: int
+
+
+def usage_by_key(*, application: Application, granularity: str, start: datetime, end: datetime) -> list[KeyUsage]:
+    """Requests, errors and denials of each of the application's keys in [start, end), busiest first; keys without
+    traffic are listed too (a key that is never used is worth seeing). Two queries."""
+    sums = (
+        UsageRollup.objects.filter(
+            granularity=granularity, application_id=application.pk, bucket__gte=start, bucket__lt=end
+        )
+        .values("key_id")
+        .annotate(requests=Sum("requests"), errors=Sum("errors"), denied=Sum("denied"))
+        .order_by("key_id")
+    )
+    by_key: dict[int, dict[str, Any]] = {row["key_id"]: dict(row) for row in sums}
+    keys = application.keys.order_by("-created_at", "-id").values_list("id", "name", "prefix", "status", "last_used_at")
+    answer = []
+    for pk, name, prefix, status, last_used_at in keys:
+        row: dict[str, Any] = by_key.get(pk, {})
+        answer.append(
+            KeyUsage(
+                key_id=pk,
+                name=name,
+                prefix=prefix,
+                status=status,
+                last_used_at=last_used_at,
+                requests=int(row.get("requests") or 0),
+                errors=int(row.get("errors") or 0),
+                denied=int(row.get("denied") or 0),
+            )
+        )
+    return sorted(answer, key=lambda k: -k.requests)
 
 
 @dataclass

@@ -23,17 +23,28 @@ from portal.selectors import application_get
 from portal.views.common import membership_of, portal_view
 
 
+def _key_choices(application: Application) -> list[tuple[int, str]]:
+    """The application's keys as a filter offers them, newest first."""
+    keys = application.keys.order_by("-created_at", "-id").values_list("id", "name", "prefix")
+    return [(pk, f"{name} ({prefix}…)") for pk, name, prefix in keys]
+
+
 @portal_view
 def application_usage(request: HttpRequest, application_id: int) -> HttpResponse:
     """Usage of one application over the picked period; a bad period shows the default with a notice."""
     application = application_get(user=request.user, application_id=application_id)
     membership = membership_of(request, application.organisation_id)
-    form = UsagePeriodForm(request.GET)
-    period = form.period_or_default()
+    form = UsagePeriodForm(request.GET, keys=_key_choices(application))
+    period, key_id = form.period_or_default(), form.key_or_none()
     now = timezone.now()
     granularity, start, end = selectors.usage_window(period=period, now=now)
-    usage = selectors.usage_for_application(application=application, granularity=granularity, start=start, end=end)
-    counts = selectors.usage_by_status_class(application=application, granularity=granularity, start=start, end=end)
+    usage = selectors.usage_for_application(
+        application=application, granularity=granularity, start=start, end=end, key_id=key_id
+    )
+    counts = selectors.usage_by_status_class(
+        application=application, granularity=granularity, start=start, end=end, key_id=key_id
+    )
+    by_key = selectors.usage_by_key(application=application, granularity=granularity, start=start, end=end)
     chart = requests_chart(
         granularity=granularity, start=start, end=end, step=selectors.STEP[granularity], counts=counts
     )
@@ -49,6 +60,8 @@ def application_usage(request: HttpRequest, application_id: int) -> HttpResponse
         "end": end,
         "usage": usage,
         "chart": chart,
+        "by_key": by_key,
+        "key": next((k for k in by_key if k.key_id == key_id), None),
         "quotas": selectors.quota_states(application=application, now=now),
         "now": now,
     }
@@ -74,8 +87,7 @@ CSV_HEADER = (
 
 
 def _request_log_form(request: HttpRequest, application: Application) -> RequestLogForm:
-    keys = application.keys.order_by("-created_at", "-id").values_list("id", "name", "prefix")
-    return RequestLogForm(request.GET, keys=[(pk, f"{name} ({prefix}…)") for pk, name, prefix in keys])
+    return RequestLogForm(request.GET, keys=_key_choices(application))
 
 
 def _without(request: HttpRequest, *names: str) -> str:

@@ -30,7 +30,7 @@ setup-dev: system $(DEV_STAMP)
 run: setup
 	scripts/ensure-services.sh
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input -v 0
-	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
+	DJANGO_DEBUG=1 $(PY) manage.py seed_demo --usage
 	@# edge-1's OAuth2 client and push secret (kept while still valid); Procfile.dev's gateway reads them from the file.
 	DJANGO_DEBUG=1 $(PY) manage.py register_gateway --name edge-1 --admin-url http://127.0.0.1:8081 \
 		--env-file var/gateway/edge-1.env

@@ -15,12 +15,13 @@ from django.utils.text import slugify
 from analytics import selectors
 from analytics.charts import requests_chart
 from analytics.forms import RequestLogForm, UsagePeriodForm
+from analytics.selectors.organisation import usage_for_organisation
 from analytics.services.exports import request_log_export_record
 from foundation.errors import NotFound, ValidationFailed
 from foundation.spreadsheet import csv_stream
 from portal.models import Application
 from portal.selectors import application_get
-from portal.views.common import membership_of, portal_view
+from portal.views.common import membership_of, organisation_membership, portal_view
 
 
 def _key_choices(application: Application) -> list[tuple[int, str]]:
@@ -61,11 +62,38 @@ def application_usage(request: HttpRequest, application_id: int) -> HttpResponse
         "usage": usage,
         "chart": chart,
         "by_key": by_key,
-        "key": next((k for k in by_key if k.key_id == key_id), None),
+        "key": {row.key_id: row for row in by_key}.get(key_id),  # None: all keys
         "quotas": selectors.quota_states(application=application, now=now),
         "now": now,
     }
     return render(request, "analytics/application_usage.html", context)
+
+
+@portal_view
+def organisation_usage(request: HttpRequest, organisation_id: int) -> HttpResponse:
+    """Usage of all the organisation's applications over the picked period: totals, a chart, one row each."""
+    membership = organisation_membership(request, organisation_id)
+    form = UsagePeriodForm(request.GET)
+    period = form.period_or_default()
+    granularity, start, end = selectors.usage_window(period=period, now=timezone.now())
+    found = usage_for_organisation(organisation=membership.organisation, granularity=granularity, start=start, end=end)
+    chart = requests_chart(
+        granularity=granularity, start=start, end=end, step=selectors.STEP[granularity], counts=found.counts
+    )
+    context = {
+        "membership": membership,
+        "form": form,
+        "period": period,
+        "granularity": granularity,
+        "periods": [(name, label) for name, (_, _, label) in selectors.PERIODS.items()],
+        "period_label": selectors.PERIODS[period][2],
+        "start": start,
+        "end": end,
+        "usage": found.usage,
+        "chart": chart,
+        "applications": found.applications,
+    }
+    return render(request, "analytics/organisation_usage.html", context)
 
 
 # Request-log page: the newest page, and "Older" pages by the keyset cursor (no OFFSET, so deep pages stay cheap).

@@ -62,7 +62,7 @@ def application_usage(request: HttpRequest, application_id: int) -> HttpResponse
         "usage": usage,
         "chart": chart,
         "by_key": by_key,
-        "key": {row.key_id: row for row in by_key}.get(key_id),  # None: all keys
+        "key": {row.key_id: row for row in by_key}.get(key_id or 0),  # None: all keys (no key has id 0)
         "quotas": selectors.quota_states(application=application, now=now),
         "now": now,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any, cast
 
 from django import forms
@@ -43,6 +44,26 @@ class UsagePeriodForm(forms.Form):
         self.is_valid()
         key: int | None = self.cleaned_data.get("key")
         return key
+
+
+# The staff overview's time ranges: a name, its label, the rollup granularity read and how far back it looks.
+STAFF_RANGES: dict[str, tuple[str, str, timedelta]] = {
+    "24h": ("Last 24 hours", "hour", timedelta(days=1)),
+    "7d": ("Last 7 days", "hour", timedelta(days=7)),
+    "30d": ("Last 30 days", "day", timedelta(days=30)),
+    "90d": ("Last 90 days", "day", timedelta(days=90)),
+}
+DEFAULT_STAFF_RANGE = "7d"
+
+
+class StaffRangeForm(forms.Form):
+    """`?range=24h|7d|30d|90d` on the staff overview; anything else shows the default with a notice."""
+
+    range = forms.ChoiceField(choices=[(name, label) for name, (label, _, _) in STAFF_RANGES.items()], required=False)
+
+    def range_or_default(self) -> str:
+        self.is_valid()
+        return self.cleaned_data.get("range") or DEFAULT_STAFF_RANGE
 
 
 class RequestLogForm(forms.Form):

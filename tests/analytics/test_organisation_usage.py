@@ -112,3 +112,14 @@ def test_the_api_answers_series_totals_and_one_row_per_application(
 )
 def test_the_api_refuses_bad_queries_with_a_problem(alice_api: Any, org: Any, query: dict[str, str]) -> None:
     assert_problem(alice_api.get(_api(org), query), 400)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_api_costs_the_same_queries_however_many_applications(
+    bob_api: Any, org: Any, alice: Any, traffic: Any, django_assert_max_num_queries: Any
+) -> None:
+    for n in range(5):
+        ApplicationFactory(organisation=org, name=f"Quiet {n}", created_by=alice)
+    with django_assert_max_num_queries(6):  # membership, then the five usage queries
+        response = bob_api.get(_api(org), {"granularity": "hour"})
+    assert len(response.json()["applications"]) == 8

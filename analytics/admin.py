@@ -6,12 +6,20 @@ may look but not add, change or delete (retention deletes them: analytics.servic
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 
+from analytics.forms import STAFF_RANGES, StaffRangeForm
 from analytics.models import IngestedBatch, QuotaUsage, UsageRollup
+from analytics.selectors import floor_to
+from analytics.selectors import staff as staff_selectors
 from foundation.admin import ReadOnlyAdmin
 from portal.models import Application
 
@@ -65,6 +73,48 @@ class UsageRollupAdmin(ReadOnlyAdmin):
     date_hierarchy = "bucket"
     ordering = ["-bucket"]
     show_full_result_count = False
+    change_list_template = "analytics/admin/rollup_change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        overview = path(
+            "overview/", self.admin_site.admin_view(self.overview_view), name="analytics_usagerollup_overview"
+        )
+        return [overview, *super().get_urls()]
+
+    def overview_view(self, request: HttpRequest) -> HttpResponse:
+        """Staff-only: top consumers, traffic per API, plan and gateway, and quota pressure, over a time range."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = StaffRangeForm(request.GET)
+        name = form.range_or_default()
+        label, granularity, span = STAFF_RANGES[name]
+        now = timezone.now()
+        end = floor_to(now, granularity) + (timedelta(hours=1) if granularity == "hour" else timedelta(days=1))
+        start = end - span
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Usage overview",
+            "form": form,
+            "range": name,
+            "range_label": label,
+            "ranges": [(n, lbl) for n, (lbl, _, _) in STAFF_RANGES.items()],
+            "start": start,
+            "end": end,
+            "gateway_start": max(start, end - staff_selectors.GATEWAY_WINDOW),
+            "top_requests": staff_selectors.top_consumers(granularity=granularity, start=start, end=end, by="requests"),
+            "top_errors": staff_selectors.top_consumers(granularity=granularity, start=start, end=end, by="errors"),
+            "per_api": staff_selectors.traffic_per_api(granularity=granularity, start=start, end=end),
+            "per_plan": staff_selectors.traffic_per_plan(granularity=granularity, start=start, end=end),
+            "per_gateway": staff_selectors.traffic_per_gateway(start=start, end=end),
+            "quotas": staff_selectors.quota_pressure(now=now),
+            "quota_near": int(staff_selectors.QUOTA_NEAR * 100),
+            "changelist_url": reverse("admin:analytics_usagerollup_changelist"),
+        }
+        return TemplateResponse(request, "analytics/admin/overview.html", context)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        extra = {"overview_url": reverse("admin:analytics_usagerollup_overview"), **(extra_context or {})}
+        return super().changelist_view(request, extra)
 
 
 @admin.register(QuotaUsage)

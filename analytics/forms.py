@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any, cast
 
 from django import forms
@@ -25,14 +26,44 @@ DEFAULT_PERIOD = "day"
 
 
 class UsagePeriodForm(forms.Form):
-    """`?period=hour|day|month`; anything else is refused and the page falls back to the default."""
+    """`?period=hour|day|month&key=<id>`; a bad value is refused and the page falls back to its default (the
+    default period; all keys). The key choices are the application's own keys, so another's id is never valid."""
 
     period = forms.ChoiceField(choices=[(name, label) for name, (_, _, label) in PERIODS.items()], required=False)
+    key = forms.TypedChoiceField(label="Key", coerce=int, empty_value=None, required=False)
+
+    def __init__(self, data: Any, *, keys: Iterable[tuple[int, str]] = ()) -> None:
+        super().__init__(data)
+        cast(forms.ChoiceField, self.fields["key"]).choices = [("", "All keys"), *[(str(k), n) for k, n in keys]]
 
     def period_or_default(self) -> str:
-        if self.is_valid():
-            return self.cleaned_data["period"] or DEFAULT_PERIOD
-        return DEFAULT_PERIOD
+        self.is_valid()  # cleaned_data keeps the fields that are valid, so a bad key does not reset the period
+        return self.cleaned_data.get("period") or DEFAULT_PERIOD
+
+    def key_or_none(self) -> int | None:
+        self.is_valid()
+        key: int | None = self.cleaned_data.get("key")
+        return key
+
+
+# The staff overview's time ranges: a name, its label, the rollup granularity read and how far back it looks.
+STAFF_RANGES: dict[str, tuple[str, str, timedelta]] = {
+    "24h": ("Last 24 hours", "hour", timedelta(days=1)),
+    "7d": ("Last 7 days", "hour", timedelta(days=7)),
+    "30d": ("Last 30 days", "day", timedelta(days=30)),
+    "90d": ("Last 90 days", "day", timedelta(days=90)),
+}
+DEFAULT_STAFF_RANGE = "7d"
+
+
+class StaffRangeForm(forms.Form):
+    """`?range=24h|7d|30d|90d` on the staff overview; anything else shows the default with a notice."""
+
+    range = forms.ChoiceField(choices=[(name, label) for name, (label, _, _) in STAFF_RANGES.items()], required=False)
+
+    def range_or_default(self) -> str:
+        self.is_valid()
+        return self.cleaned_data.get("range") or DEFAULT_STAFF_RANGE
 
 
 class RequestLogForm(forms.Form):

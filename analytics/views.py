@@ -15,12 +15,19 @@ from django.utils.text import slugify
 from analytics import selectors
 from analytics.charts import requests_chart
 from analytics.forms import RequestLogForm, UsagePeriodForm
+from analytics.selectors.organisation import usage_for_organisation
 from analytics.services.exports import request_log_export_record
 from foundation.errors import NotFound, ValidationFailed
 from foundation.spreadsheet import csv_stream
 from portal.models import Application
 from portal.selectors import application_get
-from portal.views.common import membership_of, portal_view
+from portal.views.common import membership_of, organisation_membership, portal_view
+
+
+def _key_choices(application: Application) -> list[tuple[int, str]]:
+    """The application's keys as a filter offers them, newest first."""
+    keys = application.keys.order_by("-created_at", "-id").values_list("id", "name", "prefix")
+    return [(pk, f"{name} ({prefix}…)") for pk, name, prefix in keys]
 
 
 @portal_view
@@ -28,12 +35,17 @@ def application_usage(request: HttpRequest, application_id: int) -> HttpResponse
     """Usage of one application over the picked period; a bad period shows the default with a notice."""
     application = application_get(user=request.user, application_id=application_id)
     membership = membership_of(request, application.organisation_id)
-    form = UsagePeriodForm(request.GET)
-    period = form.period_or_default()
+    form = UsagePeriodForm(request.GET, keys=_key_choices(application))
+    period, key_id = form.period_or_default(), form.key_or_none()
     now = timezone.now()
     granularity, start, end = selectors.usage_window(period=period, now=now)
-    usage = selectors.usage_for_application(application=application, granularity=granularity, start=start, end=end)
-    counts = selectors.usage_by_status_class(application=application, granularity=granularity, start=start, end=end)
+    usage = selectors.usage_for_application(
+        application=application, granularity=granularity, start=start, end=end, key_id=key_id
+    )
+    counts = selectors.usage_by_status_class(
+        application=application, granularity=granularity, start=start, end=end, key_id=key_id
+    )
+    by_key = selectors.usage_by_key(application=application, granularity=granularity, start=start, end=end)
     chart = requests_chart(
         granularity=granularity, start=start, end=end, step=selectors.STEP[granularity], counts=counts
     )
@@ -49,10 +61,39 @@ def application_usage(request: HttpRequest, application_id: int) -> HttpResponse
         "end": end,
         "usage": usage,
         "chart": chart,
+        "by_key": by_key,
+        "key": {row.key_id: row for row in by_key}.get(key_id or 0),  # None: all keys (no key has id 0)
         "quotas": selectors.quota_states(application=application, now=now),
         "now": now,
     }
     return render(request, "analytics/application_usage.html", context)
+
+
+@portal_view
+def organisation_usage(request: HttpRequest, organisation_id: int) -> HttpResponse:
+    """Usage of all the organisation's applications over the picked period: totals, a chart, one row each."""
+    membership = organisation_membership(request, organisation_id)
+    form = UsagePeriodForm(request.GET)
+    period = form.period_or_default()
+    granularity, start, end = selectors.usage_window(period=period, now=timezone.now())
+    found = usage_for_organisation(organisation=membership.organisation, granularity=granularity, start=start, end=end)
+    chart = requests_chart(
+        granularity=granularity, start=start, end=end, step=selectors.STEP[granularity], counts=found.counts
+    )
+    context = {
+        "membership": membership,
+        "form": form,
+        "period": period,
+        "granularity": granularity,
+        "periods": [(name, label) for name, (_, _, label) in selectors.PERIODS.items()],
+        "period_label": selectors.PERIODS[period][2],
+        "start": start,
+        "end": end,
+        "usage": found.usage,
+        "chart": chart,
+        "applications": found.applications,
+    }
+    return render(request, "analytics/organisation_usage.html", context)
 
 
 # Request-log page: the newest page, and "Older" pages by the keyset cursor (no OFFSET, so deep pages stay cheap).
@@ -74,8 +115,7 @@ CSV_HEADER = (
 
 
 def _request_log_form(request: HttpRequest, application: Application) -> RequestLogForm:
-    keys = application.keys.order_by("-created_at", "-id").values_list("id", "name", "prefix")
-    return RequestLogForm(request.GET, keys=[(pk, f"{name} ({prefix}…)") for pk, name, prefix in keys])
+    return RequestLogForm(request.GET, keys=_key_choices(application))
 
 
 def _without(request: HttpRequest, *names: str) -> str:

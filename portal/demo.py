@@ -45,6 +45,7 @@ class DemoCredentials:
     developer_password: str | None
     api_key: str
     api_path_prefix: str
+    organisation_id: int
 
 
 def _with(obj: Any, values: dict[str, Any]) -> Any:
@@ -136,4 +137,5 @@ def seed_demo(
         developer_password=developer_pw,
         api_key=secret,
         api_path_prefix=api.path_prefix,
+        organisation_id=organisation.pk,
     )

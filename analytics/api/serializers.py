@@ -112,6 +112,33 @@ class UsageSerializer(serializers.Serializer):
     quotas = QuotaStateSerializer(many=True)
 
 
+class OrganisationUsageQuerySerializer(UsageQuerySerializer):
+    """The usage query without the per-application filters (an API or key belongs to one application)."""
+
+    api = None  # type: ignore[assignment]
+    key = None  # type: ignore[assignment]
+
+
+class ApplicationUsageSerializer(serializers.Serializer):
+    application = serializers.IntegerField(source="application_id")
+    name = serializers.CharField(help_text='"Deleted application #id" for one deleted since its traffic.')
+    exists = serializers.BooleanField(help_text="False when the application was deleted (its usage stays).")
+    requests = serializers.IntegerField()
+    errors = serializers.IntegerField(help_text="Answers with status 500 or above.")  # type: ignore[assignment]
+    denied = serializers.IntegerField(help_text="Refused by a rate limit, quota or block.")
+
+
+class OrganisationUsageSerializer(serializers.Serializer):
+    organisation = serializers.IntegerField()
+    granularity = serializers.CharField()
+    start = serializers.DateTimeField(help_text="Range start (inclusive), snapped to the bucket.")
+    end = serializers.DateTimeField(help_text="Range end (exclusive), snapped to the bucket.")
+    series = UsagePointSerializer(many=True, help_text="Buckets with traffic, oldest first, all applications.")
+    totals = UsagePointSerializer()
+    by_status_class = serializers.DictField(child=serializers.IntegerField(), help_text='e.g. {"2xx": 120}')
+    applications = ApplicationUsageSerializer(many=True, help_text="Every application, busiest first.")
+
+
 class RequestLogQuerySerializer(StrictSerializer):
     """Request-log filters (combined with AND), the page size and the cursor of the next page."""
 

@@ -9,6 +9,7 @@ app_name = "analytics_api"
 urlpatterns = [
     path("applications/<int:application_id>/usage/", views.ApplicationUsageView.as_view(), name="usage"),
     path("applications/<int:application_id>/requests/", views.RequestLogView.as_view(), name="requests"),
+    path("organisations/<int:organisation_id>/usage/", views.OrganisationUsageView.as_view(), name="org_usage"),
     path(
         "applications/<int:application_id>/requests/<str:request_id>/",
         views.RequestDetailView.as_view(),

@@ -9,14 +9,18 @@ from rest_framework.response import Response
 
 from analytics import selectors
 from analytics.api.serializers import (
+    OrganisationUsageQuerySerializer,
+    OrganisationUsageSerializer,
     RequestEventSerializer,
     RequestLogQuerySerializer,
     RequestLogSerializer,
     UsageQuerySerializer,
     UsageSerializer,
 )
+from analytics.selectors.organisation import usage_for_organisation
 from foundation.api.schema import problem
 from portal.api.permissions import ANY_MEMBER
+from portal.api.scoped import OrganisationView
 from portal.api.views.applications import ApplicationScopedView
 
 USAGE = ["usage"]
@@ -125,3 +129,41 @@ class RequestDetailView(ApplicationScopedView):
         application = self.get_object()
         event = selectors.request_event_get(application=application, request_id=request_id)
         return self.output(RequestEventSerializer, event)
+
+
+class OrganisationUsageView(OrganisationView):
+    """Usage of all the organisation's applications: series and totals, and each application's share."""
+
+    required_roles = {"GET": ANY_MEMBER}
+
+    @extend_schema(
+        operation_id="organisations_usage",
+        tags=USAGE,
+        parameters=[OrganisationUsageQuerySerializer],
+        responses={
+            200: OrganisationUsageSerializer,
+            400: problem("Invalid granularity or range (the same rules as an application's usage)."),
+        },
+        description="Deleted applications' traffic stays counted, under their id.",
+    )
+    def get(self, request: Request, organisation_id: int) -> Response:
+        organisation = self.get_membership().organisation
+        query = OrganisationUsageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        found = usage_for_organisation(
+            organisation=organisation, granularity=params["granularity"], start=params["start"], end=params["end"]
+        )
+        return self.output(
+            OrganisationUsageSerializer,
+            {
+                "organisation": organisation.pk,
+                "granularity": params["granularity"],
+                "start": params["start"],
+                "end": params["end"],
+                "series": found.usage.series,
+                "totals": found.usage.totals,
+                "by_status_class": found.usage.by_status_class,
+                "applications": found.applications,
+            },
+        )

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Steps
-from tests.support.browser_stack import BrowserStack, browser_stack_env
+from tests.support.browser_stack import ADMIN_EMAIL, ADMIN_TOTP_SECRET, BrowserStack, browser_stack_env, totp_code
 from tests.support.ports import free_port
 
 HERE = Path(__file__).parent
@@ -69,3 +69,20 @@ def steps(page: Page, request: pytest.FixtureRequest) -> Steps:
 def base_url(stack: BrowserStack) -> str:
     """Where relative page.goto() paths go: the stack's portal."""
     return stack.portal_url
+
+
+@pytest.fixture(scope="session")
+def admin_page(stack: BrowserStack, browser: Browser) -> Iterator[Page]:
+    """A staff member signed in to the admin with password and authenticator code, once for the session (a
+    code is accepted once, so every test reuses this sign-in)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=stack.portal_url)
+    page = context.new_page()
+    page.goto("/admin/")
+    page.get_by_label("Email").fill(ADMIN_EMAIL)
+    page.get_by_label("Password").fill(stack.admin_password)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_label("Code").fill(totp_code(ADMIN_TOTP_SECRET))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Platform")).to_be_visible()
+    yield page
+    context.close()

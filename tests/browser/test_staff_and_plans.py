@@ -4,31 +4,12 @@ needs approval (the current plan keeps serving until staff approve it), and the 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.support.browser import ARTIFACTS, Steps
 from tests.support.browser_accounts import choose, sign_up_and_verify, unique_email
-from tests.support.browser_stack import ADMIN_EMAIL, ADMIN_TOTP_SECRET, BrowserStack, totp_code
-
-
-@pytest.fixture(scope="session")
-def admin_page(stack: BrowserStack, browser: Browser) -> Iterator[Page]:
-    """A staff member signed in to the admin with password and authenticator code, once for the session (a
-    code is accepted once, so every test reuses this sign-in)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=stack.portal_url)
-    page = context.new_page()
-    page.goto("/admin/")
-    page.get_by_label("Email").fill(ADMIN_EMAIL)
-    page.get_by_label("Password").fill(stack.admin_password)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_label("Code").fill(totp_code(ADMIN_TOTP_SECRET))
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Platform")).to_be_visible()
-    yield page
-    context.close()
+from tests.support.browser_stack import BrowserStack
 
 
 def developer_with_an_application(page: Page, steps: Steps, stack: BrowserStack, name: str) -> str:

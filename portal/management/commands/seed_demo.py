@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from portal.demo import seed_demo
@@ -18,6 +19,10 @@ class Command(BaseCommand):
         parser.add_argument("--upstream", default="http://127.0.0.1:9000", help="Demo upstream base URL.")
         parser.add_argument("--admin-password", default=None, help="Admin password for a new admin (else random).")
         parser.add_argument("--gateway-url", default="http://127.0.0.1:8080", help="Shown in the example request.")
+        parser.add_argument(
+            "--usage", action="store_true", help="Also fill weeks of demo usage (analytics' seed_demo_usage)."
+        )
+        parser.add_argument("--usage-weeks", type=int, default=4, help="How many weeks of usage --usage fills.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG and not options["admin_password"]:
@@ -42,3 +47,11 @@ class Command(BaseCommand):
         out(f"  Demo API key:    {creds.api_key}  (shown once; stored hashed)")
         url = f"{options['gateway_url']}{creds.api_path_prefix}/anything"
         out(f"  Try it:          curl -H 'X-API-Key: {creds.api_key}' {url}")
+        if options["usage"]:
+            # By name, not import: usage belongs to analytics, which builds on portal (not the other way round).
+            call_command(
+                "seed_demo_usage",
+                organisation=creds.organisation_id,
+                weeks=options["usage_weeks"],
+                stdout=self.stdout,
+            )

@@ -115,11 +115,43 @@ def _point(time: datetime | None, sums: dict[str, Any]) -> UsagePoint:
 
 @dataclass
 class Usage:
-    """An application's usage over a range: series, totals, answers by status class."""
+    """Usage over a range (an application's, a key's, an organisation's): series, totals, by status class."""
 
     series: list[UsagePoint]
     totals: UsagePoint
     by_status_class: dict[str, int]
+
+
+def rollups_in(*, granularity: str, start: datetime, end: datetime, **scope: int) -> QuerySet[UsageRollup]:
+    """Rollups of one granularity in [start, end), narrowed by exact ids (application_id=…, key_id=…); the caller
+    has proven the requester may see that scope."""
+    return UsageRollup.objects.filter(granularity=granularity, bucket__gte=start, bucket__lt=end, **scope)
+
+
+def usage_of(rows: QuerySet[UsageRollup]) -> Usage:
+    """Series, totals and answers by status class of some rollups: two queries."""
+    sums = {name: Sum(name) for name in _SUMMED}
+    buckets: list[dict[str, Any]] = [dict(row) for row in rows.values("bucket").annotate(**sums).order_by("bucket")]
+    totals: dict[str, Any] = {name: sum(row[name] or 0 for row in buckets) for name in _SUMMED}
+    classes = rows.values("status_class").annotate(n=Sum("requests")).order_by("status_class")
+    return Usage(
+        series=[_point(row["bucket"], row) for row in buckets],
+        totals=_point(None, totals),
+        by_status_class={f"{row['status_class']}xx": int(row["n"]) for row in classes},
+    )
+
+
+def status_classes_of(rows: QuerySet[UsageRollup]) -> dict[datetime, dict[int, int]]:
+    """Requests per bucket and status class (1 to 5) of some rollups, as the chart stacks them: one query."""
+    counted = rows.values("bucket", "status_class").annotate(n=Sum("requests")).order_by("bucket", "status_class")
+    answer: dict[datetime, dict[int, int]] = {}
+    for row in counted:
+        answer.setdefault(row["bucket"], {})[row["status_class"]] = int(row["n"])
+    return answer
+
+
+def _narrowed(api_id: int | None, key_id: int | None) -> dict[str, int]:
+    return {name: value for name, value in (("api_id", api_id), ("key_id", key_id)) if value is not None}
 
 
 def usage_for_application(
@@ -132,40 +164,59 @@ def usage_for_application(
     key_id: int | None = None,
 ) -> Usage:
     """Rollups of one application in [start, end), optionally for one API or key: two queries."""
-    rows = UsageRollup.objects.filter(
-        granularity=granularity, application_id=application.pk, bucket__gte=start, bucket__lt=end
-    )
-    if api_id is not None:
-        rows = rows.filter(api_id=api_id)
-    if key_id is not None:
-        rows = rows.filter(key_id=key_id)
-    sums = {name: Sum(name) for name in _SUMMED}
-    buckets: list[dict[str, Any]] = [dict(row) for row in rows.values("bucket").annotate(**sums).order_by("bucket")]
-    totals: dict[str, Any] = {name: sum(row[name] or 0 for row in buckets) for name in _SUMMED}
-    classes = rows.values("status_class").annotate(n=Sum("requests")).order_by("status_class")
-    return Usage(
-        series=[_point(row["bucket"], row) for row in buckets],
-        totals=_point(None, totals),
-        by_status_class={f"{row['status_class']}xx": int(row["n"]) for row in classes},
-    )
+    scope = {"application_id": application.pk, **_narrowed(api_id, key_id)}
+    return usage_of(rollups_in(granularity=granularity, start=start, end=end, **scope))
 
 
 def usage_by_status_class(
-    *, application: Application, granularity: str, start: datetime, end: datetime
+    *, application: Application, granularity: str, start: datetime, end: datetime, key_id: int | None = None
 ) -> dict[datetime, dict[int, int]]:
-    """Requests per bucket and status class (1 to 5) of one application in [start, end): one query."""
-    rows = (
-        UsageRollup.objects.filter(
-            granularity=granularity, application_id=application.pk, bucket__gte=start, bucket__lt=end
-        )
-        .values("bucket", "status_class")
-        .annotate(n=Sum("requests"))
-        .order_by("bucket", "status_class")
+    """Requests per bucket and status class of one application in [start, end), optionally of one key."""
+    scope = {"application_id": application.pk, **_narrowed(None, key_id)}
+    return status_classes_of(rollups_in(granularity=granularity, start=start, end=end, **scope))
+
+
+@dataclass
+class KeyUsage:
+    """One key's share of an application's usage over a range, as the per-key table shows it."""
+
+    key_id: int
+    name: str
+    prefix: str
+    status: str
+    last_used_at: datetime | None
+    requests: int
+    errors: int
+    denied: int
+
+
+def usage_by_key(*, application: Application, granularity: str, start: datetime, end: datetime) -> list[KeyUsage]:
+    """Requests, errors and denials of each of the application's keys in [start, end), busiest first; keys without
+    traffic are listed too (a key that is never used is worth seeing). Two queries."""
+    sums = (
+        rollups_in(granularity=granularity, start=start, end=end, application_id=application.pk)
+        .values("key_id")
+        .annotate(requests=Sum("requests"), errors=Sum("errors"), denied=Sum("denied"))
+        .order_by("key_id")
     )
-    answer: dict[datetime, dict[int, int]] = {}
-    for row in rows:
-        answer.setdefault(row["bucket"], {})[row["status_class"]] = int(row["n"])
-    return answer
+    by_key: dict[int, dict[str, Any]] = {row["key_id"]: dict(row) for row in sums}
+    keys = application.keys.order_by("-created_at", "-id").values_list("id", "name", "prefix", "status", "last_used_at")
+    answer = []
+    for pk, name, prefix, status, last_used_at in keys:
+        row: dict[str, Any] = by_key.get(pk, {})
+        answer.append(
+            KeyUsage(
+                key_id=pk,
+                name=name,
+                prefix=prefix,
+                status=status,
+                last_used_at=last_used_at,
+                requests=int(row.get("requests") or 0),
+                errors=int(row.get("errors") or 0),
+                denied=int(row.get("denied") or 0),
+            )
+        )
+    return sorted(answer, key=lambda k: -k.requests)
 
 
 @dataclass

@@ -1,0 +1,178 @@
+"""Reads for the staff usage overview: top consumers, traffic per API, plan and gateway, and quota pressure.
+
+Everything but the per-gateway table comes from the hour or day rollups (a few thousand rows a day, not the
+events); rollups have no gateway, so that table reads raw events, over at most GATEWAY_WINDOW.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Avg, Count, F, Q, QuerySet, Sum
+
+from analytics.models import LATENCY_FIELDS, QuotaUsage, RequestEvent
+from analytics.selectors import period_starts, rollups_in, usage_percentiles
+from gateway_sync.models import Gateway
+from portal.models import Api, Application, Subscription
+
+TOP = 10
+QUOTA_NEAR = 0.8  # a subscription at 80% of a quota is "near" it
+QUOTA_ROWS = 50
+GATEWAY_WINDOW = timedelta(hours=24)  # raw events are many: the per-gateway table looks at the last day at most
+_COUNTERS = {"requests": Sum("requests"), "errors": Sum("errors"), "denied": Sum("denied")}
+_LATENCY = {name: Sum(name) for name in LATENCY_FIELDS}
+
+
+@dataclass
+class Traffic:
+    """Requests, 5xx errors, denials and latency percentiles of one row of a staff table."""
+
+    label: str
+    requests: int = 0
+    errors: int = 0
+    denied: int = 0
+    histogram: list[int] = field(default_factory=lambda: [0] * len(LATENCY_FIELDS))
+    detail: str = ""
+
+    @property
+    def error_rate(self) -> float:
+        return 100.0 * self.errors / self.requests if self.requests else 0.0
+
+    @property
+    def percentiles(self) -> dict[str, float | None]:
+        return usage_percentiles(self.histogram)
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        self.requests += int(row["requests"] or 0)
+        self.errors += int(row["errors"] or 0)
+        self.denied += int(row["denied"] or 0)
+        for i, name in enumerate(LATENCY_FIELDS):
+            self.histogram[i] += int(row.get(name) or 0)
+
+
+def _application_labels(ids: set[int]) -> dict[int, str]:
+    rows = Application.objects.filter(pk__in=ids).select_related("organisation").only("name", "organisation__name")
+    return {a.pk: f"{a.name} ({a.organisation.name})" for a in rows}
+
+
+def top_consumers(*, granularity: str, start: datetime, end: datetime, by: str) -> list[Traffic]:
+    """The TOP applications by requests or by errors in [start, end), with their organisation: two queries."""
+    rows = list(
+        rollups_in(granularity=granularity, start=start, end=end)
+        .exclude(application_id=0)
+        .values("application_id")
+        .annotate(**_COUNTERS)
+        .filter(**({"errors__gt": 0} if by == "errors" else {}))
+        .order_by(f"-{by}", "application_id")[:TOP]
+    )
+    labels = _application_labels({row["application_id"] for row in rows})
+    answer = []
+    for row in rows:
+        traffic = Traffic(labels.get(row["application_id"], f"Deleted application #{row['application_id']}"))
+        traffic.add(row)
+        answer.append(traffic)
+    return answer
+
+
+def traffic_per_api(*, granularity: str, start: datetime, end: datetime) -> list[Traffic]:
+    """Each API's traffic, error rate and latency in [start, end), busiest first: two queries."""
+    rows = rollups_in(granularity=granularity, start=start, end=end).values("api_id").annotate(**_COUNTERS, **_LATENCY)
+    names = dict(Api.objects.values_list("pk", "name"))
+    answer = []
+    for row in rows.order_by("api_id"):
+        traffic = Traffic(names.get(row["api_id"], "No API (unrouted)" if not row["api_id"] else "Deleted API"))
+        traffic.add(row)
+        answer.append(traffic)
+    return sorted(answer, key=lambda t: -t.requests)
+
+
+def traffic_per_plan(*, granularity: str, start: datetime, end: datetime) -> list[Traffic]:
+    """Each plan's traffic in [start, end): rollups have no plan, so (application, API) is mapped to the plan of its
+    subscription now (a plan change moves past traffic with it). Two queries."""
+    rows = (
+        rollups_in(granularity=granularity, start=start, end=end)
+        .exclude(application_id=0)
+        .values("application_id", "api_id")
+        .annotate(**_COUNTERS, **_LATENCY)
+        .order_by("application_id", "api_id")
+    )
+    subscriptions = Subscription.objects.exclude(status=Subscription.Status.CANCELLED).select_related("plan__api")
+    plans = {(s.application_id, s.api_id): s.plan for s in subscriptions}
+    answer: dict[int, Traffic] = {}
+    for row in rows:
+        plan = plans.get((row["application_id"], row["api_id"]))
+        pk = plan.pk if plan else 0
+        if pk not in answer:
+            answer[pk] = Traffic(f"{plan.api.name} · {plan.name}" if plan else "No current subscription")
+        answer[pk].add(row)
+    return sorted(answer.values(), key=lambda t: -t.requests)
+
+
+def traffic_per_gateway(*, start: datetime, end: datetime) -> list[Traffic]:
+    """Each gateway's requests, 5xx errors, denials and mean latency over the raw events of at most the last
+    GATEWAY_WINDOW of [start, end): one query on the time-partitioned events."""
+    start = max(start, end - GATEWAY_WINDOW)
+    rows = (
+        RequestEvent.objects.filter(time__gte=start, time__lt=end)
+        .values("gateway_id")
+        .annotate(
+            requests=Count("status"),
+            errors=Count("status", filter=Q(status__gte=500)),
+            denied=Count("status", filter=Q(limit_outcome__in=("rate", "quota", "blocked"))),
+            latency=Avg("latency_ms"),
+        )
+        .order_by("gateway_id")
+    )
+    names = dict(Gateway.objects.values_list("pk", "name"))
+    answer = []
+    for row in rows:
+        traffic = Traffic(names.get(row["gateway_id"], f"Gateway #{row['gateway_id']}"))
+        traffic.add(row)
+        traffic.detail = f"{row['latency']:.1f} ms" if row["latency"] is not None else "—"
+        answer.append(traffic)
+    return sorted(answer, key=lambda t: -t.requests)
+
+
+@dataclass
+class QuotaPressure:
+    """A subscription near or over one of its quotas in the current UTC day or month."""
+
+    subscription: Subscription
+    period: str
+    used: int
+    limit: int
+
+    @property
+    def percent(self) -> int:
+        return self.used * 100 // self.limit
+
+    @property
+    def over(self) -> bool:
+        return self.used >= self.limit
+
+
+def _pressure(period: str, start: Any, limit_field: str) -> QuerySet[QuotaUsage]:
+    limit = F(f"subscription__plan__{limit_field}")
+    return (
+        QuotaUsage.objects.filter(period=period, start=start, **{f"subscription__plan__{limit_field}__gt": 0})
+        .filter(used__gte=limit * QUOTA_NEAR)
+        .select_related("subscription__application__organisation", "subscription__api", "subscription__plan")
+        .order_by("-used")[:QUOTA_ROWS]
+    )
+
+
+def quota_pressure(*, now: datetime) -> list[QuotaPressure]:
+    """Subscriptions at QUOTA_NEAR or more of their plan's daily or monthly quota right now, fullest first."""
+    today, month = period_starts(now)
+    answer = [
+        QuotaPressure(row.subscription, label, row.used, getattr(row.subscription.plan, limit_field))
+        for period, start, limit_field, label in (
+            (QuotaUsage.Period.DAY, today, "quota_per_day", "Today"),
+            (QuotaUsage.Period.MONTH, month, "quota_per_month", "This month"),
+        )
+        for row in _pressure(period, start, limit_field)
+    ]
+    return sorted(answer, key=lambda p: -p.used / p.limit)[:QUOTA_ROWS]

@@ -1,0 +1,66 @@
+"""Usage pages in Chromium against real processes, filled by `seed_demo_usage`: usage by key, the organisation's
+usage and the staff overview. Every step is checked (console, CSP, failed requests, axe, 1280 and 375 px) and
+photographed in test-artifacts/browser/<test>/."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.support.browser import ARTIFACTS, Steps
+from tests.support.browser_accounts import choose, sign_up_and_verify, unique_email
+from tests.support.browser_stack import BrowserStack
+
+
+def test_a_developer_reads_usage_by_key_and_for_the_organisation_and_staff_read_the_overview(
+    stack: BrowserStack, page: Page, admin_page: Page, steps: Steps
+) -> None:
+    sign_up_and_verify(page, steps, stack, unique_email("usage"))
+    page.get_by_role("link", name="Applications", exact=True).click()
+    page.get_by_role("link", name="New application").first.click()
+    page.get_by_label("Name").fill("Storefront")
+    page.get_by_role("button", name="Create application").click()
+    page.wait_for_url(re.compile(r"/applications/\d+/$"))
+    page.wait_for_load_state("networkidle")
+    page.get_by_role("link", name="Catalog", exact=True).click()
+    page.get_by_role("link", name="Echo API").first.click()
+    choose(page.get_by_label("Application"), "Storefront")
+    choose(page.get_by_label("Plan"), "Free")
+    page.locator("#subscribe").get_by_role("button", name="Subscribe").click()
+    page.wait_for_load_state("networkidle")
+    page.get_by_role("link", name="Applications", exact=True).click()
+    page.get_by_role("link", name="Usage of all applications").click()
+    organisation_id = re.search(r"/orgs/(\d+)/usage/", page.url).group(1)  # type: ignore[union-attr]
+    stack.manage("seed_demo_usage", "--organisation", organisation_id, "--weeks", "2")
+
+    # The organisation's usage: totals, chart, a row per application
+    page.reload(wait_until="networkidle")
+    page.get_by_role("link", name="Last 30 days, by day").click()
+    expect(page.get_by_role("heading", name="Organisation usage", level=1)).to_be_visible()
+    expect(page.locator("#total-requests")).not_to_have_text("0")
+    assert page.locator(".chart-bars rect").count() > 10
+    steps.check("organisation-usage")
+
+    # The application's usage by key, then one key's chart
+    page.locator("#usage-by-application").get_by_role("link", name="Storefront").click()
+    expect(page.get_by_role("heading", name="By key")).to_be_visible()
+    assert page.locator("#usage-by-key tbody tr").count() == 3
+    steps.check("usage-by-key")
+    total = page.locator("#total-requests").inner_text()
+    page.locator("#usage-by-key").get_by_role("link", name="Nightly sync").click()
+    expect(page.locator("#key-filter")).to_contain_text("Nightly sync")
+    assert page.locator("#total-requests").inner_text() != total
+    steps.check("one-key")
+    page.set_viewport_size({"width": 375, "height": 800})
+    steps.check("one-key-narrow")
+
+    # Staff: the overview, from the admin index
+    staff = Steps(admin_page, ARTIFACTS / "staff-usage-overview")
+    admin_page.goto("/admin/")
+    admin_page.get_by_role("link", name="Usage overview").click()
+    expect(admin_page.locator("#top-requests")).to_contain_text("Storefront")
+    staff.check("overview")
+    admin_page.locator("#ranges").get_by_role("link", name="Last 90 days").click()
+    expect(admin_page.locator("#per-api")).to_contain_text("Echo API")
+    staff.check("overview-90-days")

@@ -55,6 +55,10 @@ class Steps:
             self.problems.append(f"console error: {message.text} (at {where or 'the page'})")
 
     def _request_failed(self, request: Request) -> None:
+        # ERR_ABORTED is the browser cancelling a request because the test moved on (a click or goto while the
+        # page still loaded its icon): no page or server fault. Refusals, resets and CSP blocks fail otherwise.
+        if request.failure == "net::ERR_ABORTED":
+            return
         if not self._expected(request.url):
             self.problems.append(f"request failed: {request.method} {request.url} ({request.failure})")
 

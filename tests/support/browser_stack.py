@@ -109,7 +109,8 @@ class BrowserStack:
         self.manage("migrate", "--no-input", "-v", "0")
         self.manage("rotate_signing_key", "--if-missing")  # the deploy step (docs/oauth.md): the token signing key
         self.manage("collectstatic", "--no-input", "-v", "0")
-        self.manage("seed_demo", "--upstream", upstream_url, "--admin-password", self.admin_password)
+        # "=" form: a generated password may begin with "-", which argparse would take for an option
+        self.manage("seed_demo", "--upstream", upstream_url, f"--admin-password={self.admin_password}")
         self.shell(GIVE_ADMIN_TOTP, EMAIL=ADMIN_EMAIL, SECRET=ADMIN_TOTP_SECRET)
         self.gateway = self._register_gateway()
         self.env["PORTICO_GATEWAY_URL"] = self.gateway.url  # what pages show developers

@@ -7,8 +7,6 @@ answers `Cache-Control: no-store`, and afterwards shows only `prefix…last4`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -27,7 +25,7 @@ from keys.models import ApiKey, OAuthClient
 from keys.services import clients as client_services
 from keys.snippets import first_calls, token_request_curl
 from portal.selectors import application_get
-from portal.views.common import add_service_error, is_access_error, membership_of, portal_view
+from portal.views.common import add_service_error, is_access_error, membership_of, portal_view, render_confirm
 
 REVEAL_SESSION_KEY = "portico_reveal"
 REVEAL_SECONDS = 600  # a new secret can be shown for this long after it is made, once
@@ -159,17 +157,13 @@ def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
         services.key_revoke(actor=request.user, key=key)
         messages.success(request, f"Key {key.name} ({key.masked}) revoked. Gateways refuse it within seconds.")
         return redirect(detail_url)
-    return render(
+    return render_confirm(
         request,
-        "portal/confirm.html",
-        {
-            "title": f"Revoke {key.name}?",
-            "message": f"Requests with {key.masked} are refused from now on. This cannot be undone; "
-            "to replace a key without downtime, rotate it instead.",
-            "confirm_label": "Revoke key",
-            "cancel_url": detail_url,
-            "danger": True,
-        },
+        title=f"Revoke {key.name}?",
+        message=f"Requests with {key.masked} are refused from now on. This cannot be undone; "
+        "to replace a key without downtime, rotate it instead.",
+        confirm_label="Revoke key",
+        cancel_url=detail_url,
     )
 
 
@@ -253,18 +247,14 @@ def client_revoke(request: HttpRequest, oauth_client_id: int) -> HttpResponse:
         client_services.oauth_client_revoke(actor=request.user, client=client)
         messages.success(request, f"OAuth client {client.name} revoked, with all its tokens.")
         return redirect(detail_url)
-    return render(
+    return render_confirm(
         request,
-        "portal/confirm.html",
-        {
-            "title": f"Revoke {client.name}?",
-            # Named by its name and masked secret: the long client id would not wrap on a phone.
-            "message": f"{client.name} ({client.masked_secret}) can no longer get tokens, and the tokens it holds "
-            "are refused from now on. This cannot be undone; to replace a secret without downtime, rotate it instead.",
-            "confirm_label": "Revoke client",
-            "cancel_url": detail_url,
-            "danger": True,
-        },
+        title=f"Revoke {client.name}?",
+        # Named by its name and masked secret: the long client id would not wrap on a phone.
+        message=f"{client.name} ({client.masked_secret}) can no longer get tokens, and the tokens it holds "
+        "are refused from now on. This cannot be undone; to replace a secret without downtime, rotate it instead.",
+        confirm_label="Revoke client",
+        cancel_url=detail_url,
     )
 
 
@@ -321,11 +311,10 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
         services.access_token_revoke(user=request.user, token=token)
         messages.success(request, f"Token {token.name} revoked.")
         return redirect(list_url)
-    context: dict[str, Any] = {
-        "title": f"Revoke token {token.name}?",
-        "message": f"Scripts using {token.prefix}…{token.last4} lose access to the Portico API at once.",
-        "confirm_label": "Revoke token",
-        "cancel_url": list_url,
-        "danger": True,
-    }
-    return render(request, "portal/confirm.html", context)
+    return render_confirm(
+        request,
+        title=f"Revoke token {token.name}?",
+        message=f"Scripts using {token.prefix}…{token.last4} lose access to the Portico API at once.",
+        confirm_label="Revoke token",
+        cancel_url=list_url,
+    )

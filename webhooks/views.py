@@ -15,7 +15,14 @@ from foundation.errors import ApplicationError
 from gateway_sync import secrets as secret_box
 from portal.models import Membership
 from portal.selectors import membership_require
-from portal.views.common import add_service_error, is_access_error, membership_of, organisation_membership, portal_view
+from portal.views.common import (
+    add_service_error,
+    is_access_error,
+    membership_of,
+    organisation_membership,
+    portal_view,
+    render_confirm,
+)
 from webhooks import selectors, services
 from webhooks.forms import EndpointForm
 from webhooks.models import Endpoint
@@ -153,14 +160,13 @@ def endpoint_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
         services.endpoint_delete(membership=membership, endpoint=endpoint)
         messages.success(request, "Endpoint deleted.")
         return redirect("webhooks:endpoint_list", organisation_id=membership.organisation_id)
-    context = {
-        "title": "Delete this webhook endpoint?",
-        "message": f"{endpoint.url} will receive no more events, and its delivery log is deleted too.",
-        "confirm_label": "Delete endpoint",
-        "cancel_url": reverse("webhooks:endpoint_detail", args=[endpoint.pk]),
-        "danger": True,
-    }
-    return render(request, "portal/confirm.html", context)
+    return render_confirm(
+        request,
+        title="Delete this webhook endpoint?",
+        message=f"{endpoint.url} will receive no more events, and its delivery log is deleted too.",
+        confirm_label="Delete endpoint",
+        cancel_url=reverse("webhooks:endpoint_detail", args=[endpoint.pk]),
+    )
 
 
 @portal_view

@@ -37,6 +37,7 @@ from portal.views.common import (
     membership_of,
     organisation_membership,
     portal_view,
+    render_confirm,
     safe_next,
 )
 
@@ -189,17 +190,13 @@ def application_delete(request: HttpRequest, application_id: int) -> HttpRespons
         messages.success(request, f"Application {application.name} deleted; its keys are revoked.")
         return redirect("portal:application_list", organisation_id=membership.organisation_id)
     keys = application.keys.filter(status="active").count()
-    return render(
+    return render_confirm(
         request,
-        "portal/confirm.html",
-        {
-            "title": f"Delete {application.name}?",
-            "message": f"Its subscriptions are cancelled and its {keys} active key{pluralize(keys)} "
-            "will stop working at once. This cannot be undone.",
-            "confirm_label": "Delete application",
-            "cancel_url": reverse("portal:application_detail", args=[application.pk]),
-            "danger": True,
-        },
+        title=f"Delete {application.name}?",
+        message=f"Its subscriptions are cancelled and its {keys} active key{pluralize(keys)} "
+        "will stop working at once. This cannot be undone.",
+        confirm_label="Delete application",
+        cancel_url=reverse("portal:application_detail", args=[application.pk]),
     )
 
 
@@ -271,15 +268,11 @@ def subscription_cancel(request: HttpRequest, subscription_id: int) -> HttpRespo
         application_services.subscription_cancel(actor=request.user, subscription=subscription)
         messages.success(request, f"Subscription to {subscription.api.name} cancelled.")
         return redirect(detail_url)
-    return render(
+    return render_confirm(
         request,
-        "portal/confirm.html",
-        {
-            "title": f"Cancel {subscription.api.name} for {application.name}?",
-            "message": f"Keys of {application.name} stop working for {subscription.api.name} at once. "
-            "You can subscribe again later.",
-            "confirm_label": "Cancel subscription",
-            "cancel_url": detail_url,
-            "danger": True,
-        },
+        title=f"Cancel {subscription.api.name} for {application.name}?",
+        message=f"Keys of {application.name} stop working for {subscription.api.name} at once. "
+        "You can subscribe again later.",
+        confirm_label="Cancel subscription",
+        cancel_url=detail_url,
     )

@@ -29,6 +29,20 @@ _CACHE_ATTR = "_portico_memberships"
 View = Callable[..., HttpResponse]
 
 
+def render_confirm(
+    request: HttpRequest, *, title: str, message: str, confirm_label: str, cancel_url: str, danger: bool = True
+) -> HttpResponse:
+    """The GET half of a destructive action: one page that names what happens and posts back to the same URL."""
+    context = {
+        "title": title,
+        "message": message,
+        "confirm_label": confirm_label,
+        "cancel_url": cancel_url,
+        "danger": danger,
+    }
+    return render(request, "portal/confirm.html", context)
+
+
 def render_error(request: HttpRequest, status: int, title: str, detail: str) -> HttpResponse:
     """The error page with a specific, safe explanation (service messages never contain secrets)."""
     return render(request, "error.html", {"status": status, "title": title, "detail": detail}, status=status)

@@ -26,6 +26,7 @@ from portal.views.common import (
     organisation_membership,
     portal_view,
     remember_organisation,
+    render_confirm,
     render_error,
     render_page,
     safe_next,
@@ -197,18 +198,14 @@ def member_remove(request: HttpRequest, organisation_id: int, member_id: int) ->
     if not leaving and not _member_row(membership, target)["can_remove"]:
         return render_error(request, 403, "Permission denied", "Your role cannot remove this member.")
     organisation = membership.organisation.name
-    return render(
+    return render_confirm(
         request,
-        "portal/confirm.html",
-        {
-            "title": f"Leave {organisation}?" if leaving else f"Remove {target.user.email}?",
-            "message": "You will lose access to its applications and keys."
-            if leaving
-            else f"They will lose access to {organisation}'s applications and keys. Their keys keep working.",
-            "confirm_label": "Leave organisation" if leaving else "Remove member",
-            "cancel_url": members_url,
-            "danger": True,
-        },
+        title=f"Leave {organisation}?" if leaving else f"Remove {target.user.email}?",
+        message="You will lose access to its applications and keys."
+        if leaving
+        else f"They will lose access to {organisation}'s applications and keys. Their keys keep working.",
+        confirm_label="Leave organisation" if leaving else "Remove member",
+        cancel_url=members_url,
     )
 
 

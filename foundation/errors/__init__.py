@@ -75,7 +75,7 @@ class ValidationFailed(ApplicationError):
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://portico.dev/problems/"
-MACHINE_PREFIXES = ("/api/", "/gateway/", "/o/")
+MACHINE_PREFIXES = ("/api/", "/gateway/", "/o/", "/oauth/")
 
 
 def problem_type(code: str) -> str:

@@ -4,6 +4,7 @@ Django's HTML pages (its debug pages included), and the Authorization scheme is 
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
 from tests.api.conftest import assert_problem, token_client
 
@@ -31,3 +32,15 @@ def test_the_bearer_scheme_is_case_insensitive(alice_token) -> None:
         client = token_client(secret)
         client.credentials(HTTP_AUTHORIZATION=f"{scheme} {secret}")
         assert client.get("/api/v1/organisations/").status_code == 200, scheme
+
+
+def test_the_consumer_oauth_endpoints_answer_a_wrong_method_with_problem_json(db) -> None:
+    """/oauth/ is a machine path like /api/: OAuth clients get JSON, never Django's empty HTML 405."""
+    client = Client()
+    token = client.get("/oauth/token")
+    jwks = client.post("/oauth/jwks.json")
+
+    assert_problem(token, 405)
+    assert_problem(jwks, 405)
+    assert "POST" in token["Allow"]
+    assert "GET" in jwks["Allow"]

@@ -43,7 +43,12 @@ def log_in(page: Page, email: str) -> None:
 
 
 def choose(select: Locator, text: str) -> None:
-    """Select the option whose label starts with (else contains) text: labels add the organisation or the price."""
+    """Select the option whose label starts with (else contains) text: labels add the organisation or the price.
+
+    Locator.all() does not wait, so first wait for such an option: right after a click that navigates,
+    the select is not on the page yet and the list would be empty.
+    """
+    select.locator("option", has_text=text).first.wait_for(state="attached")
     labels = [option.inner_text() for option in select.locator("option").all()]
     starting = [label for label in labels if label.startswith(text)]
     select.select_option(label=(starting or [label for label in labels if text in label])[0])

@@ -67,6 +67,7 @@ class GatewayOptions:
     nginx: str = "nginx"
     invalid_key_limit: int = 50
     invalid_key_window: float = 60.0
+    token_leeway: int = 30
     redis: str | None = None
     redis_password: str | None = None
     redis_timeout_ms: int = 50
@@ -179,6 +180,7 @@ def render(opts: GatewayOptions) -> Path:
         "invalid_key_limit": opts.invalid_key_limit,
         "max_body_bytes": size_bytes(opts.max_body),
         "invalid_key_window": opts.invalid_key_window,
+        "token_leeway": opts.token_leeway,
         "redis": {
             "host": redis[0],
             "port": redis[1],
@@ -335,6 +337,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="invalid-key 401s per client address within --invalid-key-window before it gets 429s (0: off)",
     )
     p.add_argument("--invalid-key-window", type=float, default=60.0, help="seconds")
+    p.add_argument(
+        "--token-leeway",
+        type=int,
+        default=30,
+        help="seconds of clock difference tolerated on an access token's exp and nbf (docs/oauth.md)",
+    )
     p.add_argument(
         "--redis",
         default=env("PORTICO_GATEWAY_REDIS"),

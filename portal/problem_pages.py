@@ -45,6 +45,30 @@ PROBLEM_PAGES: dict[str, ProblemPage] = {
             "Use the key that replaced it, or create a new one.",
         ),
         _page(
+            "token-invalid", 401, "Access token invalid",
+            "The access token is malformed, was not signed by this platform (or with a key it no longer "
+            "publishes), is not valid yet, or was issued for another audience.",
+            "Request a new token from the token endpoint with your client credentials and send it as "
+            "Authorization: Bearer <token>.",
+        ),
+        _page(
+            "token-expired", 401, "Access token expired",
+            "Access tokens are short-lived; this one passed its expiry time (its exp claim).",
+            "Request a new token with your client credentials; renew tokens shortly before they expire.",
+        ),
+        _page(
+            "token-revoked", 401, "Access token revoked",
+            "The token, or the OAuth client it was issued to, was revoked.",
+            "If the client still exists, request a new token; otherwise create new client credentials on your "
+            "application's page.",
+        ),
+        _page(
+            "token-scope", 403, "Token not allowed for this API",
+            "The token's scope does not name this API: it was requested for other APIs, or the application "
+            "was not subscribed to this one when the token was issued.",
+            "Request a token whose scope includes this API (subscribe the application to it first).",
+        ),
+        _page(
             "forbidden-api", 403, "Key not allowed for this API",
             "The key's application has no active subscription to this API, the subscription waits for approval, "
             "or the key is scoped to other APIs.",

@@ -37,6 +37,10 @@ DENIAL_CAUSES: tuple[str, ...] = (
     "missing-key",
     "invalid-key",
     "expired-key",
+    "token-invalid",
+    "token-expired",
+    "token-revoked",
+    "token-scope",
     "forbidden-api",
     "forbidden-ip",
     "method-not-allowed",
@@ -175,6 +179,10 @@ def records_check(records: Any, *, lo: float, now: float, shift: float = 0.0) ->
             path, changed = _text(path, _CAP_PATH)
             repaired = repaired or changed
         prefix = rec.get("key")
+        if not prefix and "cl" in rec:
+            # an access token's OAuth client: its id's first characters stand where a key's prefix does
+            client = rec["cl"]
+            prefix = client[:_CAP_KEY] if type(client) is str else client
         if not (type(prefix) is str and len(prefix) <= _CAP_KEY and prefix.isprintable()):
             prefix, changed = _text(prefix, _CAP_KEY)
             repaired = repaired or changed

@@ -107,9 +107,10 @@ def snapshot(
     subscriptions: list[dict[str, Any]] | None = None,
     keys: list[Key] | None = None,
     generated_at: str | None = "2026-11-23T10:00:00Z",
+    oauth: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A full config snapshot in the platform's format."""
-    return {
+    """A full config snapshot in the platform's format (`oauth`: tests/support/jwt_tokens.py oauth_member)."""
+    doc = {
         "version": version,
         "generated_at": generated_at,
         "apis": apis,
@@ -117,6 +118,9 @@ def snapshot(
         "subscriptions": subscriptions if subscriptions is not None else [subscription_entry()],
         "keys": [k.entry for k in keys or []],
     }
+    if oauth is not None:
+        doc["oauth"] = oauth
+    return doc
 
 
 def change(version: int, kind: str, id: Any, data: dict[str, Any] | None = None, op: str = "upsert") -> dict[str, Any]:

@@ -17,6 +17,7 @@ local base = require "resty.core.base"
 local routes = require "portico.routes"
 local store = require "portico.store"
 local keyformat = require "portico.keyformat"
+local tokens = require "portico.tokens"
 local crypto = require "portico.crypto"
 local ip = require "portico.ip"
 local limits = require "portico.limits"
@@ -37,6 +38,8 @@ local tonumber, tostring, pairs, floor = tonumber, tostring, pairs, math.floor
 local now = ngx.now
 local route = routes.match
 local PREFIX_LEN = keyformat.PREFIX_LEN
+local KEY_LEN = keyformat.KEY_LEN
+local resolve_token, token_cached = tokens.resolve, tokens.cached
 local refuse, invalid_key, flood_blocked, deny_limit = refusals.refuse, refusals.invalid_key,
     refusals.flood_blocked, refusals.limit
 local flooding_checked = refusals.FLOOD_CHECKED
@@ -250,12 +253,43 @@ end
 -- compiles on its own. A stage returns nil after denying.
 ---------------------------------------------------------------------------
 
+-- RFC 6750 §3: the error a client reads in the challenge (every 401 of a token, and a scope refusal)
+local INVALID_TOKEN_HEADERS = { ["WWW-Authenticate"] = 'Bearer realm="portico", error="invalid_token"' }
+local SCOPE_HEADERS = { ["WWW-Authenticate"] = 'Bearer realm="portico", error="insufficient_scope"' }
+
+-- credential: an OAuth2 access token (portico.tokens) instead of a key
+local function stage_token(meta, api, token)
+    local addr
+    if flooding_checked and not token_cached(token) then
+        -- a signature check per unknown token: throttled per address like unknown keys
+        addr = var.remote_addr
+        local retry = flood_blocked(addr)
+        if retry then
+            return refuse(api, nil, "too-many-invalid-keys", nil, { ["Retry-After"] = retry })
+        end
+    end
+    local t, cause = resolve_token(meta, token, now())
+    if not t then
+        if cause == "token-invalid" and addr then
+            return invalid_key(api, addr, cause, INVALID_TOKEN_HEADERS)
+        end
+        return refuse(api, nil, cause, nil, INVALID_TOKEN_HEADERS)
+    end
+    var.pt_client = t.client
+    var.pt_app = t.app_s
+    var.pt_org = t.org_s
+    return t, 1
+end
+
 -- credential: Bearer, then the API's key header, then (if allowed) the query
-local function stage_key(api, authz, header_key)
+local function stage_key(meta, api, authz, header_key)
     local src = 1
     local key
     if authz then
         key = bearer(authz)
+        if key and #key > KEY_LEN then
+            return stage_token(meta, api, key) -- longer than any key: a JWT access token
+        end
     end
     if not key then
         src = 2
@@ -302,6 +336,9 @@ end
 -- scope (key restriction + active subscription), client IP, method, body size
 local function stage_policy(meta, api, k, cl, te)
     if k.apis and not k.apis[api.id] then
+        if k.token then
+            return refuse(api, nil, "token-scope", nil, SCOPE_HEADERS)
+        end
         return refuse(api, nil, "forbidden-api")
     end
     local subs = meta.subs[k.app]
@@ -376,6 +413,9 @@ local function ids_of(k, api, s, plan)
     if not ids then
         ids = '"api":' .. api.id_s .. ',"key":"' .. k.prefix .. '","app":' .. k.app_s .. ',"org":' .. k.org_s
             .. ',"sub":' .. s.id_s .. ',"plan":' .. plan.id_s
+        if k.token then
+            ids = ids .. ',"cl":"' .. k.client .. '"' -- an access token's client (checked loggable)
+        end
         by_sub[s] = ids
     end
     return ids
@@ -460,7 +500,7 @@ function _M.run(mode)
     if origin and cors.grant(api, origin) then
         return -- a preflight, answered
     end
-    local k, src = stage_key(api, authz, header_key)
+    local k, src = stage_key(meta, api, authz, header_key)
     if not k then
         return
     end

@@ -2,8 +2,10 @@
 -- subscriptions as in the snapshot) compiled once per config change into the
 -- tables requests read (portico.store.current): the route index
 -- (portico.routes), plans by id and subscriptions by application and API,
+-- what access tokens are verified against (portico.tokens),
 -- with the strings requests need made once here.
 local routes = require "portico.routes"
+local tokens = require "portico.tokens"
 
 local type, tonumber, tostring, ipairs = type, tonumber, tostring, ipairs
 
@@ -14,6 +16,7 @@ local PLAN_LIMITS = { "rate_per_second", "rate_per_minute", "quota_per_day", "qu
 function _M.compile(meta)
     local c = { version = meta.version, plans = {}, subs = {} }
     routes.compile(c, meta.apis or {})
+    c.oauth = tokens.compile(meta.oauth, c.routes) -- consumer access tokens: keys, deny lists
     for _, p in ipairs(meta.plans or {}) do
         if type(p) == "table" and p.id then
             p.id_s = tostring(p.id)

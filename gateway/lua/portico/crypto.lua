@@ -1,5 +1,5 @@
--- SHA-256 / HMAC-SHA256 through LuaJIT FFI into the libcrypto nginx already links,
--- so the gateway needs no extra Lua packages. Digests are raw 32-byte strings:
+-- SHA-256 / HMAC-SHA256 and ES256 signature checks through LuaJIT FFI into the
+-- libcrypto nginx already links, so the gateway needs no extra Lua packages. Digests are raw 32-byte strings:
 -- the key store is indexed by raw digest, which halves shared-dict memory per key.
 local ffi = require "ffi"
 local C = ffi.C
@@ -13,6 +13,17 @@ int EVP_Digest(const void *data, size_t count, unsigned char *md,
 unsigned char *HMAC(const EVP_MD *evp_md, const void *key, int key_len,
                     const unsigned char *d, size_t n, unsigned char *md,
                     unsigned int *md_len);
+typedef struct evp_pkey_st EVP_PKEY;
+typedef struct evp_md_ctx_st EVP_MD_CTX;
+EVP_PKEY *d2i_PUBKEY(EVP_PKEY **a, const unsigned char **pp, long length);
+void EVP_PKEY_free(EVP_PKEY *pkey);
+EVP_MD_CTX *EVP_MD_CTX_new(void);
+void EVP_MD_CTX_free(EVP_MD_CTX *ctx);
+int EVP_MD_CTX_reset(EVP_MD_CTX *ctx);
+int EVP_DigestVerifyInit(EVP_MD_CTX *ctx, void **pctx, const EVP_MD *type, void *e, EVP_PKEY *pkey);
+int EVP_DigestVerify(EVP_MD_CTX *ctx, const unsigned char *sigret, size_t siglen,
+                     const unsigned char *tbs, size_t tbslen);
+void ERR_clear_error(void);
 ]]
 
 local _M = {}
@@ -82,6 +93,67 @@ function _M.equal(a, b)
         diff = bit.bor(diff, bit.bxor(byte(a, i), byte(b, i)))
     end
     return diff == 0
+end
+
+---------------------------------------------------------------------------
+-- ES256 (ECDSA P-256 with SHA-256), for consumer access tokens (portico.tokens)
+---------------------------------------------------------------------------
+
+-- DER SubjectPublicKeyInfo of a P-256 key, up to the uncompressed point
+-- (04 || x || y): SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING }
+local P256_SPKI_HEAD = "\48\89\48\19\6\7\42\134\72\206\61\2\1\6\8\42\134\72\206\61\3\1\7\3\66\0\4"
+local der_in = ffi.new("const unsigned char *[1]")
+
+-- A P-256 public key from its raw 32-byte coordinates (a JWK's decoded x and
+-- y), freed by the garbage collector; nil if they are not a point on the curve.
+function _M.p256_public_key(x, y)
+    if #x ~= 32 or #y ~= 32 then
+        return nil
+    end
+    local der = P256_SPKI_HEAD .. x .. y
+    der_in[0] = ffi.cast("const unsigned char *", der)
+    local pkey = C.d2i_PUBKEY(nil, der_in, #der)
+    if pkey == nil then
+        C.ERR_clear_error()
+        return nil
+    end
+    return ffi.gc(pkey, C.EVP_PKEY_free)
+end
+
+-- one DER INTEGER from 32 unsigned big-endian bytes: leading zeros dropped,
+-- a zero byte added when the top bit is set (it would read as negative)
+local function der_integer(b)
+    local i = 1
+    while i < 32 and byte(b, i) == 0 do
+        i = i + 1
+    end
+    local v = b:sub(i)
+    if byte(v, 1) >= 0x80 then
+        v = "\0" .. v
+    end
+    return "\2" .. string.char(#v) .. v
+end
+
+local verify_ctx = ffi.gc(C.EVP_MD_CTX_new(), C.EVP_MD_CTX_free)
+
+-- Whether sig (JWS form: r || s, 64 bytes) signs data under pkey. libcrypto
+-- wants the DER form of the signature, made here from the two halves.
+function _M.es256_verify(pkey, data, sig)
+    if #sig ~= 64 then
+        return false
+    end
+    local body = der_integer(sig:sub(1, 32)) .. der_integer(sig:sub(33, 64))
+    local der = "\48" .. string.char(#body) .. body
+    C.EVP_MD_CTX_reset(verify_ctx) -- reused: one context per worker
+    if C.EVP_DigestVerifyInit(verify_ctx, nil, sha256, nil, pkey) ~= 1 then
+        C.ERR_clear_error()
+        return false
+    end
+    local ok = C.EVP_DigestVerify(verify_ctx, der, #der, data, #data) == 1
+    if not ok then
+        C.ERR_clear_error() -- a bad signature leaves an error on the thread's queue
+    end
+    return ok
 end
 
 return _M

@@ -52,6 +52,61 @@ local function apply_meta(meta, c, field)
     end
 end
 
+-- §11's kinds: where each keeps its entries in meta.oauth, and their id and expiry fields
+local OAUTH_DENY = {
+    oauth_token = { "revoked_tokens", "jti", "exp" },
+    oauth_client = { "revoked_clients", "client_id", "until" },
+}
+-- deny entries are dropped this long after they end (well beyond any --token-leeway)
+local DENY_KEPT = 3600
+
+local function table_member(t, field)
+    local v = t[field]
+    if type(v) ~= "table" then
+        v = {}
+        t[field] = v
+    end
+    return v
+end
+
+-- applies a signing_key, oauth_token or oauth_client change to meta.oauth
+local function apply_oauth(meta, c)
+    local oauth = table_member(meta, "oauth")
+    if c.kind == "signing_key" then
+        local keys = table_member(table_member(oauth, "jwks"), "keys")
+        local at
+        for i, jwk in ipairs(keys) do
+            if type(jwk) == "table" and jwk.kid == c.id then
+                at = i
+            end
+        end
+        if c.op == "delete" then
+            if at then
+                remove(keys, at)
+            end
+        elseif type(c.data) == "table" then
+            keys[at or #keys + 1] = c.data
+        end
+        return
+    end
+    local field, id_field, until_field = OAUTH_DENY[c.kind][1], OAUTH_DENY[c.kind][2], OAUTH_DENY[c.kind][3]
+    if c.op == "delete" or type(c.data) ~= "table" then
+        return -- entries leave by expiry only
+    end
+    -- the list is rebuilt without the entries that ended long ago: it stays small
+    local old, kept, horizon = table_member(oauth, field), {}, ngx.time() - DENY_KEPT
+    for _, e in ipairs(old) do
+        if type(e) == "table" and e[id_field] ~= c.id and (tonumber(e[until_field]) or 0) > horizon then
+            kept[#kept + 1] = e
+        end
+    end
+    if c.data[id_field] == nil then
+        c.data[id_field] = c.id
+    end
+    kept[#kept + 1] = c.data
+    oauth[field] = kept
+end
+
 -- a key change as {raw digest, record string or nil (absent)}; nil, err if malformed
 local function key_op(c)
     if c.op == "delete" then
@@ -97,6 +152,9 @@ local function prepare(meta, changes, after)
             ops[#ops + 1] = op
         elseif META_KIND[c.kind] then -- unknown kinds are ignored so the platform can add some
             apply_meta(meta, c, META_KIND[c.kind])
+            meta_changed = true
+        elseif c.kind == "signing_key" or OAUTH_DENY[c.kind] then
+            apply_oauth(meta, c)
             meta_changed = true
         end
     end

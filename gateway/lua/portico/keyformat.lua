@@ -12,7 +12,7 @@ local BODY_LEN = 52
 -- the display prefix humans, logs and X-Portico-Key-Prefix see: keys/tokens.py DISPLAY_PREFIX_LENGTH
 local PREFIX_LEN = 16
 
-local _M = { PREFIX_LEN = PREFIX_LEN }
+local _M = { PREFIX_LEN = PREFIX_LEN, KEY_LEN = KEY_LEN }
 
 local ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 local DIGIT = {}

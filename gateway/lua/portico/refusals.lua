@@ -38,11 +38,13 @@ function _M.flood_blocked(addr)
     end
 end
 
-function _M.invalid_key(api, addr)
+-- an unknown key, or an access token that does not verify (cause "token-invalid"):
+-- both count towards the address's throttle
+function _M.invalid_key(api, addr, cause, headers)
     if flood_max > 0 then
         limits_dict:incr("iv" .. addr, 1, 0, flood_window) -- the window starts at the first failure
     end
-    return _M.refuse(api, nil, "invalid-key")
+    return _M.refuse(api, nil, cause or "invalid-key", nil, headers)
 end
 
 -- whether the flood throttle is on (access.lua checks it before reading the client address)

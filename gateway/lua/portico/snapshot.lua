@@ -78,6 +78,10 @@ function _M.load(text, opts)
         local v = member(f)
         meta[f] = type(v) == "table" and v or {}
     end
+    local oauth = member("oauth") -- §11: verification keys and deny lists for access tokens
+    if type(oauth) == "table" then
+        meta.oauth = oauth
+    end
     local loading = lock.acquire(LOAD_LOCK, 0, 600)
     if not loading then
         return nil, "another snapshot load is in progress"

@@ -98,10 +98,11 @@ def start_gateway(
     return gateway.start(wait_ready=False, fresh_ports=True, timeout=timeout)
 
 
-def wrk(url: str, key: str | None, duration: int, connections: int) -> dict[str, float]:
+def wrk(url: str, key: str | None, duration: int, connections: int, header: str = "X-API-Key") -> dict[str, float]:
+    """wrk's medians for url, sending `header: key` (e.g. Authorization: Bearer <token>) when key is given."""
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
     if key:
-        cmd[1:1] = ["-H", f"X-API-Key: {key}"]
+        cmd[1:1] = ["-H", f"{header}: {key}"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)

@@ -9,6 +9,8 @@ two gateways pulling from the portal with their own OAuth2 credentials (polling 
 (b) full snapshot: `build_snapshot` + JSON for --keys keys, in-process and over HTTP (`/gateway/v1/config`), and
     each gateway's own load time (`last_load_seconds` in its status) when it pulls that snapshot at start;
 (a) revocation: --trials times, revoke a key through the REST API (PAT) and poll both gateways until 401;
+    then --client-trials times the same for an OAuth client: a token from `/oauth/token` admitted at both
+    gateways, the client revoked through the REST API, both gateways polled until they refuse the token;
 (c) one-key delta: with the worker stopped, `gateways_push()` of a single revocation to both gateways.
 """
 
@@ -58,6 +60,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--delta-trials", type=int, default=50)
+    parser.add_argument("--client-trials", type=int, default=50)
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/portico_bench_sync")
     parser.add_argument("--json", type=Path)
@@ -103,6 +106,7 @@ def run(args: argparse.Namespace, tmp: Path, processes: list[subprocess.Popen[by
     from gateway_sync.snapshot import build_snapshot
     from keys.models import ApiKey
     from keys.services import access_token_issue, key_issue, key_revoke
+    from keys.services.signing import signing_key_rotate
     from portal.models import Api, Plan
     from portal.services.applications import application_create, subscription_create
     from portal.services.organisations import organisation_create
@@ -142,6 +146,7 @@ def run(args: argparse.Namespace, tmp: Path, processes: list[subprocess.Popen[by
         cursor.execute("ANALYZE")  # as autovacuum would soon: fresh bulk rows otherwise get a nested-loop plan
     print(f"seeded {args.keys} bulk keys in {time.monotonic() - started:.1f}s", flush=True)
     _, pat = access_token_issue(user=user, name="bench")
+    signing_key_rotate(immediate=True)  # consumer tokens can be signed at once; gateways get the key in their snapshot
     registered = [gateway_register(name=f"edge-{i}", admin_url="http://127.0.0.1:9") for i in (1, 2)]
 
     # --- (b) snapshot build, in-process
@@ -233,6 +238,8 @@ def run(args: argparse.Namespace, tmp: Path, processes: list[subprocess.Popen[by
         "both_gateways_refuse": summary(fleet),
     }
     print("revocation:", json.dumps(results["revocation"]), flush=True)
+    results["client_revocation"] = client_revocation(args.client_trials, portal, pat, user, application, gateways)
+    print("client revocation:", json.dumps(results["client_revocation"]), flush=True)
 
     # --- (c) one-key delta pushed to both gateways (worker stopped, so this process does the push)
     worker.stop(timeout=20)
@@ -253,6 +260,41 @@ def run(args: argparse.Namespace, tmp: Path, processes: list[subprocess.Popen[by
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
+
+
+def client_revocation(trials: int, portal: str, pat: str, user: Any, application: Any, gateways: list[Gateway]) -> Any:
+    """(a) for OAuth clients: time from the REST revoke call until both gateways refuse the client's token."""
+    from keys.services.clients import oauth_client_issue
+
+    first, fleet = [], []
+    session = requests.Session()
+    for _ in range(trials):
+        client, secret = oauth_client_issue(actor=user, application=application, name="bench")
+        token = session.post(
+            portal + "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client.client_id, secret),
+            timeout=10,
+        ).json()["access_token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        for gateway in gateways:
+            answer = session.get(gateway.url + "/echo/x", headers=bearer, timeout=5)
+            assert answer.status_code == 200, answer.text
+        started = time.monotonic()
+        response = session.post(
+            f"{portal}/api/v1/clients/{client.pk}/revoke/", headers={"Authorization": f"Bearer {pat}"}, timeout=10
+        )
+        assert response.status_code == 200, response.text
+        refused: dict[int, float] = {}
+        while len(refused) < len(gateways):
+            for index, gateway in enumerate(gateways):
+                if index not in refused and session.get(gateway.url + "/echo/x", headers=bearer).status_code == 401:
+                    refused[index] = time.monotonic() - started
+            if time.monotonic() - started > 10:
+                raise AssertionError("client revocation not enforced within 10 s")
+        first.append(min(refused.values()))
+        fleet.append(max(refused.values()))
+    return {"first_gateway_refuses": summary(first), "both_gateways_refuse": summary(fleet)}
 
 
 if __name__ == "__main__":

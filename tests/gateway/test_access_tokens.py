@@ -17,7 +17,7 @@ from tests.support.jwt_tokens import (
     tampered,
     unsigned,
 )
-from tests.support.snapshots import api_entry, change, plan_entry, snapshot, subscription_entry
+from tests.support.snapshots import api_entry, change, key_entry, plan_entry, snapshot, subscription_entry
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -43,7 +43,7 @@ def gw(start_gateway, upstream, signer):
 
 
 def test_a_valid_token_reaches_the_upstream_as_its_client_without_the_credential(gw, signer):
-    r = gw.get("/demo/x", headers=bearer(signer.token()))
+    r = gw.get("/demo/x", headers={**bearer(signer.token()), "X-Portico-Client": "ptc_client_spoofed"})
 
     assert r.status_code == 200, r.text
     upstream_saw = r.json()["headers"]
@@ -149,8 +149,6 @@ def test_signing_key_rotation_accepts_both_keys_during_the_overlap_and_refuses_t
 
 
 def test_tokens_share_the_subscriptions_quota_with_the_applications_keys(start_gateway, upstream, signer):
-    from tests.support.snapshots import key_entry
-
     key = key_entry()
     plans = [plan_entry(quota_per_day=3)]
     gw = start_gateway(snapshot(1, [api_entry(upstream)], plans=plans, keys=[key], oauth=oauth_member(signer)))
@@ -191,3 +189,13 @@ def test_a_gateway_without_oauth_config_refuses_tokens_as_invalid(start_gateway,
     gw = start_gateway(snapshot(1, [api_entry(upstream)]))
 
     assert cause(gw.get("/demo/x", headers=bearer(signer.token()))) == "token-invalid"
+
+
+def test_a_key_request_cannot_claim_a_client(start_gateway, upstream, signer):
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[key], oauth=oauth_member(signer)))
+
+    r = gw.get("/demo/x", key.secret, headers={"X-Portico-Client": CLIENT_ID})
+
+    assert r.status_code == 200
+    assert "x-portico-client" not in r.json()["headers"]

@@ -4,6 +4,10 @@ real Celery worker)."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import time
 
 import pytest
@@ -11,6 +15,7 @@ import requests
 
 from keys.services import access_token_issue
 from portal.models import Api
+from tests.support.processes import REPO
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -75,3 +80,24 @@ def test_a_token_revoked_by_its_client_at_the_revocation_endpoint_is_refused(
         lambda: gateway.get("/weather/x", headers={"Authorization": f"Bearer {token}"}).status_code == 401, timeout=2
     )
     assert gateway.get("/weather/x", headers={"Authorization": f"Bearer {other}"}).status_code == 200
+
+
+SNIPPET = re.compile(r"<!-- token-client-snippet -->\n```python\n(.*?)```", re.S)
+
+
+def test_the_documented_client_gets_a_token_and_calls_the_api_as_pasted(
+    gateway_for, live_server, routed, oauth_client, tmp_path
+):
+    client, secret = oauth_client
+    gateway, _ = gateway_for(poll_interval=30)
+    script = tmp_path / "client.py"
+    script.write_text(SNIPPET.search((REPO / "docs" / "oauth.md").read_text()).group(1))
+    env = {
+        **os.environ, "PORTICO_URL": live_server.url, "PORTICO_GATEWAY_URL": gateway.url,
+        "PORTICO_CLIENT_ID": client.client_id, "PORTICO_CLIENT_SECRET": secret,
+    }  # fmt: skip
+
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == "200", done.stdout

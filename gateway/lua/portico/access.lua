@@ -275,7 +275,7 @@ local function stage_token(meta, api, token)
         end
         return refuse(api, nil, cause, nil, INVALID_TOKEN_HEADERS)
     end
-    var.pt_client = t.client
+    var.pt_client = t.client -- the access log's "cl"; the upstream's X-Portico-Client is set by stage_forward
     var.pt_app = t.app_s
     var.pt_org = t.org_s
     return t, 1
@@ -440,8 +440,8 @@ local function mark_admitted(k, api, s, plan, ru, rid_unsafe)
     end
 end
 
--- upstream URI, credential stripped
-local function stage_forward(api, src, ru, authz, xak, portico, quiet)
+-- upstream URI, credential stripped; client: an access token's OAuth client id
+local function stage_forward(api, src, ru, authz, xak, portico, quiet, client)
     local up = api.upstream
     if not up then
         return refuse(api, nil, "bad-gateway")
@@ -462,6 +462,10 @@ local function stage_forward(api, src, ru, authz, xak, portico, quiet)
     end
     if portico then
         strip_portico_headers()
+    end
+    if client then
+        -- a header edit only for tokens: a proxy_set_header would cost every key request its evaluation
+        req.set_header("X-Portico-Client", client)
     end
     -- upstream name and URI in one variable (proxy_pass http://$pt_t)
     var.pt_t = api.up_name .. upstream_uri(api, ru)
@@ -513,7 +517,7 @@ function _M.run(mode)
     end
     local ru = var.request_uri
     mark_admitted(k, api, s, plan, ru, rid_unsafe)
-    return stage_forward(api, src, ru, authz, xak, portico, quiet)
+    return stage_forward(api, src, ru, authz, xak, portico, quiet, k.client)
 end
 
 return _M

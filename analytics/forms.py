@@ -26,15 +26,23 @@ DEFAULT_PERIOD = "day"
 
 
 class UsagePeriodForm(forms.Form):
-    """`?period=hour|day|month&key=<id>`; a bad value is refused and the page falls back to its default (the
-    default period; all keys). The key choices are the application's own keys, so another's id is never valid."""
+    """`?period=hour|day|month&key=<id>` or `&client=<id>`; a bad value is refused and the page falls back to its
+    default (the default period; all keys and clients). The choices are the application's own keys and OAuth
+    clients, so another's id is never valid."""
 
     period = forms.ChoiceField(choices=[(name, label) for name, (_, _, label) in PERIODS.items()], required=False)
     key = forms.TypedChoiceField(label="Key", coerce=int, empty_value=None, required=False)
+    client = forms.TypedChoiceField(label="OAuth client", coerce=int, empty_value=None, required=False)
 
-    def __init__(self, data: Any, *, keys: Iterable[tuple[int, str]] = ()) -> None:
+    def __init__(
+        self, data: Any, *, keys: Iterable[tuple[int, str]] = (), clients: Iterable[tuple[int, str]] = ()
+    ) -> None:
         super().__init__(data)
         cast(forms.ChoiceField, self.fields["key"]).choices = [("", "All keys"), *[(str(k), n) for k, n in keys]]
+        cast(forms.ChoiceField, self.fields["client"]).choices = [
+            ("", "All clients"),
+            *[(str(c), n) for c, n in clients],
+        ]
 
     def period_or_default(self) -> str:
         self.is_valid()  # cleaned_data keeps the fields that are valid, so a bad key does not reset the period
@@ -44,6 +52,12 @@ class UsagePeriodForm(forms.Form):
         self.is_valid()
         key: int | None = self.cleaned_data.get("key")
         return key
+
+    def client_or_none(self) -> int | None:
+        """The OAuth client picked, unless a key is (one credential at a time)."""
+        self.is_valid()
+        client: int | None = self.cleaned_data.get("client")
+        return None if self.cleaned_data.get("key") is not None else client
 
 
 # The staff overview's time ranges: a name, its label, the rollup granularity read and how far back it looks.

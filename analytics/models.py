@@ -114,7 +114,7 @@ class RequestEvent(models.Model):
 
 
 class UsageRollup(models.Model):
-    """Additive counters per time bucket and (organisation, application, key, API, status class)."""
+    """Additive counters per time bucket and (organisation, application, key or OAuth client, API, status class)."""
 
     class Granularity(models.TextChoices):
         MINUTE = "minute"
@@ -126,6 +126,7 @@ class UsageRollup(models.Model):
     organisation_id = models.BigIntegerField(default=0)
     application_id = models.BigIntegerField(default=0)
     key_id = models.BigIntegerField(default=0)
+    client_id = models.BigIntegerField(default=0, help_text="The OAuth client of access-token traffic, else 0.")
     api_id = models.BigIntegerField(default=0)
     status_class = models.PositiveSmallIntegerField(help_text="1 to 5 for 1xx to 5xx.")
     requests = models.BigIntegerField(default=0)
@@ -170,6 +171,7 @@ class UsageRollup(models.Model):
                     "key_id",
                     "status_class",
                     "organisation_id",
+                    "client_id",
                 ],
                 name="usage_rollup_group_unique",
             )

@@ -30,22 +30,26 @@ def _key_choices(application: Application) -> list[tuple[int, str]]:
     return [(pk, f"{name} ({prefix}…)") for pk, name, prefix in keys]
 
 
+def _client_choices(application: Application) -> list[tuple[int, str]]:
+    """The application's OAuth clients as the filter offers them."""
+    clients = application.oauth_clients.order_by("-created_at", "-id").values_list("id", "name")
+    return list(clients)
+
+
 @portal_view
 def application_usage(request: HttpRequest, application_id: int) -> HttpResponse:
     """Usage of one application over the picked period; a bad period shows the default with a notice."""
     application = application_get(user=request.user, application_id=application_id)
     membership = membership_of(request, application.organisation_id)
-    form = UsagePeriodForm(request.GET, keys=_key_choices(application))
-    period, key_id = form.period_or_default(), form.key_or_none()
+    form = UsagePeriodForm(request.GET, keys=_key_choices(application), clients=_client_choices(application))
+    period, key_id, client_id = form.period_or_default(), form.key_or_none(), form.client_or_none()
     now = timezone.now()
     granularity, start, end = selectors.usage_window(period=period, now=now)
-    usage = selectors.usage_for_application(
-        application=application, granularity=granularity, start=start, end=end, key_id=key_id
-    )
-    counts = selectors.usage_by_status_class(
-        application=application, granularity=granularity, start=start, end=end, key_id=key_id
-    )
-    by_key = selectors.usage_by_key(application=application, granularity=granularity, start=start, end=end)
+    window = {"application": application, "granularity": granularity, "start": start, "end": end}
+    usage = selectors.usage_for_application(**window, key_id=key_id, client_id=client_id)
+    counts = selectors.usage_by_status_class(**window, key_id=key_id, client_id=client_id)
+    by_key = selectors.usage_by_key(**window)
+    by_client = selectors.usage_by_client(**window)
     chart = requests_chart(
         granularity=granularity, start=start, end=end, step=selectors.STEP[granularity], counts=counts
     )
@@ -63,6 +67,8 @@ def application_usage(request: HttpRequest, application_id: int) -> HttpResponse
         "chart": chart,
         "by_key": by_key,
         "key": {row.key_id: row for row in by_key}.get(key_id or 0),  # None: all keys (no key has id 0)
+        "by_client": by_client,
+        "client": {row.key_id: row for row in by_client}.get(client_id or 0),
         "quotas": selectors.quota_states(application=application, now=now),
         "now": now,
     }

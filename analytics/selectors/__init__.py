@@ -150,8 +150,9 @@ def status_classes_of(rows: QuerySet[UsageRollup]) -> dict[datetime, dict[int, i
     return answer
 
 
-def _narrowed(api_id: int | None, key_id: int | None) -> dict[str, int]:
-    return {name: value for name, value in (("api_id", api_id), ("key_id", key_id)) if value is not None}
+def _narrowed(api_id: int | None, key_id: int | None, client_id: int | None = None) -> dict[str, int]:
+    pairs = (("api_id", api_id), ("key_id", key_id), ("client_id", client_id))
+    return {name: value for name, value in pairs if value is not None}
 
 
 def usage_for_application(
@@ -162,17 +163,24 @@ def usage_for_application(
     end: datetime,
     api_id: int | None = None,
     key_id: int | None = None,
+    client_id: int | None = None,
 ) -> Usage:
-    """Rollups of one application in [start, end), optionally for one API or key: two queries."""
-    scope = {"application_id": application.pk, **_narrowed(api_id, key_id)}
+    """Rollups of one application in [start, end), optionally for one API, key or OAuth client: two queries."""
+    scope = {"application_id": application.pk, **_narrowed(api_id, key_id, client_id)}
     return usage_of(rollups_in(granularity=granularity, start=start, end=end, **scope))
 
 
 def usage_by_status_class(
-    *, application: Application, granularity: str, start: datetime, end: datetime, key_id: int | None = None
+    *,
+    application: Application,
+    granularity: str,
+    start: datetime,
+    end: datetime,
+    key_id: int | None = None,
+    client_id: int | None = None,
 ) -> dict[datetime, dict[int, int]]:
-    """Requests per bucket and status class of one application in [start, end), optionally of one key."""
-    scope = {"application_id": application.pk, **_narrowed(None, key_id)}
+    """Requests per bucket and status class of one application in [start, end), optionally of one key or client."""
+    scope = {"application_id": application.pk, **_narrowed(None, key_id, client_id)}
     return status_classes_of(rollups_in(granularity=granularity, start=start, end=end, **scope))
 
 
@@ -211,6 +219,36 @@ def usage_by_key(*, application: Application, granularity: str, start: datetime,
                 prefix=prefix,
                 status=status,
                 last_used_at=last_used_at,
+                requests=int(row.get("requests") or 0),
+                errors=int(row.get("errors") or 0),
+                denied=int(row.get("denied") or 0),
+            )
+        )
+    return sorted(answer, key=lambda k: -k.requests)
+
+
+def usage_by_client(*, application: Application, granularity: str, start: datetime, end: datetime) -> list[KeyUsage]:
+    """usage_by_key for the application's OAuth clients (access-token traffic): key_id is the client's id, prefix
+    the first characters of its client id, as the request log shows them."""
+    sums = (
+        rollups_in(granularity=granularity, start=start, end=end, application_id=application.pk)
+        .exclude(client_id=0)
+        .values("client_id")
+        .annotate(requests=Sum("requests"), errors=Sum("errors"), denied=Sum("denied"))
+        .order_by("client_id")
+    )
+    by_client: dict[int, dict[str, Any]] = {row["client_id"]: dict(row) for row in sums}
+    clients = application.oauth_clients.order_by("-created_at", "-id")
+    answer = []
+    for c in clients.values("id", "name", "client_id", "revoked_at", "last_used_at"):
+        row: dict[str, Any] = by_client.get(c["id"], {})
+        answer.append(
+            KeyUsage(
+                key_id=c["id"],
+                name=c["name"],
+                prefix=c["client_id"][:20],
+                status="revoked" if c["revoked_at"] else "active",
+                last_used_at=c["last_used_at"],
                 requests=int(row.get("requests") or 0),
                 errors=int(row.get("errors") or 0),
                 denied=int(row.get("denied") or 0),

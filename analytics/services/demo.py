@@ -152,6 +152,7 @@ def usage_demo_seed(
                     organisation_id,
                     application.pk,
                     key.pk,
+                    0,  # no OAuth client: key traffic
                     subscription.api_id,
                     status // 100,
                 )

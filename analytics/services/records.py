@@ -21,7 +21,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from keys.models import ApiKey
+from keys.models import ApiKey, OAuthClient
+from keys.services.clients import CLIENT_ID_PREFIX
 from portal.models import Api, Application, Plan, Subscription
 
 MAX_ID = 2**63 - 1
@@ -234,6 +235,19 @@ def records_check(records: Any, *, lo: float, now: float, shift: float = 0.0) ->
     return CheckedBatch(checked, refused=refused, repaired=repaired_records, clean=clean)
 
 
+def _clients_lookup(prefixes: set[str], apps: dict[int, int]) -> dict[tuple[int, str], int | None]:
+    """OAuth clients by (application, first characters of the client id): what a token's record carries as `key`."""
+    wanted = {p for p in prefixes if p.startswith(CLIENT_ID_PREFIX)}
+    clients: dict[tuple[int, str], int | None] = {}
+    if wanted and apps:
+        rows = OAuthClient.objects.filter(application_id__in=apps, client_id__startswith=CLIENT_ID_PREFIX)
+        for client_pk, client_id, app_id in rows.values_list("id", "client_id", "application_id"):
+            prefix = client_id[:_CAP_KEY]
+            if prefix in wanted:
+                clients[(app_id, prefix)] = None if (app_id, prefix) in clients else client_pk
+    return clients
+
+
 @dataclass
 class Known:
     """Which of the ids a page mentions exist, and how they relate."""
@@ -243,6 +257,7 @@ class Known:
     plans: set[int]
     subs: dict[int, tuple[int, int]]  # subscription -> (application, api)
     keys: dict[tuple[int, str], int | None]  # (application, prefix) -> key (None when ambiguous)
+    clients: dict[tuple[int, str], int | None]  # (application, client id's first characters) -> OAuth client
 
 
 def identities_lookup(identities: Collection[Identity]) -> Known:
@@ -262,6 +277,7 @@ def identities_lookup(identities: Collection[Identity]) -> Known:
             # Prefixes are not unique in theory; an ambiguous one is attributed to no key rather than a wrong one.
             keys[(app_id, prefix)] = None if (app_id, prefix) in keys else key_id
     return Known(
+        clients=_clients_lookup(prefixes, apps),
         apps=apps,
         apis=set(Api.objects.filter(pk__in=api_ids).values_list("id", flat=True)) if api_ids else set(),
         plans=set(Plan.objects.filter(pk__in=plan_ids).values_list("id", flat=True)) if plan_ids else set(),
@@ -282,6 +298,7 @@ class Resolved:
     key_id: int | None
     prefix: str
     repaired: bool  # an id was dropped or corrected
+    client_id: int | None = None  # the OAuth client of an access token's request
 
 
 def identity_resolve(identity: Identity, known: Known) -> Resolved:
@@ -300,4 +317,5 @@ def identity_resolve(identity: Identity, known: Known) -> Resolved:
     if sub is not None and known.subs.get(sub) != (app, api):
         sub, repaired = None, True
     key_id = known.keys.get((app, prefix)) if app is not None and prefix else None
-    return Resolved(api, app, org, sub, plan, key_id, prefix, repaired)
+    client_id = known.clients.get((app, prefix)) if app is not None and prefix else None
+    return Resolved(api, app, org, sub, plan, key_id, prefix, repaired, client_id)

@@ -19,7 +19,7 @@ from analytics.services.records import Checked, Identity, Resolved
 
 DENIED_OUTCOMES = frozenset({"rate", "quota", "blocked"})
 
-_GROUP = ("bucket", "organisation_id", "application_id", "key_id", "api_id", "status_class")
+_GROUP = ("bucket", "organisation_id", "application_id", "key_id", "client_id", "api_id", "status_class")
 COUNTERS = ("requests", "errors", "denied", "bytes_in", "bytes_out", "latency_sum_ms", *LATENCY_FIELDS)
 # A group's counters are a list in COUNTERS order (the upsert's columns); these name its positions.
 REQUESTS = COUNTERS.index("requests")
@@ -31,10 +31,12 @@ LATENCY_SUM_MS = COUNTERS.index("latency_sum_ms")
 LATENCY_HISTOGRAM = COUNTERS.index(LATENCY_FIELDS[0])  # plus the bucket: the counter of that latency bucket
 N_COUNTERS = len(COUNTERS)
 
-_UNIQUE = ("granularity", "application_id", "bucket", "api_id", "key_id", "status_class", "organisation_id")
+_UNIQUE = (
+    "granularity", "application_id", "bucket", "api_id", "key_id", "status_class", "organisation_id", "client_id"
+)  # fmt: skip
 _MINUTE, _HOUR, _DAY = 60, 3600, 86400  # seconds
 
-# (minute, organisation, application, key, API, status class), 0 meaning none -> counters
+# (minute, organisation, application, key, OAuth client, API, status class), 0 meaning none -> counters
 Groups = dict[tuple[int, ...], list[float]]
 # (minute, identity, status class) -> counters, while the page is read and its identities not yet resolved
 MinuteCounts = dict[tuple[int, Identity, int], list[float]]
@@ -95,7 +97,7 @@ def minutes_group(counts: MinuteCounts, resolved: dict[Identity, Resolved]) -> G
     minutes: Groups = {}
     for (minute, identity, status_class), counters in counts.items():
         r = resolved[identity]
-        group = (minute, r.org or 0, r.app or 0, r.key_id or 0, r.api or 0, status_class)
+        group = (minute, r.org or 0, r.app or 0, r.key_id or 0, r.client_id or 0, r.api or 0, status_class)
         into = minutes.get(group)
         if into is None:
             minutes[group] = counters

@@ -1,6 +1,6 @@
 """Instructions per proxied request (callgrind): deterministic where wrk timings are noisy.
 
-    .venv/bin/python -m bench.gateway.instructions gateway|plain|upstream-via-gateway|upstream-via-plain
+    .venv/bin/python -m bench.gateway.instructions gateway|gateway-token|plain|upstream-via-gateway|upstream-via-plain
         [--requests 4000] [--edit SED_SCRIPT] [--annotate]
 
 One nginx process (`master_process off`, one worker) runs under valgrind's callgrind behind or in
@@ -8,7 +8,8 @@ front of the demo upstream. After 2,000 warm-up requests on 4 keep-alive connect
 are zeroed, exactly --requests more are sent, and the dump's total is divided by that count (timers
 that run meanwhile, such as log ingestion, are included). --edit applies a `sed -E` script to the
 rendered nginx.conf of the measured side, to price one feature by taking it out, e.g.
-`--edit '/access_log .*spool/d'` for the access log. Needs Debian's valgrind.
+`--edit '/access_log .*spool/d'` for the access log. gateway-token sends an OAuth2 access token (ES256 JWT,
+verified once, then from the worker's cache) instead of the key. Needs Debian's valgrind.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from bench.gateway.run import bench_snapshot, plain_proxy
 from gateway import demo_upstream
 from keys.tokens import generate
 from tests.support.gateway import launcher_args
+from tests.support.jwt_tokens import Signer, oauth_member
 from tests.support.ports import free_port
 from tests.support.processes import stop
 from tests.support.waiting import wait_http
 
-TARGETS = ("gateway", "plain", "upstream-via-gateway", "upstream-via-plain")
+TARGETS = ("gateway", "gateway-token", "plain", "upstream-via-gateway", "upstream-via-plain")
 
 
 def nginx_command(prefix: Path, conf: Path, edit: str | None, measured: bool, out: Path) -> list[str]:
@@ -56,12 +58,19 @@ def render_front(tmp: Path, target: str, upstream: str) -> tuple[Path, int, int 
         return conf.parents[1], port, None, {}
     key = generate("live").token
     snap = tmp / "snapshot.json"
-    snap.write_text(json.dumps(bench_snapshot(upstream, 1000, key)))
+    doc = bench_snapshot(upstream, 1000, key)
+    headers = {"X-API-Key": key}
+    if target == "gateway-token":
+        signer = Signer()
+        doc["oauth"] = oauth_member(signer)
+        token = signer.token(scope="demo", application_id=doc["keys"][0]["application_id"], exp=int(time.time()) + 3600)
+        headers = {"Authorization": f"Bearer {token}"}
+    snap.write_text(json.dumps(doc))
     port, admin = free_port(), free_port()
     args = launcher_args("gw", port, admin, tmp / "gw", "bench")
     args += ["--workers", "1", "--snapshot-file", str(snap), "--keys-dict-size", "64m", "--render-only"]
     subprocess.run([sys.executable, "-m", "gateway.launcher", *args], check=True, stdout=subprocess.DEVNULL)
-    return (tmp / "gw").resolve(), port, admin, {"X-API-Key": key}
+    return (tmp / "gw").resolve(), port, admin, headers
 
 
 def measure(target: str, requests: int, edit: str | None, annotate: bool) -> float:

@@ -1,0 +1,98 @@
+"""Usage of OAuth clients (access-token traffic): ingest attributes a token's records to its client (never to a key
+or another application's client), and the usage page lists clients beside keys and narrows to one by `?client=`."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import time_machine
+from django.test import Client
+from django.urls import reverse
+
+from analytics.models import RequestEvent, UsageRollup
+from analytics.services.ingest import batch_ingest
+from keys.services.clients import oauth_client_issue
+from tests.factories import ApplicationFactory
+from tests.portal.pages_helpers import text
+from tests.support.access_log import batch, record
+
+NOW = datetime(2026, 11, 23, 12, 30, 15, tzinfo=UTC)
+
+
+def token_record(ids: dict[str, Any], client_id: str, **fields: Any) -> dict[str, Any]:
+    """What a gateway logs for a request with an access token: no key, the client in "cl"."""
+    return record({**ids, "key": ""}, t=NOW.replace(minute=5).timestamp(), cl=client_id, **fields)
+
+
+@pytest.fixture
+def client_traffic(gateway: Any, ids: dict[str, Any], oauth_client: Any, api_key: Any) -> Any:
+    """Three token requests (one 500) of alice's OAuth client and one key request."""
+    client, _ = oauth_client
+    records = [
+        token_record(ids, client.client_id, s=500),
+        token_record(ids, client.client_id),
+        token_record(ids, client.client_id),
+        record(ids, t=NOW.replace(minute=5).timestamp()),
+    ]
+    batch_ingest(gateway_id=gateway.pk, batch=batch(1, records), now=NOW)
+    return client
+
+
+def _url(application: Any) -> str:
+    return reverse("analytics:application_usage", args=[application.pk])
+
+
+@time_machine.travel(NOW, tick=False)
+def test_token_requests_are_counted_for_their_client_and_no_key(client_traffic: Any, api_key: Any) -> None:
+    minutes = UsageRollup.objects.filter(granularity="minute")
+
+    assert sum(minutes.filter(client_id=client_traffic.pk).values_list("requests", flat=True)) == 3
+    assert sum(minutes.filter(client_id=client_traffic.pk, key_id=0).values_list("errors", flat=True)) == 1
+    assert sum(minutes.filter(key_id=api_key[0].pk, client_id=0).values_list("requests", flat=True)) == 1
+    # The request log shows the client id's first characters where a key's prefix would be.
+    assert RequestEvent.objects.filter(key_prefix=client_traffic.client_id[:20]).count() == 3
+
+
+@time_machine.travel(NOW, tick=False)
+def test_another_applications_client_is_not_credited(gateway: Any, ids: dict[str, Any], charlie: Any, charlie_org: Any,
+                                                     signing_key: Any) -> None:  # fmt: skip
+    other = ApplicationFactory(organisation=charlie_org, name="Charlie's app", created_by=charlie)
+    foreign, _ = oauth_client_issue(actor=charlie, application=other, name="Foreign")
+
+    batch_ingest(gateway_id=gateway.pk, batch=batch(1, [token_record(ids, foreign.client_id)]), now=NOW)
+
+    assert not UsageRollup.objects.exclude(client_id=0).exists()
+    assert UsageRollup.objects.filter(granularity="minute").get().requests == 1  # still the application's traffic
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_usage_page_lists_clients_beside_keys_and_narrows_to_one(
+    alice_client: Client, application: Any, client_traffic: Any
+) -> None:
+    page = text(alice_client.get(_url(application)))
+    row = re.search(rf'<tr id="client-usage-{client_traffic.pk}".*?</tr>', page, re.S)
+    assert row, page
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)]
+    assert cells[0].startswith("Backend") and cells[1:3] == ["3", "1"]
+
+    narrowed = alice_client.get(_url(application), {"client": client_traffic.pk, "period": "hour"})
+
+    assert narrowed.context["chart"].total == 3
+    assert 'id="client-filter"' in text(narrowed)
+    assert f"?period=day&amp;client={client_traffic.pk}" in text(narrowed)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_another_organisations_client_id_is_refused(
+    alice_client: Client, application: Any, client_traffic: Any, charlie: Any, charlie_org: Any
+) -> None:
+    other = ApplicationFactory(organisation=charlie_org, name="Charlie's app", created_by=charlie)
+    foreign, _ = oauth_client_issue(actor=charlie, application=other, name="Foreign")
+
+    response = alice_client.get(_url(application), {"client": foreign.pk})
+
+    assert 'id="client-error"' in text(response) and response.context["client"] is None
+    assert response.context["chart"].total == 4

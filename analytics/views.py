@@ -45,7 +45,7 @@ def application_usage(request: HttpRequest, application_id: int) -> HttpResponse
     period, key_id, client_id = form.period_or_default(), form.key_or_none(), form.client_or_none()
     now = timezone.now()
     granularity, start, end = selectors.usage_window(period=period, now=now)
-    window = {"application": application, "granularity": granularity, "start": start, "end": end}
+    window: dict[str, Any] = {"application": application, "granularity": granularity, "start": start, "end": end}
     usage = selectors.usage_for_application(**window, key_id=key_id, client_id=client_id)
     counts = selectors.usage_by_status_class(**window, key_id=key_id, client_id=client_id)
     by_key = selectors.usage_by_key(**window)

@@ -210,9 +210,15 @@ local MISSING_KEY_HEADERS = { ["WWW-Authenticate"] = 'Bearer realm="portico"' }
 -- "Bearer <key>" without Lua patterns (they are not JIT-compiled)
 local BEARER = "Bearer "
 local BEARER_LEN, BEARER_LOWER = #BEARER, lower(BEARER)
-local function bearer(authz)
+-- "Bearer " and a key, with a few spaces to spare: anything longer is an access token or nothing
+local BEARER_KEY_LEN = BEARER_LEN + KEY_LEN + 8
+local function is_bearer(authz)
     local p = sub(authz, 1, BEARER_LEN)
-    if p ~= BEARER and lower(p) ~= BEARER_LOWER then
+    return p == BEARER or lower(p) == BEARER_LOWER
+end
+
+local function bearer(authz)
+    if not is_bearer(authz) then
         return nil
     end
     local i, j = BEARER_LEN + 1, #authz
@@ -257,10 +263,11 @@ end
 local INVALID_TOKEN_HEADERS = { ["WWW-Authenticate"] = 'Bearer realm="portico", error="invalid_token"' }
 local SCOPE_HEADERS = { ["WWW-Authenticate"] = 'Bearer realm="portico", error="insufficient_scope"' }
 
--- credential: an OAuth2 access token (portico.tokens) instead of a key
-local function stage_token(meta, api, token)
+-- credential: an OAuth2 access token (portico.tokens) instead of a key, in
+-- the Authorization header value `authz`
+local function stage_token(meta, api, authz)
     local addr
-    if flooding_checked and not token_cached(token) then
+    if flooding_checked and not token_cached(authz) then
         -- a signature check per unknown token: throttled per address like unknown keys
         addr = var.remote_addr
         local retry = flood_blocked(addr)
@@ -268,14 +275,14 @@ local function stage_token(meta, api, token)
             return refuse(api, nil, "too-many-invalid-keys", nil, { ["Retry-After"] = retry })
         end
     end
-    local t, cause = resolve_token(meta, token, now())
+    local t, cause = resolve_token(meta, authz, now())
     if not t then
         if cause == "token-invalid" and addr then
             return invalid_key(api, addr, cause, INVALID_TOKEN_HEADERS)
         end
         return refuse(api, nil, cause, nil, INVALID_TOKEN_HEADERS)
     end
-    var.pt_client = t.client -- the access log's "cl"; the upstream's X-Portico-Client is set by stage_forward
+    var.pt_client = t.client -- X-Portico-Client upstream, "cl" in the access log
     var.pt_app = t.app_s
     var.pt_org = t.org_s
     return t, 1
@@ -286,10 +293,10 @@ local function stage_key(meta, api, authz, header_key)
     local src = 1
     local key
     if authz then
-        key = bearer(authz)
-        if key and #key > KEY_LEN then
-            return stage_token(meta, api, key) -- longer than any key: a JWT access token
+        if #authz > BEARER_KEY_LEN and is_bearer(authz) then
+            return stage_token(meta, api, authz) -- longer than any key: a JWT access token
         end
+        key = bearer(authz)
     end
     if not key then
         src = 2
@@ -440,8 +447,8 @@ local function mark_admitted(k, api, s, plan, ru, rid_unsafe)
     end
 end
 
--- upstream URI, credential stripped; client: an access token's OAuth client id
-local function stage_forward(api, src, ru, authz, xak, portico, quiet, client)
+-- upstream URI, credential stripped
+local function stage_forward(api, src, ru, authz, xak, portico, quiet)
     local up = api.upstream
     if not up then
         return refuse(api, nil, "bad-gateway")
@@ -462,10 +469,6 @@ local function stage_forward(api, src, ru, authz, xak, portico, quiet, client)
     end
     if portico then
         strip_portico_headers()
-    end
-    if client then
-        -- a header edit only for tokens: a proxy_set_header would cost every key request its evaluation
-        req.set_header("X-Portico-Client", client)
     end
     -- upstream name and URI in one variable (proxy_pass http://$pt_t)
     var.pt_t = api.up_name .. upstream_uri(api, ru)
@@ -517,7 +520,7 @@ function _M.run(mode)
     end
     local ru = var.request_uri
     mark_admitted(k, api, s, plan, ru, rid_unsafe)
-    return stage_forward(api, src, ru, authz, xak, portico, quiet, k.client)
+    return stage_forward(api, src, ru, authz, xak, portico, quiet)
 end
 
 return _M

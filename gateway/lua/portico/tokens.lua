@@ -16,7 +16,7 @@ local crypto = require "portico.crypto"
 local settings = require "portico.settings"
 
 local type, tonumber, tostring, ipairs, max = type, tonumber, tostring, ipairs, math.max
-local sub, find, gmatch = string.sub, string.find, string.gmatch
+local sub, find, gmatch, match = string.sub, string.find, string.gmatch, string.match
 local decode_b64url = b64.decode_base64url
 
 local _M = {}
@@ -27,7 +27,7 @@ local LEEWAY = tonumber(settings.token_leeway) or 30
 local MAX_TOKEN_LEN = 4096
 local LIMITER_ID_LEN = 12 -- as for keys (portico.store): the limiters' counter ids
 
-local cache = assert(lrucache.new(20000)) -- token -> record; only tokens whose signature verified
+local cache = assert(lrucache.new(20000)) -- Authorization value -> record; only tokens whose signature verified
 
 ---------------------------------------------------------------------------
 -- the config's oauth member, compiled once per config change (portico.compile)
@@ -180,13 +180,16 @@ local function recheck(rec, c, now)
     return rec.denied
 end
 
--- The record for an access token under the compiled config c, or nil, cause
--- (token-invalid, token-expired, token-revoked). `now` is the gateway's clock.
-function _M.resolve(c, token, now)
-    local rec = cache:get(token)
+-- The record for the access token in an Authorization header ("Bearer <jwt>")
+-- under the compiled config c, or nil, cause (token-invalid, token-expired,
+-- token-revoked). `now` is the gateway's clock. Cached by the whole header
+-- value: a hit needs no substring of a long header (each costs a copy and a hash).
+function _M.resolve(c, authorization, now)
+    local rec = cache:get(authorization)
     if not rec then
         local oauth = c.oauth
-        if not oauth then
+        local token = match(authorization, "^[Bb][Ee][Aa][Rr][Ee][Rr] +([^ ]+) *$")
+        if not oauth or not token then
             return nil, "token-invalid"
         end
         local claims, kid, client = verified_claims(oauth, token)
@@ -204,7 +207,7 @@ function _M.resolve(c, token, now)
         }
         recheck(rec, c, now)
         -- kept at least a minute: an expired token sent again is refused without a second verification
-        cache:set(token, rec, max(claims.exp + LEEWAY - now, 60))
+        cache:set(authorization, rec, max(claims.exp + LEEWAY - now, 60))
     elseif rec.config ~= c then
         recheck(rec, c, now)
     end
@@ -220,9 +223,9 @@ function _M.resolve(c, token, now)
     return rec
 end
 
--- whether the token verified in this worker before (no signature check to throttle)
-function _M.cached(token)
-    return cache:get(token) ~= nil
+-- whether the header's token verified in this worker before (no signature check to throttle)
+function _M.cached(authorization)
+    return cache:get(authorization) ~= nil
 end
 
 -- How many verified tokens this worker holds (/_portico/status).

@@ -14,10 +14,16 @@ from django.urls import reverse
 
 from analytics.models import RequestEvent, UsageRollup
 from analytics.services.ingest import batch_ingest
+from analytics.tasks import collect_gateway_logs
+from gateway_sync import secrets
+from gateway_sync.models import Gateway
+from gateway_sync.snapshot import build_snapshot
 from keys.services.clients import oauth_client_issue
 from tests.factories import ApplicationFactory
 from tests.portal.pages_helpers import text
 from tests.support.access_log import batch, record
+from tests.support.gateway import PUSH_SECRET
+from tests.support.oauth import token_for
 
 NOW = datetime(2026, 11, 23, 12, 30, 15, tzinfo=UTC)
 
@@ -96,3 +102,25 @@ def test_another_organisations_client_id_is_refused(
 
     assert 'id="client-error"' in text(response) and response.context["client"] is None
     assert response.context["chart"].total == 4
+
+
+def test_token_traffic_through_a_real_gateway_is_the_clients_after_one_collection(
+    api: Any, subscription: Any, upstream: str, start_gateway: Any, oauth_client: Any, application: Any
+) -> None:
+    api.upstream_url = upstream
+    api.save()
+    client, _ = oauth_client
+    running = start_gateway(build_snapshot(version=1), extra=["--log-flush-interval", "0.05"])
+    row = Gateway.objects.create(
+        name="edge-1", admin_url=running.admin_url, push_secret_encrypted=secrets.encrypt(PUSH_SECRET)
+    )
+    bearer = {"Authorization": f"Bearer {token_for(oauth_client)}"}
+    statuses = [running.get(f"/weather/items/{n}", headers=bearer).status_code for n in range(3)]
+    assert statuses == [200, 200, 200]
+    running.wait_records(3)
+
+    collect_gateway_logs(row.pk)
+
+    minutes = UsageRollup.objects.filter(granularity="minute", application_id=application.pk)
+    assert sum(minutes.filter(client_id=client.pk, key_id=0).values_list("requests", flat=True)) == 3
+    assert RequestEvent.objects.filter(application_id=application.pk, key_prefix=client.client_id[:20]).count() == 3

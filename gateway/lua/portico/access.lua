@@ -420,9 +420,6 @@ local function ids_of(k, api, s, plan)
     if not ids then
         ids = '"api":' .. api.id_s .. ',"key":"' .. k.prefix .. '","app":' .. k.app_s .. ',"org":' .. k.org_s
             .. ',"sub":' .. s.id_s .. ',"plan":' .. plan.id_s
-        if k.token then
-            ids = ids .. ',"cl":"' .. k.client .. '"' -- an access token's client (checked loggable)
-        end
         by_sub[s] = ids
     end
     return ids

@@ -26,6 +26,7 @@ local LEEWAY = tonumber(settings.token_leeway) or 30
 -- longer "Bearer" values are not tokens we issue: refused before any decoding
 local MAX_TOKEN_LEN = 4096
 local LIMITER_ID_LEN = 12 -- as for keys (portico.store): the limiters' counter ids
+local CLIENT_PREFIX_LEN = 20 -- the request log's key column (analytics RequestEvent.key_prefix)
 
 local cache = assert(lrucache.new(20000)) -- Authorization value -> record; only tokens whose signature verified
 
@@ -201,8 +202,9 @@ function _M.resolve(c, authorization, now)
             client = client, jti = claims.jti, kid = kid, iss = oauth.issuer, aud = oauth.audience,
             scope = claims.scope, exp = claims.exp, nbf = claims.nbf,
             app = app, org = org, app_s = tostring(app), org_s = tostring(org),
-            -- the client id goes into the log record unescaped (access.lua ids_of) only if it needs no escaping
-            loggable = not find(client, "[^%w_%-]"), prefix = "", token = true,
+            -- the client id's first characters stand where a key's prefix does in the log record (access.lua
+            -- ids_of: as short as a key's; the platform knows them, analytics records.py), unescaped only if safe
+            loggable = not find(client, "[^%w_%-]"), prefix = sub(client, 1, CLIENT_PREFIX_LEN), token = true,
             lid = sub(crypto.sha256(client), 1, LIMITER_ID_LEN), -- rate limits per client, like per key
         }
         recheck(rec, c, now)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +39,7 @@ from keys.models import SigningKey
 logger = logging.getLogger(__name__)
 ALGORITHM = "ES256"
 CURVE = "P-256"
+KID_BYTES = 9  # a 12-character kid: names a key among a handful, need not be a thumbprint
 JWS_TYP = "at+jwt"  # RFC 9068: a JWT access token, so it cannot be confused with an ID token
 
 
@@ -58,7 +60,9 @@ def _publish_delay() -> timedelta:
 
 
 def _new_key(*, activates_at: datetime, created_at: datetime | None = None) -> SigningKey:
-    key = ECKey.generate_key(CURVE, auto_kid=True)
+    # A short random kid, not the 43-character JWK thumbprint: every token carries it, and gateways pay per byte of
+    # the Authorization header they parse (docs/benchmarks.md, "Access tokens at the gateway").
+    key = ECKey.generate_key(CURVE, parameters={"kid": secrets.token_urlsafe(KID_BYTES)})
     public = {**key.as_dict(private=False), "use": "sig", "alg": ALGORITHM}
     pem = key.as_pem(private=True).decode()
     return SigningKey.objects.create(

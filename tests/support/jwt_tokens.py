@@ -7,8 +7,8 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,9 @@ def b64url_json(value: Any) -> str:
 class Signer:
     """A P-256 signing key with its kid, as the platform keeps one."""
 
-    key: ECKey = field(default_factory=lambda: ECKey.generate_key("P-256", auto_kid=True))
+    key: ECKey = field(
+        default_factory=lambda: ECKey.generate_key("P-256", parameters={"kid": secrets.token_urlsafe(9)})
+    )
 
     @property
     def kid(self) -> str:
@@ -46,7 +48,8 @@ class Signer:
         return {**self.key.as_dict(private=False), "use": "sig", "alg": "ES256"}
 
     def token(self, *, header: dict[str, Any] | None = None, **overrides: Any) -> str:
-        """A token for CLIENT_ID of application 5 (organisation 2) with scope api1, valid 15 minutes."""
+        """A token for CLIENT_ID of application 5 (organisation 2) with scope api1, valid 15 minutes (claims as
+        keys/services/clients.py issues them: no `nbf` unless given)."""
         return jwt.encode(
             {"alg": "ES256", "kid": self.kid, "typ": "at+jwt", **(header or {})},
             claims(**overrides),
@@ -66,9 +69,8 @@ def claims(**overrides: Any) -> dict[str, Any]:
         "organisation_id": 2,
         "scope": "api1",
         "iat": now,
-        "nbf": now,
         "exp": now + 900,
-        "jti": uuid.uuid4().hex,
+        "jti": secrets.token_urlsafe(16),
     }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}

@@ -27,6 +27,7 @@ from pathlib import Path
 GATEWAY_DIR = Path(__file__).resolve().parent
 TEMPLATES = GATEWAY_DIR / "templates"
 LUA_DIR = GATEWAY_DIR / "lua"
+SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")  # Debian's ca-certificates
 RUNTIME_SUBDIRS = ("conf", "logs", "state", "spool", "tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi")
 
 
@@ -51,6 +52,7 @@ class GatewayOptions:
     trusted_proxies: list[str] = field(default_factory=list)
     resolver: str | None = None
     ca_file: Path | None = None
+    upstream_ca_file: Path = SYSTEM_CA_BUNDLE
     poll_interval: float = 5.0
     heartbeat_interval: float = 30.0
     log_flush_interval: float = 0.2
@@ -135,8 +137,22 @@ def known_upstreams(opts: GatewayOptions, prefix: Path) -> dict[str, str]:
     return found
 
 
-def _indent(lines: Sequence[str]) -> str:
-    return "\n".join(f"        {line}" for line in lines)
+def _indent(lines: Sequence[str], spaces: int = 8) -> str:
+    return "\n".join(f"{' ' * spaces}{line}" for line in lines)
+
+
+def upstream_tls_directives(ca_file: Path | None, *, verify: bool) -> list[str]:
+    """How the gateway speaks TLS to an https upstream: SNI always; with `verify`, the certificate chain against
+    ca_file and the host name of the API's upstream URL (nginx checks neither unless told)."""
+    lines = ["proxy_ssl_server_name on;", "proxy_ssl_name $pt_uhost;", "proxy_ssl_protocols TLSv1.2 TLSv1.3;"]
+    if verify and ca_file is not None:
+        lines += [
+            "proxy_ssl_verify on;",
+            f"proxy_ssl_trusted_certificate {Path(ca_file).resolve()};",
+            "proxy_ssl_verify_depth 4;",
+            "proxy_ssl_session_reuse on;",
+        ]
+    return lines
 
 
 def size_bytes(size: str) -> int:
@@ -241,14 +257,21 @@ def render(opts: GatewayOptions) -> Path:
         "hsts": hsts,
         "log_flush": f"{max(1, int(opts.log_flush_interval * 1000))}ms",
     }
-    # the proxy directives, once per upstream scheme (see location @portico_https)
-    upstream_tls = "\n".join(f"            {d}" for d in ("proxy_ssl_server_name on;", "proxy_ssl_name $pt_uhost;"))
-    for scheme, ssl in (("http", ""), ("https", upstream_tls)):
+    if not Path(opts.upstream_ca_file).is_file():
+        raise SystemExit(
+            f"--upstream-ca-file {opts.upstream_ca_file}: no such file (install ca-certificates, or name one)"
+        )
+    # the proxy directives, once per upstream scheme and certificate policy (see location @portico_https)
+    for name, scheme, ssl in (
+        ("http", "http", ""),
+        ("https", "https", _indent(upstream_tls_directives(opts.upstream_ca_file, verify=True), 12)),
+        ("https_unverified", "https", _indent(upstream_tls_directives(None, verify=False), 12)),
+    ):
         text = render_template(
             "proxy.conf.tmpl",
             {"hsts": hsts, "scheme": scheme, "ssl": ssl, "client_scheme": "https" if opts.tls_cert else "http"},
         )
-        values[f"proxy_{scheme}"] = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+        values[f"proxy_{name}"] = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
     values["static_upstreams"] = "\n".join(
         f"    upstream {name} {{ server {addr}; keepalive {opts.upstream_keepalive}; keepalive_requests 10000; }}"
         for addr, name in static.items()
@@ -302,6 +325,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--resolver", help="DNS resolver for platform hostnames")
     p.add_argument("--ca-file", type=Path, help="CA bundle to verify the platform's TLS certificate")
+    p.add_argument(
+        "--upstream-ca-file",
+        type=Path,
+        default=SYSTEM_CA_BUNDLE,
+        help="CA bundle https upstreams' certificates are verified against (default: the system's); an API can "
+        "turn the check off for itself (upstream_tls_verify)",
+    )
     p.add_argument("--poll-interval", type=float, default=5.0, help="seconds between delta pulls")
     p.add_argument("--heartbeat-interval", type=float, default=30.0)
     p.add_argument("--log-flush-interval", type=float, default=0.2, help="seconds; bounds log loss on a crash")

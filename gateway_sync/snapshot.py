@@ -40,6 +40,7 @@ def api_entry(api: dict[str, Any]) -> dict[str, Any]:
         "connect_timeout_ms": api["connect_timeout_ms"],
         "read_timeout_ms": api["read_timeout_ms"],
         "send_timeout_ms": api["send_timeout_ms"],
+        "upstream_tls_verify": api["upstream_tls_verify"],
         # The portal's own origin is always allowed: its try-it console calls APIs from the browser.
         "cors_origins": sorted({*api["cors_allowed_origins"], portal_origin()}),
     }
@@ -91,6 +92,7 @@ _API_FIELDS = (
     "connect_timeout_ms",
     "read_timeout_ms",
     "send_timeout_ms",
+    "upstream_tls_verify",
     "cors_allowed_origins",
 )
 _PLAN_FIELDS = ("id", "rate_per_second", "rate_per_minute", "quota_per_day", "quota_per_month", "store_failure_mode")

@@ -150,6 +150,13 @@ class Api(models.Model):
         max_length=60, default="X-API-Key", validators=[RegexValidator(r"^[A-Za-z0-9-]+$", "Letters, digits, dashes.")]
     )
     allow_query_key = models.BooleanField(default=False, help_text="Accept ?api_key= (keys then appear in URLs).")
+    upstream_tls_verify = models.BooleanField(
+        default=True,
+        verbose_name="Verify the upstream's TLS certificate",
+        help_text="For an https upstream: gateways check its certificate against their CA bundle and its host name. "
+        "Turn off only for a private upstream with a self-signed certificate: the connection is then "
+        "encrypted but not authenticated.",
+    )
     connect_timeout_ms = models.PositiveIntegerField(default=5_000, validators=[MinValueValidator(1)])
     read_timeout_ms = models.PositiveIntegerField(default=30_000, validators=[MinValueValidator(1)])
     send_timeout_ms = models.PositiveIntegerField(default=30_000, validators=[MinValueValidator(1)])

@@ -195,6 +195,7 @@ def test_https_upstream_is_reached_over_tls(start_gateway, upstream, tmp_path):
     outer = start_gateway(
         snapshot(1, [api_entry(f"https://localhost:{inner.port}/demo", path_prefix="/front")], keys=[outer_key]),
         name="outer",
+        extra=["--upstream-ca-file", str(cert)],  # the self-signed certificate is its own trust anchor
     )
 
     r = outer.get(f"/front/items?api_key={inner_key.secret}", outer_key.secret)

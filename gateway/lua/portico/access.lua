@@ -474,6 +474,9 @@ local function stage_forward(api, src, ru, authz, xak, portico, quiet)
     end
     if up.scheme == "https" then
         var.pt_uhost = up.host
+        if not api.tls_verify then
+            return ngx.exec(quiet and "@portico_query_key_https_unverified" or "@portico_https_unverified")
+        end
         return ngx.exec(quiet and "@portico_query_key_https" or "@portico_https")
     end
 end

@@ -100,6 +100,8 @@ local function compile_api(a)
         query_key = a.allow_query_key == true and (type(a.query_key_param) == "string" and a.query_key_param
             or "api_key") or nil,
         upstream = up and up.addr and up or nil,
+        -- an https upstream's certificate is checked unless the API says otherwise (access.lua picks the location)
+        tls_verify = a.upstream_tls_verify ~= false,
         connect_timeout = ms(a.connect_timeout_ms, CONNECT_TIMEOUT * 1000),
         send_timeout = ms(a.send_timeout_ms, SEND_TIMEOUT * 1000),
         read_timeout = ms(a.read_timeout_ms, READ_TIMEOUT * 1000),

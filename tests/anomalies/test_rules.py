@@ -26,7 +26,8 @@ def test_a_key_is_flagged_only_above_five_times_its_baseline_for_that_hour(
     baseline(1000)  # 1,000 at this hour on each of the last 7 days: 5x is 5,000
     hour_rollup(hour, requests)
     found = _detect(hour)
-    assert [(f.rule, f.observed, f.baseline) for f in found] == ([("traffic_spike", requests, 1000.0)] if flagged else [])
+    expected = [("traffic_spike", requests, 1000.0)] if flagged else []
+    assert [(f.rule, f.observed, f.baseline) for f in found] == expected
 
 
 @pytest.mark.parametrize(("requests", "flagged"), [(999, False), (1000, True)])

@@ -19,7 +19,6 @@ from gateway_sync.snapshot import build_snapshot
 from portal.models import Plan
 from tests.support.gateway import PUSH_SECRET
 
-
 # A test that sends real traffic takes seconds; one starting this close to the end of an hour waits for the next,
 # so all its traffic falls in the hour it examines.
 HOUR_MARGIN = timedelta(seconds=60)

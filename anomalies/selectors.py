@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 
@@ -68,7 +69,7 @@ def key_hours(*, hour: datetime, min_requests: int) -> list[KeyHour]:
     }
     found = []
     for row in busy:
-        past = history.get(row["key_id"], {})
+        past: dict[str, Any] = history.get(row["key_id"], {})
         found.append(
             KeyHour(
                 organisation_id=row["organisation_id"],
@@ -101,7 +102,7 @@ def invalid_key_bursts(*, hour: datetime, min_count: int) -> list[tuple[str, int
         .filter(n__gte=min_count)
         .order_by("client_ip")
     )
-    return [(row["client_ip"], row["n"]) for row in rows]
+    return [(str(row["client_ip"]), int(row["n"])) for row in rows]
 
 
 def flags_seen(*, subjects: set[str], hours: set[datetime]) -> set[tuple[str, datetime]]:

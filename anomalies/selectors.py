@@ -49,8 +49,8 @@ def key_hours(*, hour: datetime, min_requests: int) -> list[KeyHour]:
     if not busy:
         return []
     same_hours = [hour - timedelta(days=n) for n in range(1, BASELINE_DAYS + 1)]
-    history = {
-        row["key_id"]: row
+    history: dict[int, dict[str, Any]] = {
+        row["key_id"]: dict(row)
         for row in UsageRollup.objects.filter(
             granularity=UsageRollup.Granularity.HOUR,
             application_id__in={row["application_id"] for row in busy},
@@ -69,7 +69,7 @@ def key_hours(*, hour: datetime, min_requests: int) -> list[KeyHour]:
     }
     found = []
     for row in busy:
-        past: dict[str, Any] = history.get(row["key_id"], {})
+        past = history.get(row["key_id"], {})
         found.append(
             KeyHour(
                 organisation_id=row["organisation_id"],

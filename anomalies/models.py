@@ -16,10 +16,10 @@ from portal.models import Application, Organisation
 class Rule(models.TextChoices):
     """What a flag says happened; the thresholds are settings, described in docs/anomalies.md."""
 
-    TRAFFIC_SPIKE = "traffic_spike", "Traffic far above the key's 7-day baseline for this hour"
-    ERROR_RATE = "error_rate", "Jump in the key's 5xx error rate"
-    DENIAL_RATE = "denial_rate", "Jump in the key's denial rate (rate limits, quotas, blocks)"
-    INVALID_KEY_BURST = "invalid_key_burst", "Burst of invalid-key answers to one client address"
+    TRAFFIC_SPIKE = "traffic_spike", "Traffic spike"  # far above the key's 7-day baseline for this hour
+    ERROR_RATE = "error_rate", "Error rate jump"  # 5xx answers
+    DENIAL_RATE = "denial_rate", "Denial rate jump"  # refused for rate limits, quotas, blocks
+    INVALID_KEY_BURST = "invalid_key_burst", "Invalid-key burst"  # to one client address
 
 
 class FlagQuerySet(models.QuerySet["Flag"]):

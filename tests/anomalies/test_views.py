@@ -56,7 +56,7 @@ def test_the_usage_page_lists_the_applications_flags_only(alice_client, applicat
     html = page.content.decode()
     section = html.split('id="anomaly-flags"', 1)[1].split("</section>", 1)[0]
     assert section.count('id="anomaly-flag-') == 2
-    assert "Charlie key" not in html and "1200 requests; baseline 0.0" in section
+    assert "Charlie key" not in html and "1,200 requests; 7-day average for this hour 0" in section
     assert api_key[0].prefix in section
 
 

@@ -366,8 +366,15 @@ PORTICO_WEBHOOKS_MAX_ENDPOINTS = _positive_int("PORTICO_WEBHOOKS_MAX_ENDPOINTS",
 PORTICO_WEBHOOKS_SECRET_OVERLAP_HOURS = _positive_int("PORTICO_WEBHOOKS_SECRET_OVERLAP_HOURS", 24)
 # Retries stop this long after the first attempt; an endpoint failing this long is disabled, its owners emailed.
 PORTICO_WEBHOOKS_RETRY_HOURS = _positive_int("PORTICO_WEBHOOKS_RETRY_HOURS", 24)
+# Finished webhook events (with their delivery logs) and sent or skipped notification rows are deleted after this
+# many days (hourly). At least 32: a notification row is what keeps its email from being decided again, and the
+# longest period a decision is about is a month (monthly quotas).
+PORTICO_OUTBOX_RETENTION_DAYS = _positive_int("PORTICO_OUTBOX_RETENTION_DAYS", 90)
+if PORTICO_OUTBOX_RETENTION_DAYS < 32:
+    raise ImproperlyConfigured("PORTICO_OUTBOX_RETENTION_DAYS must be at least 32 days")
 CELERY_BEAT_SCHEDULE |= {
     "webhooks-send-due": {"task": "webhooks.tasks.send_due", "schedule": 15.0, "options": {"expires": 15}},
+    "webhooks-prune": {"task": "webhooks.tasks.prune", "schedule": 3600.0},
 }
 
 # --- Notification emails (docs/notifications.md): decided by periodic checks and events, sent by the sweep ---
@@ -375,6 +382,7 @@ CELERY_BEAT_SCHEDULE |= {
     "notifications-check-quotas": {"task": "notifications.tasks.check_quotas", "schedule": 60.0},
     "notifications-check-key-expiry": {"task": "notifications.tasks.check_key_expiry", "schedule": 3600.0},
     "notifications-send-due": {"task": "notifications.tasks.send_due", "schedule": 60.0},
+    "notifications-prune": {"task": "notifications.tasks.prune", "schedule": 3600.0},
 }
 
 # --- Anomaly flags (anomalies; docs/anomalies.md): rules over the hour rollups and invalid-key denials ---

@@ -89,9 +89,13 @@ def key_hours(*, hour: datetime, min_requests: int) -> list[KeyHour]:
 
 def invalid_key_bursts(*, hour: datetime, min_count: int) -> list[tuple[str, int]]:
     """(client address, count) of addresses answered `invalid-key` (or throttled for it) at least `min_count`
-    times in the hour starting at `hour`, from the raw events; one query on that day's partition."""
+    times in the hour starting at `hour`, from the raw events; one query on that day's partition.
+
+    These answers name no application (the gateway found no live key), so `application_id IS NULL` lets the
+    request log's index (application, time, …) narrow the scan to the hour's unattributed events."""
     rows = (
         RequestEvent.objects.filter(
+            application_id__isnull=True,
             time__gte=hour,
             time__lt=hour + timedelta(hours=1),
             denial_cause__in=INVALID_KEY_CAUSES,

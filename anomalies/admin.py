@@ -14,7 +14,7 @@ class FlagAdmin(ReadOnlyAdmin):
 
     list_display = ["hour", "rule", "subject", "organisation", "application", "key", "observed", "baseline"]
     list_filter = ["rule"]
-    search_fields = ["subject", "=client_ip", "organisation__name", "application__name", "key__prefix"]
+    search_fields = ["subject", "organisation__name", "application__name", "key__prefix"]  # subject: "ip:<address>"
     list_select_related = ["organisation", "application", "key"]
     date_hierarchy = "hour"
     ordering = ["-hour", "-pk"]

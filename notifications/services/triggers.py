@@ -183,6 +183,9 @@ def anomaly_record(*, organisation_id: int, data: dict[str, Any]) -> None:
             "key": flag["key"]["name"] if flag["key"] else "",
             "prefix": flag["key"]["prefix"] if flag["key"] else "",
             "details": flag["details"],
+            # Rates as people read them: 0.3 -> 30, 0.0012 -> 0.12 (percent).
+            "rate_percent": round(flag["details"].get("rate", 0) * 100, 2),
+            "baseline_percent": round(flag["details"].get("baseline_rate", 0) * 100, 2),
             "application": data["application"]["name"],
             "application_id": data["application"]["id"],
         },

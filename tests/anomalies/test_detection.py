@@ -66,6 +66,18 @@ def test_a_flag_is_audited_sent_as_a_webhook_event_and_emailed_to_owners(
     assert Notification.objects.filter(kind=Kind.ANOMALY).count() == 1
 
 
+def test_an_error_rate_email_says_how_many_requests_failed(org, alice, baseline, hour_rollup, hour) -> None:
+    baseline(1000, errors=1)
+    hour_rollup(hour, 200, errors=60)
+    [flag] = _detect(hour)
+    notifications_send_due()
+    [message] = mail.outbox
+    assert flag.rule == "error_rate" and message.subject.endswith("Error rate jump on key Server key of Alice's app")
+    assert "60 of 200 requests answered with a server error (5xx)" in message.body
+    assert "30.0%, against 0.1% over the 7 days before" in message.body
+    assert "60 of 200 requests answered with a server error" in message.alternatives[0][0]
+
+
 def test_an_owner_who_turned_anomaly_emails_off_gets_none(org, alice, hour_rollup, hour) -> None:
     opt_out_set(user=alice, kind=Kind.ANOMALY, enabled=False)
     hour_rollup(hour, 2500)

@@ -69,6 +69,8 @@ def test_staff_see_every_flag_and_can_change_none(staff_client: Client, flags) -
     page = staff_client.get("/admin/anomalies/flag/")
     assert page.status_code == 200 and page.context["cl"].result_count == 3
     assert staff_client.get("/admin/anomalies/flag/?rule__exact=invalid_key_burst").context["cl"].result_count == 0
+    assert staff_client.get("/admin/anomalies/flag/?q=Charlie").context["cl"].result_count == 1
+    assert staff_client.get("/admin/anomalies/flag/?q=not-an-address").context["cl"].result_count == 0
     flag = flags[0]
     assert staff_client.get("/admin/anomalies/flag/add/").status_code == 403
     assert staff_client.get(f"/admin/anomalies/flag/{flag.pk}/change/").status_code == 200

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("keys.api.urls")),
     path("", include("analytics.api.urls")),
     path("", include("webhooks.api.urls")),
+    path("", include("anomalies.api.urls")),
 ]

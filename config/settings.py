@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "gateway_sync",
     "webhooks",
     "notifications",
+    "anomalies",
 ]
 
 MIDDLEWARE = [
@@ -365,8 +366,15 @@ PORTICO_WEBHOOKS_MAX_ENDPOINTS = _positive_int("PORTICO_WEBHOOKS_MAX_ENDPOINTS",
 PORTICO_WEBHOOKS_SECRET_OVERLAP_HOURS = _positive_int("PORTICO_WEBHOOKS_SECRET_OVERLAP_HOURS", 24)
 # Retries stop this long after the first attempt; an endpoint failing this long is disabled, its owners emailed.
 PORTICO_WEBHOOKS_RETRY_HOURS = _positive_int("PORTICO_WEBHOOKS_RETRY_HOURS", 24)
+# Finished webhook events (with their delivery logs) and sent or skipped notification rows are deleted after this
+# many days (hourly). At least 32: a notification row is what keeps its email from being decided again, and the
+# longest period a decision is about is a month (monthly quotas).
+PORTICO_OUTBOX_RETENTION_DAYS = _positive_int("PORTICO_OUTBOX_RETENTION_DAYS", 90)
+if PORTICO_OUTBOX_RETENTION_DAYS < 32:
+    raise ImproperlyConfigured("PORTICO_OUTBOX_RETENTION_DAYS must be at least 32 days")
 CELERY_BEAT_SCHEDULE |= {
     "webhooks-send-due": {"task": "webhooks.tasks.send_due", "schedule": 15.0, "options": {"expires": 15}},
+    "webhooks-prune": {"task": "webhooks.tasks.prune", "schedule": 3600.0},
 }
 
 # --- Notification emails (docs/notifications.md): decided by periodic checks and events, sent by the sweep ---
@@ -374,6 +382,29 @@ CELERY_BEAT_SCHEDULE |= {
     "notifications-check-quotas": {"task": "notifications.tasks.check_quotas", "schedule": 60.0},
     "notifications-check-key-expiry": {"task": "notifications.tasks.check_key_expiry", "schedule": 3600.0},
     "notifications-send-due": {"task": "notifications.tasks.send_due", "schedule": 60.0},
+    "notifications-prune": {"task": "notifications.tasks.prune", "schedule": 3600.0},
+}
+
+# --- Anomaly flags (anomalies; docs/anomalies.md): rules over the hour rollups and invalid-key denials ---
+# A key's hour is a spike past FACTOR times the mean of the same hour on the 7 days before, with at least
+# SPIKE_MIN_REQUESTS requests; an error or denial rate jumps when it reaches RATE_THRESHOLD_PERCENT of at least
+# RATE_MIN_REQUESTS requests and is over FACTOR times the key's 7-day rate. A client address bursts with
+# INVALID_KEY_MIN invalid-key answers (401, or the flood throttle's 429) in an hour.
+PORTICO_ANOMALY_FACTOR = _positive_int("PORTICO_ANOMALY_FACTOR", 5)
+PORTICO_ANOMALY_SPIKE_MIN_REQUESTS = _positive_int("PORTICO_ANOMALY_SPIKE_MIN_REQUESTS", 1000)
+PORTICO_ANOMALY_RATE_MIN_REQUESTS = _positive_int("PORTICO_ANOMALY_RATE_MIN_REQUESTS", 100)
+PORTICO_ANOMALY_RATE_THRESHOLD_PERCENT = _positive_int("PORTICO_ANOMALY_RATE_THRESHOLD_PERCENT", 20)
+if PORTICO_ANOMALY_RATE_THRESHOLD_PERCENT > 100:
+    raise ImproperlyConfigured("PORTICO_ANOMALY_RATE_THRESHOLD_PERCENT must be between 1 and 100")
+PORTICO_ANOMALY_INVALID_KEY_MIN = _positive_int("PORTICO_ANOMALY_INVALID_KEY_MIN", 100)
+# Seconds between detection runs: a flag is raised at most this long after its hour's usage is collected.
+PORTICO_ANOMALY_DETECT_INTERVAL = _positive_int("PORTICO_ANOMALY_DETECT_INTERVAL", 300)
+CELERY_BEAT_SCHEDULE |= {
+    "anomalies-detect": {
+        "task": "anomalies.tasks.detect",
+        "schedule": float(PORTICO_ANOMALY_DETECT_INTERVAL),
+        "options": {"expires": PORTICO_ANOMALY_DETECT_INTERVAL},
+    },
 }
 
 # --- Security headers ---

@@ -14,6 +14,7 @@ class Kind(models.TextChoices):
     KEY_EXPIRY = "key_expiry", "API key expires soon"
     KEY_CHANGED = "key_changed", "API key revoked or rotated by someone else"
     SUBSCRIPTION = "subscription", "Subscription approved or rejected"
+    ANOMALY = "anomaly", "Unusual traffic, errors or denials of an API key"
 
 
 class NotificationQuerySet(models.QuerySet["Notification"]):

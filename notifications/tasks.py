@@ -30,3 +30,9 @@ def check_quotas() -> None:
 def check_key_expiry() -> None:
     """Keys that expire within 7 days or 1 day."""
     services.key_expiry_evaluate(now=timezone.now())
+
+
+@shared_task(ignore_result=True, expires=3600)
+def prune() -> None:
+    """Sent and skipped notifications past the outbox retention."""
+    services.notifications_prune(now=timezone.now())

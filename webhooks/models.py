@@ -23,6 +23,7 @@ class EventType(models.TextChoices):
         "subscription.changed",
         "A subscription was created, approved, rejected, cancelled or changed plan",
     )
+    USAGE_ANOMALY = "usage.anomaly", "A key's traffic, error or denial rate was flagged as anomalous"
     TEST = "webhook.test", "A test event sent from the portal"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -348,3 +348,21 @@ def deliveries_send_due(*, limit: int = 100, budget_seconds: float = SWEEP_BUDGE
             break
         sent += delivery_attempt(delivery_id=delivery_id) is not None
     return sent
+
+
+PRUNE_BATCH = 1000  # events per DELETE: bounded transactions and lock times on a big backlog
+
+
+def events_prune(*, now: datetime) -> int:
+    """Delete events (with their deliveries and attempt logs) older than PORTICO_OUTBOX_RETENTION_DAYS whose
+    deliveries are all finished; an event still pending somewhere (a disabled endpoint's backlog) stays. Returns
+    how many events went."""
+    cutoff = now - timedelta(days=settings.PORTICO_OUTBOX_RETENTION_DAYS)
+    old = Event.objects.filter(created_at__lt=cutoff).exclude(deliveries__status=Delivery.Status.PENDING)
+    pruned = 0
+    while ids := list(old.order_by("created_at").values_list("pk", flat=True)[:PRUNE_BATCH]):
+        with transaction.atomic():
+            # The filter again, in the deleting statement: a delivery sent again meanwhile keeps its event.
+            old.filter(pk__in=ids).delete()
+        pruned += len(ids)
+    return pruned

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.utils import timezone
 
 from webhooks import services
 
@@ -17,3 +18,9 @@ def deliver(delivery_id: int) -> None:
 def send_due() -> None:
     """Retries whose time has come, and deliveries whose on-commit task was lost (broker down, worker killed)."""
     services.deliveries_send_due()
+
+
+@shared_task(ignore_result=True, expires=3600)
+def prune() -> None:
+    """Events and delivery logs past the outbox retention, once every delivery of them is finished."""
+    services.events_prune(now=timezone.now())

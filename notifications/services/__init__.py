@@ -1,6 +1,11 @@
 """Every notification state change: triggers decide and record, the outbox sends, preferences opt out."""
 
-from notifications.services.outbox import notification_send, notifications_record, notifications_send_due
+from notifications.services.outbox import (
+    notification_send,
+    notifications_prune,
+    notifications_record,
+    notifications_send_due,
+)
 from notifications.services.preferences import opt_out_set, unsubscribe_token, unsubscribe_token_read
 from notifications.services.triggers import event_record, key_expiry_evaluate, quota_thresholds_evaluate
 
@@ -8,6 +13,7 @@ __all__ = [
     "event_record",
     "key_expiry_evaluate",
     "notification_send",
+    "notifications_prune",
     "notifications_record",
     "notifications_send_due",
     "opt_out_set",

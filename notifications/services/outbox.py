@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import current_app
@@ -151,3 +151,21 @@ def notifications_send_due(*, limit: int = 100) -> int:
     """Send what is due (retries, and rows whose on-commit task was lost); returns how many were sent."""
     ids = list(Notification.objects.due(timezone.now()).order_by("next_attempt_at").values_list("pk", flat=True))
     return sum(notification_send(notification_id=pk) for pk in ids[:limit])
+
+
+PRUNE_BATCH = 1000  # rows per DELETE: bounded transactions on a big backlog
+
+
+def notifications_prune(*, now: datetime) -> int:
+    """Delete sent and skipped notifications older than PORTICO_OUTBOX_RETENTION_DAYS; pending ones stay.
+
+    A row is what makes its email exactly-once, so the retention is longer than any period a decision is about
+    (a month, for monthly quotas; settings refuse less than 32 days): a pruned row is never decided again."""
+    cutoff = now - timedelta(days=settings.PORTICO_OUTBOX_RETENTION_DAYS)
+    done = Notification.objects.filter(
+        created_at__lt=cutoff, status__in=[Notification.Status.SENT, Notification.Status.SKIPPED]
+    )
+    pruned = 0
+    while ids := list(done.order_by("created_at").values_list("pk", flat=True)[:PRUNE_BATCH]):
+        pruned += done.filter(pk__in=ids).delete()[0]
+    return pruned

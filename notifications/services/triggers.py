@@ -165,6 +165,32 @@ def event_record(*, event_type: str, organisation_id: int, data: dict[str, Any])
             },
         )
         notifications_record(drafts)
+    elif event_type == "usage.anomaly":
+        anomaly_record(organisation_id=organisation_id, data=data)
+
+
+def anomaly_record(*, organisation_id: int, data: dict[str, Any]) -> None:
+    """An anomaly flag (`usage.anomaly`): one email per flag and recipient; the flag is unique per key and hour."""
+    flag = data["flag"]
+    drafts = _drafts(
+        kind=Kind.ANOMALY,
+        organisation_id=organisation_id,
+        subject=f"anomaly:{flag['id']}",
+        occurrences=["flagged"],
+        context={
+            "rule": flag["rule"],
+            "hour": flag["hour"],
+            "key": flag["key"]["name"] if flag["key"] else "",
+            "prefix": flag["key"]["prefix"] if flag["key"] else "",
+            "details": flag["details"],
+            # Rates as people read them: 0.3 -> 30, 0.0012 -> 0.12 (percent).
+            "rate_percent": round(flag["details"].get("rate", 0) * 100, 2),
+            "baseline_percent": round(flag["details"].get("baseline_rate", 0) * 100, 2),
+            "application": data["application"]["name"],
+            "application_id": data["application"]["id"],
+        },
+    )
+    notifications_record(drafts)
 
 
 def _decision_id(subscription_id: int, change: str) -> int:

@@ -12,6 +12,18 @@ from tests.support.browser import ARTIFACTS, Steps
 from tests.support.browser_accounts import choose, sign_up_and_verify, unique_email
 from tests.support.browser_stack import BrowserStack
 
+# A million requests of one demo key in the current hour, as ingest would count them, then a detection run.
+SPIKE = """
+from django.utils import timezone
+from analytics.models import UsageRollup
+from anomalies.services import anomalies_detect, hour_floor
+from keys.models import ApiKey
+key = ApiKey.objects.get(name="Nightly sync", application__organisation_id=ORGANISATION)
+UsageRollup.objects.create(granularity="hour", bucket=hour_floor(timezone.now()), organisation_id=ORGANISATION,
+    application_id=key.application_id, key_id=key.pk, api_id=0, status_class=2, requests=1000000)
+print(len(anomalies_detect(now=timezone.now())))
+"""
+
 
 def test_a_developer_reads_usage_by_key_and_for_the_organisation_and_staff_read_the_overview(
     stack: BrowserStack, page: Page, admin_page: Page, steps: Steps
@@ -42,10 +54,13 @@ def test_a_developer_reads_usage_by_key_and_for_the_organisation_and_staff_read_
     assert page.locator(".chart-bars rect").count() > 10
     steps.check("organisation-usage")
 
-    # The application's usage by key, then one key's chart
+    # The application's usage by key, with a flag raised by detection over a spike of one key in this hour
+    assert int(stack.shell(SPIKE, ORGANISATION=int(organisation_id)).strip().splitlines()[-1]) >= 1
     page.locator("#usage-by-application").get_by_role("link", name="Storefront").click()
     expect(page.get_by_role("heading", name="By key")).to_be_visible()
     assert page.locator("#usage-by-key tbody tr").count() == 3
+    expect(page.locator("#anomaly-flags")).to_contain_text("Nightly sync")
+    expect(page.locator("#anomaly-flags")).to_contain_text("1,000,000 requests")
     steps.check("usage-by-key")
     total = page.locator("#total-requests").inner_text()
     page.locator("#usage-by-key").get_by_role("link", name="Nightly sync").click()

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
+
+from analytics.models import UsageRollup
+from anomalies.services import anomalies_detect, hour_floor
 from foundation.models import AuditEvent
 from keys.models import ApiKey, OAuthClient, PersonalAccessToken
 from portal.models import Application, Invitation, Membership, Organisation, Subscription
@@ -64,3 +68,15 @@ def test_alices_ids_in_an_outsiders_list_filters_return_nothing_of_hers(charlie_
 def test_an_outsider_cannot_read_usage_of_another_tenants_application(charlie_pat, alices_things) -> None:
     usage = f"/api/v1/applications/{alices_things['application_id']}/usage/?granularity=day"
     assert_problem(charlie_pat.get(usage), 404)
+
+
+def test_an_outsider_cannot_read_another_tenants_anomaly_flags(charlie_pat, alices_things) -> None:
+    key = ApiKey.objects.get(pk=alices_things["key_id"])
+    UsageRollup.objects.create(
+        granularity="hour", bucket=hour_floor(timezone.now()), organisation_id=alices_things["organisation_id"],
+        application_id=key.application_id, key_id=key.pk, status_class=2, requests=50_000,
+    )  # fmt: skip
+    assert len(anomalies_detect(now=timezone.now())) == 1
+    flags = f"/api/v1/applications/{alices_things['application_id']}/anomalies/"
+    problem = assert_problem(charlie_pat.get(flags), 404)
+    assert key.prefix not in str(problem)

@@ -21,7 +21,7 @@ NOT_OPERATIONS = {"/api/schema/", "/api/docs/"}
 KNOWN_MOUNTS = (
     "accounts/", "api/", "admin/", "gateway/v1/", "o/token/", "oauth/", "healthz", "readyz", "favicon.ico"
 )  # fmt: skip
-PORTAL_APPS = ("portal", "keys", "analytics", "webhooks", "notifications")
+PORTAL_APPS = ("portal", "keys", "analytics", "webhooks", "notifications", "anomalies")
 # Endpoints the full django-oauth-toolkit URLconf would add: client registration with redirect URIs of the
 # caller's choosing, authorization and device flows, introspection, metadata.
 OAUTH_EXTRAS = [

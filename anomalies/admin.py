@@ -15,6 +15,6 @@ class FlagAdmin(ReadOnlyAdmin):
     list_display = ["hour", "rule", "subject", "organisation", "application", "key", "observed", "baseline"]
     list_filter = ["rule"]
     search_fields = ["subject", "organisation__name", "application__name", "key__prefix"]  # subject: "ip:<address>"
-    list_select_related = ["organisation", "application", "key"]
+    list_select_related = ["organisation", "application", "key", "oauth_client"]
     date_hierarchy = "hour"
     ordering = ["-hour", "-pk"]

@@ -1,4 +1,5 @@
-"""Anomaly flags: one row per subject (a key, a client address) and UTC hour, whichever rule raised it first.
+"""Anomaly flags: one row per subject (a key, an OAuth client, a client address) and UTC hour, whichever rule
+raised it first.
 
 The unique (subject, hour) constraint is the rate limit and the exactly-once guard: two detection runs racing
 over the same hour both try the insert and the database lets one win (docs/anomalies.md).
@@ -9,7 +10,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from keys.models import ApiKey
+from keys.models import ApiKey, OAuthClient
 from portal.models import Application, Organisation
 
 
@@ -29,10 +30,12 @@ class FlagQuerySet(models.QuerySet["Flag"]):
 
 
 class Flag(models.Model):
-    """An anomaly seen in one UTC hour, for a key (with its application and organisation) or a client address."""
+    """An anomaly seen in one UTC hour, for a key or an OAuth client (with its application and organisation) or a
+    client address."""
 
     rule = models.CharField(max_length=20, choices=Rule.choices)
-    # "key:<id>" or "ip:<address>": what the one-flag-per-hour limit is about.
+    # "key:<id>", "client:<id>" (an OAuth client's access tokens) or "ip:<address>": what the one-flag-per-hour
+    # limit is about.
     subject = models.CharField(max_length=60)
     hour = models.DateTimeField(help_text="Start of the UTC hour the traffic was seen in.")
     organisation = models.ForeignKey(
@@ -42,6 +45,9 @@ class Flag(models.Model):
         Application, null=True, blank=True, on_delete=models.CASCADE, related_name="anomaly_flags"
     )
     key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.CASCADE, related_name="anomaly_flags")
+    oauth_client = models.ForeignKey(
+        OAuthClient, null=True, blank=True, on_delete=models.CASCADE, related_name="anomaly_flags"
+    )
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     observed = models.BigIntegerField(help_text="Requests (spike, rate jumps) or invalid-key answers in the hour.")
     baseline = models.FloatField(help_text="The 7-day baseline it was compared with (requests, or a rate).")

@@ -33,32 +33,34 @@ class KeyHour:
     week_requests: int  # every hour of the 7 days before: the rate baselines
     week_errors: int
     week_denied: int
+    client_id: int = 0  # an OAuth client's row (its access tokens' traffic): key_id is then 0
 
 
-def key_hours(*, hour: datetime, min_requests: int) -> list[KeyHour]:
-    """Keys with at least `min_requests` in the hour starting at `hour`, with their 7-day history; two queries.
+def key_hours(*, hour: datetime, min_requests: int, column: str = "key_id") -> list[KeyHour]:
+    """Keys (column "key_id") or OAuth clients ("client_id") with at least `min_requests` in the hour starting at
+    `hour`, with their 7-day history; two queries.
 
-    Rollups keep 0 for "no key", so key_id > 0 leaves out unauthenticated traffic (invalid keys have no key)."""
+    Rollups keep 0 for "no key" and "no client", so > 0 leaves out unauthenticated traffic."""
     busy = list(
-        UsageRollup.objects.filter(granularity=UsageRollup.Granularity.HOUR, bucket=hour, key_id__gt=0)
-        .values("organisation_id", "application_id", "key_id")
+        UsageRollup.objects.filter(granularity=UsageRollup.Granularity.HOUR, bucket=hour, **{f"{column}__gt": 0})
+        .values("organisation_id", "application_id", column)
         .annotate(requests=Sum("requests"), errors=Sum("errors"), denied=Sum("denied"))
         .filter(requests__gte=min_requests)
-        .order_by("key_id")
+        .order_by(column)
     )
     if not busy:
         return []
     same_hours = [hour - timedelta(days=n) for n in range(1, BASELINE_DAYS + 1)]
     history: dict[int, dict[str, Any]] = {
-        row["key_id"]: dict(row)
+        row[column]: dict(row)
         for row in UsageRollup.objects.filter(
             granularity=UsageRollup.Granularity.HOUR,
             application_id__in={row["application_id"] for row in busy},
-            key_id__in=[row["key_id"] for row in busy],
+            **{f"{column}__in": [row[column] for row in busy]},
             bucket__gte=hour - timedelta(days=BASELINE_DAYS),
             bucket__lt=hour,
         )
-        .values("key_id")
+        .values(column)
         .annotate(
             same_hour_requests=Sum("requests", filter=Q(bucket__in=same_hours)),
             week_requests=Sum("requests"),
@@ -69,12 +71,13 @@ def key_hours(*, hour: datetime, min_requests: int) -> list[KeyHour]:
     }
     found = []
     for row in busy:
-        past = history.get(row["key_id"], {})
+        past = history.get(row[column], {})
         found.append(
             KeyHour(
                 organisation_id=row["organisation_id"],
                 application_id=row["application_id"],
-                key_id=row["key_id"],
+                key_id=row.get("key_id", 0),
+                client_id=row.get("client_id", 0),
                 requests=row["requests"],
                 errors=row["errors"],
                 denied=row["denied"],
@@ -118,4 +121,4 @@ def flags_seen(*, subjects: set[str], hours: set[datetime]) -> set[tuple[str, da
 
 def application_flags(*, application: Application) -> QuerySet[Flag]:
     """An application's flags, newest first; the caller has already proven the requester may see the application."""
-    return Flag.objects.of_application(application.pk).select_related("key")
+    return Flag.objects.of_application(application.pk).select_related("key", "oauth_client")

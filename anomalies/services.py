@@ -18,7 +18,7 @@ from anomalies.models import Flag, Rule
 from anomalies.selectors import BASELINE_DAYS, KeyHour, flags_seen, invalid_key_bursts, key_hours
 from foundation import events
 from foundation.audit import audit_record
-from keys.models import ApiKey
+from keys.models import ApiKey, OAuthClient
 
 EVENT_TYPE = "usage.anomaly"
 AUDIT_ACTION = "usage.anomaly_flagged"
@@ -36,6 +36,7 @@ class Finding:
     details: dict[str, Any] = field(default_factory=dict)
     key_id: int | None = None
     client_ip: str | None = None
+    client_id: int | None = None  # an OAuth client (access-token traffic)
 
 
 def hour_floor(moment: datetime) -> datetime:
@@ -54,8 +55,9 @@ def _rate_jump(part: int, total: int, week_part: int, week_total: int) -> bool:
 
 
 def key_rules(row: KeyHour, hour: datetime) -> Finding | None:
-    """The first rule a key's hour breaks (spike, then error rate, then denial rate), or None."""
-    subject = f"key:{row.key_id}"
+    """The first rule a key's (or an OAuth client's) hour breaks (spike, then error rate, then denial rate)."""
+    subject = f"client:{row.client_id}" if row.client_id else f"key:{row.key_id}"
+    ids = {"client_id": row.client_id} if row.client_id else {"key_id": row.key_id}
     baseline = row.same_hour_requests / BASELINE_DAYS
     # More than FACTOR times the mean of the same hour on the 7 days before, compared in integers (x7).
     if (
@@ -63,7 +65,7 @@ def key_rules(row: KeyHour, hour: datetime) -> Finding | None:
         and row.requests * BASELINE_DAYS > settings.PORTICO_ANOMALY_FACTOR * row.same_hour_requests
     ):
         details = {"requests": row.requests, "baseline_requests": round(baseline, 2)}
-        return Finding(Rule.TRAFFIC_SPIKE, subject, hour, row.requests, baseline, details, key_id=row.key_id)
+        return Finding(Rule.TRAFFIC_SPIKE, subject, hour, row.requests, baseline, details, **ids)
     for rule, part, week_part in (
         (Rule.ERROR_RATE, row.errors, row.week_errors),
         (Rule.DENIAL_RATE, row.denied, row.week_denied),
@@ -76,14 +78,18 @@ def key_rules(row: KeyHour, hour: datetime) -> Finding | None:
                 "rate": round(part / row.requests, 4),
                 "baseline_rate": round(week_rate, 4),
             }
-            return Finding(rule, subject, hour, row.requests, week_rate, details, key_id=row.key_id)
+            return Finding(rule, subject, hour, row.requests, week_rate, details, **ids)
     return None
 
 
 def findings_for_hour(*, hour: datetime) -> list[Finding]:
-    """Every rule over one UTC hour: per key from the hour rollups, per client address from the raw events."""
+    """Every rule over one UTC hour: per key and per OAuth client from the hour rollups, per client address from
+    the raw events."""
     min_requests = min(settings.PORTICO_ANOMALY_SPIKE_MIN_REQUESTS, settings.PORTICO_ANOMALY_RATE_MIN_REQUESTS)
-    found = [f for row in key_hours(hour=hour, min_requests=min_requests) if (f := key_rules(row, hour))]
+    rows = key_hours(hour=hour, min_requests=min_requests) + key_hours(
+        hour=hour, min_requests=min_requests, column="client_id"
+    )
+    found = [f for row in rows if (f := key_rules(row, hour))]
     for address, count in invalid_key_bursts(hour=hour, min_count=settings.PORTICO_ANOMALY_INVALID_KEY_MIN):
         found.append(
             Finding(
@@ -101,13 +107,14 @@ def findings_for_hour(*, hour: datetime) -> list[Finding]:
 
 def flag_describe(flag: Flag) -> dict[str, Any]:
     """A flag as webhooks and emails carry it (never a key's secret: its display prefix and name)."""
-    key = flag.key
+    key, client = flag.key, flag.oauth_client
     return {
         "id": flag.pk,
         "rule": flag.rule,
         "hour": flag.hour.isoformat(),
         "application_id": flag.application_id,
         "key": {"id": key.pk, "name": key.name, "prefix": key.prefix} if key is not None else None,
+        "oauth_client": {"id": client.pk, "name": client.name, "client_id": client.client_id} if client else None,
         "client_ip": flag.client_ip,
         "observed": flag.observed,
         "baseline": flag.baseline,
@@ -115,9 +122,10 @@ def flag_describe(flag: Flag) -> dict[str, Any]:
     }
 
 
-def _flag_insert(finding: Finding, key: ApiKey | None) -> Flag | None:
+def _flag_insert(finding: Finding, key: ApiKey | None, client: OAuthClient | None = None) -> Flag | None:
     """Insert one flag; None when this (subject, hour) is flagged already (by an earlier or a concurrent run)."""
-    application = key.application if key is not None else None
+    credential = key or client
+    application = credential.application if credential is not None else None
     try:
         with transaction.atomic():  # a savepoint: a lost race rolls back this insert alone
             return Flag.objects.create(
@@ -127,6 +135,7 @@ def _flag_insert(finding: Finding, key: ApiKey | None) -> Flag | None:
                 organisation=application.organisation if application else None,
                 application=application,
                 key=key,
+                oauth_client=client,
                 client_ip=finding.client_ip,
                 observed=finding.observed,
                 baseline=finding.baseline,
@@ -169,12 +178,16 @@ def anomalies_detect(*, now: datetime) -> list[Flag]:
     keys = ApiKey.objects.select_related("application__organisation").in_bulk(
         [f.key_id for f in fresh if f.key_id is not None]
     )
+    clients = OAuthClient.objects.select_related("application__organisation").in_bulk(
+        [f.client_id for f in fresh if f.client_id is not None]
+    )
     flags = []
     for finding in fresh:
         key = keys.get(finding.key_id) if finding.key_id is not None else None
-        if finding.key_id is not None and key is None:
-            continue  # the key (and its application) was deleted; its rollups outlive it
-        if (flag := _flag_insert(finding, key)) is not None:
+        client = clients.get(finding.client_id) if finding.client_id is not None else None
+        if (finding.key_id is not None and key is None) or (finding.client_id is not None and client is None):
+            continue  # the key or client (and its application) was deleted; its rollups outlive it
+        if (flag := _flag_insert(finding, key, client)) is not None:
             flags.append(flag)
     # Announced only once every insert is done: the audit chain's head lock is taken after the flag rows', in
     # every run, so two runs never wait for each other in a cycle.

@@ -169,6 +169,15 @@ def event_record(*, event_type: str, organisation_id: int, data: dict[str, Any])
         anomaly_record(organisation_id=organisation_id, data=data)
 
 
+def _credential(flag: dict[str, Any]) -> dict[str, str]:
+    """What the anomaly email names: the key, or the OAuth client whose access tokens were used."""
+    client = flag.get("oauth_client")
+    if client:
+        return {"credential": "OAuth client", "key": client["name"], "prefix": client["client_id"][:20]}
+    key = flag["key"]
+    return {"credential": "key", "key": key["name"] if key else "", "prefix": key["prefix"] if key else ""}
+
+
 def anomaly_record(*, organisation_id: int, data: dict[str, Any]) -> None:
     """An anomaly flag (`usage.anomaly`): one email per flag and recipient; the flag is unique per key and hour."""
     flag = data["flag"]
@@ -180,8 +189,7 @@ def anomaly_record(*, organisation_id: int, data: dict[str, Any]) -> None:
         context={
             "rule": flag["rule"],
             "hour": flag["hour"],
-            "key": flag["key"]["name"] if flag["key"] else "",
-            "prefix": flag["key"]["prefix"] if flag["key"] else "",
+            **_credential(flag),
             "details": flag["details"],
             # Rates as people read them: 0.3 -> 30, 0.0012 -> 0.12 (percent).
             "rate_percent": round(flag["details"].get("rate", 0) * 100, 2),

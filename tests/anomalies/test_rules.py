@@ -118,3 +118,31 @@ def test_a_deleted_keys_rollups_raise_nothing(hour_rollup, hour, api_key) -> Non
     hour_rollup(hour, 3000)
     api_key[0].application.delete()  # rollups outlive applications and keys
     assert _detect(hour) == []
+
+
+def test_an_oauth_clients_spike_is_flagged_for_the_client_and_emailed_naming_it(hour, oauth_client, subscription):
+    from django.core import mail
+
+    from notifications.services import notifications_send_due
+
+    client, _ = oauth_client
+    for days in range(1, 8):  # the client's own baseline: 200 at this hour, from its access tokens
+        UsageRollup.objects.create(
+            granularity="hour", bucket=hour - timedelta(days=days), organisation_id=client.application.organisation_id,
+            application_id=client.application_id, key_id=0, client_id=client.pk, api_id=subscription.api_id,
+            status_class=2, requests=200,
+        )  # fmt: skip
+    UsageRollup.objects.create(
+        granularity="hour", bucket=hour, organisation_id=client.application.organisation_id,
+        application_id=client.application_id, key_id=0, client_id=client.pk, api_id=subscription.api_id,
+        status_class=2, requests=1001,
+    )  # fmt: skip
+
+    [flag] = _detect(hour)
+
+    assert (flag.rule, flag.subject, flag.oauth_client_id, flag.key_id) == (
+        "traffic_spike", f"client:{client.pk}", client.pk, None,
+    )  # fmt: skip
+    assert flag.application_id == client.application_id
+    notifications_send_due()
+    assert any(f"OAuth client {client.name}" in m.body for m in mail.outbox)

@@ -42,7 +42,17 @@ def test_members_list_their_applications_flags_newest_hour_first(
     key = api_key[0]
     assert results[0]["key"] == {"id": key.pk, "name": key.name, "prefix": key.prefix}
     assert results[0]["details"] == {"requests": 1200, "baseline_requests": 0.0}
-    assert set(results[0]) == {"id", "rule", "hour", "key", "observed", "baseline", "details", "created_at"}
+    assert set(results[0]) == {
+        "id",
+        "rule",
+        "hour",
+        "key",
+        "oauth_client",
+        "observed",
+        "baseline",
+        "details",
+        "created_at",
+    }
 
 
 def test_an_outsider_gets_404_and_sees_no_flag(charlie_api, application, flags) -> None:

@@ -13,8 +13,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from analytics import selectors
-from analytics.charts import requests_chart
+from analytics.charts import latency_chart, outcomes_chart, requests_chart
 from analytics.forms import RequestLogForm, UsagePeriodForm
+from analytics.selectors.endpoints import OUTCOMES, outcomes_over_time, usage_by_operation
 from analytics.selectors.organisation import usage_for_organisation
 from analytics.services.exports import request_log_export_record
 from foundation.errors import NotFound, ValidationFailed
@@ -46,9 +47,10 @@ def application_usage(request: HttpRequest, application_id: int) -> HttpResponse
         application=application, granularity=granularity, start=start, end=end, key_id=key_id
     )
     by_key = selectors.usage_by_key(application=application, granularity=granularity, start=start, end=end)
-    chart = requests_chart(
-        granularity=granularity, start=start, end=end, step=selectors.STEP[granularity], counts=counts
-    )
+    step = selectors.STEP[granularity]
+    chart = requests_chart(granularity=granularity, start=start, end=end, step=step, counts=counts)
+    outcomes = outcomes_over_time(application=application, granularity=granularity, start=start, end=end, key_id=key_id)
+    points = {p.time: (p.requests, p.percentiles) for p in usage.series if p.time is not None}
     context = {
         "application": application,
         "membership": membership,
@@ -63,6 +65,13 @@ def application_usage(request: HttpRequest, application_id: int) -> HttpResponse
         "chart": chart,
         "by_key": by_key,
         "key": {row.key_id: row for row in by_key}.get(key_id or 0),  # None: all keys (no key has id 0)
+        "outcome_chart": outcomes_chart(
+            granularity=granularity, start=start, end=end, step=step, counts=outcomes, categories=OUTCOMES
+        ),
+        "latency_chart": latency_chart(granularity=granularity, start=start, end=end, step=step, points=points),
+        "by_operation": usage_by_operation(
+            application=application, granularity=granularity, start=start, end=end, key_id=key_id
+        ),
         "quotas": selectors.quota_states(application=application, now=now),
         "now": now,
     }

@@ -7,9 +7,10 @@ the document's templates, or a method the matched path does not declare, is OPER
 Matching follows the gateway and the portal: the path is normalised as nginx does before routing (%-escapes
 decoded, `//` merged, `.` and `..` segments resolved), the API's public prefix is removed on whole segments (the
 portal publishes the document with the gateway URL plus the prefix as its server, whatever `strip_prefix` says),
-and concrete segments win over templated ones (OpenAPI 3: `/users/me` before `/users/{id}`). HEAD falls back to
-the GET operation when the path declares no HEAD. Each template is one small compiled regex; no maintained library
-among our dependencies matches OpenAPI path templates (uritemplate only expands RFC 6570 templates).
+and concrete segments win over templated ones (OpenAPI 3: `/users/me` before `/users/{id}`), among the templates
+that declare the request's method; HEAD falls back to GET when no matching path declares HEAD. Each template is
+one small compiled regex: no maintained library among our dependencies matches OpenAPI path templates
+(uritemplate only expands RFC 6570 templates).
 
 Matchers are compiled once per API and process and kept while the API's prefix and document are unchanged: each
 page of ingest asks the database for an MD5 of both (one query, on PostgreSQL and SQLite alike), and recompiles
@@ -18,8 +19,9 @@ only the APIs whose fingerprint moved, so a spec edited in the admin applies fro
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -118,22 +120,26 @@ class Matcher:
         return None  # not under the API's prefix: a record the gateway could not have routed here
 
     def _match(self, method: str, raw_path: str) -> str:
+        """The most specific template matching the path that declares the method (or GET, for a HEAD)."""
         path = self._relative(raw_path)
         if path is None:
             return OPERATION_OTHER
-        template, methods = path, self.exact.get(path)
-        if methods is None:
-            for regex, candidate, declared in self.templated.get(path.count("/"), ()):
-                if regex.match(path):
-                    template, methods = candidate, declared
-                    break
-            else:
-                return OPERATION_OTHER
-        if method not in methods:
-            if method != "HEAD" or "GET" not in methods:
-                return OPERATION_OTHER
-            method = "GET"
-        return operation_name(method, template)
+        head_as_get = None
+        exact = self.exact.get(path)
+        candidates = [(path, exact)] if exact is not None else []
+        # Stops at the first template declaring the method: a path matching none costs one pass over its segment
+        # count's templates (then it is remembered).
+        for template, methods in itertools.chain(candidates, self._templated_matches(path)):
+            if method in methods:
+                return operation_name(method, template)
+            if head_as_get is None and method == "HEAD" and "GET" in methods:
+                head_as_get = template
+        return operation_name("GET", head_as_get) if head_as_get is not None else OPERATION_OTHER
+
+    def _templated_matches(self, path: str) -> Iterator[tuple[str, frozenset[str]]]:
+        for regex, template, methods in self.templated.get(path.count("/"), ()):
+            if regex.match(path):
+                yield template, methods
 
 
 def operation_name(method: str, template: str) -> str:

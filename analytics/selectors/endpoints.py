@@ -91,10 +91,11 @@ def usage_by_operation(
         rollups_in(granularity=granularity, start=start, end=end, **scope)
         .values("api_id", "operation")
         .annotate(
-            requests=Sum("requests"),
-            client_errors=Sum("requests", filter=Q(status_class=4)),
-            server_errors=Sum("requests", filter=Q(status_class=5)),
-            denied=Sum("denied"),
+            # Named apart from the columns: an annotation called `requests` would hide the column from the next Sum.
+            n=Sum("requests"),
+            n_4xx=Sum("requests", filter=Q(status_class=4)),
+            n_5xx=Sum("requests", filter=Q(status_class=5)),
+            n_denied=Sum("denied"),
             **{name: Sum(name) for name in LATENCY_FIELDS},
         )
         .order_by("api_id", "operation")
@@ -109,10 +110,10 @@ def usage_by_operation(
                 api_id=api,
                 api_name=names.get(api, "No API" if not api else f"Deleted API #{api}"),
                 operation=row["operation"],
-                requests=int(row["requests"] or 0),
-                client_errors=int(row["client_errors"] or 0),
-                server_errors=int(row["server_errors"] or 0),
-                denied=int(row["denied"] or 0),
+                requests=int(row["n"] or 0),
+                client_errors=int(row["n_4xx"] or 0),
+                server_errors=int(row["n_5xx"] or 0),
+                denied=int(row["n_denied"] or 0),
                 histogram=[int(row[name] or 0) for name in LATENCY_FIELDS],
             )
         )

@@ -45,6 +45,7 @@ def _url(application: Any, **query: Any) -> str:
     return f"/api/v1/applications/{application.pk}/usage/endpoints/" + (f"?{params}" if params else "")
 
 
+@pytest.mark.smoke
 @time_machine.travel(NOW, tick=False)
 def test_each_operation_has_requests_4xx_5xx_and_latency(alice_api, application, api, traffic) -> None:
     response = alice_api.get(_url(application, granularity="hour"))
@@ -93,6 +94,7 @@ def test_a_bad_query_is_a_400_problem(alice_api, application, query) -> None:
     assert_problem(alice_api.get(_url(application, **query)), 400)
 
 
+@pytest.mark.smoke
 @time_machine.travel(NOW, tick=False)
 def test_the_usage_page_shows_endpoints_outcomes_and_latency_with_data_tables(
     alice_client: Client, application: Any, subscription: Any, traffic: None

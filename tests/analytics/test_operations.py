@@ -76,6 +76,7 @@ def test_path_normalisation_follows_nginx() -> None:
     assert path_normalise("/a%20b?q=1") == "/a b"
 
 
+@pytest.mark.smoke
 def test_matchers_are_compiled_once_and_recompiled_when_the_spec_changes(api: Api) -> None:
     api.openapi_document = SPEC
     api.save()
@@ -107,6 +108,7 @@ def spec_api(api: Api) -> Api:
     return api
 
 
+@pytest.mark.smoke
 def test_users_1_and_users_2_roll_up_into_one_operation(gateway, ids, spec_api) -> None:
     now = timezone.now().replace(second=30, microsecond=0)
     prefix = spec_api.path_prefix
@@ -120,6 +122,7 @@ def test_users_1_and_users_2_roll_up_into_one_operation(gateway, ids, spec_api) 
     assert UsageRollup.objects.filter(granularity="minute", operation="GET /users/{id}").count() == 1
 
 
+@pytest.mark.smoke
 def test_random_paths_and_methods_add_no_rollup_rows_beyond_other(gateway, ids, spec_api) -> None:
     now = timezone.now().replace(second=30, microsecond=0)
     t = now.timestamp() - 1

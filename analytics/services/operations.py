@@ -19,9 +19,8 @@ only the APIs whose fingerprint moved, so a spec edited in the admin applies fro
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -42,10 +41,13 @@ _SLASHES = re.compile(r"/{2,}")
 
 def path_normalise(raw: str) -> str:
     """The path as nginx routes it ($uri): %-escapes decoded, repeated slashes merged, dot segments resolved."""
+    if raw.startswith("/") and "%" not in raw and "//" not in raw and "/." not in raw and "?" not in raw:
+        return raw  # the usual path: nothing to do
     path = unquote(raw.split("?", 1)[0], errors="replace")
     if not path.startswith("/"):
         path = "/" + path
-    path = _SLASHES.sub("/", path)
+    if "//" in path:
+        path = _SLASHES.sub("/", path)
     if "/." not in path:
         return path
     out: list[str] = []
@@ -92,12 +94,13 @@ def _specificity(template: str) -> tuple[int, ...]:
 
 @dataclass
 class Matcher:
-    """One API's operations: exact paths in a dict, templated ones as regexes by segment count, most specific first."""
+    """One API's operations: exact paths in a dict, templated ones as regexes by segment count, most specific first;
+    each with its operations' names by method ({"GET": "GET /users/{id}"})."""
 
     prefix: str
-    exact: dict[str, frozenset[str]] = field(default_factory=dict)  # path -> methods (upper case)
-    templated: dict[int, list[tuple[re.Pattern[str], str, frozenset[str]]]] = field(default_factory=dict)
-    memo: dict[tuple[str, str], str] = field(default_factory=dict)
+    exact: dict[str, dict[str, str]] = field(default_factory=dict)
+    templated: dict[int, list[tuple[re.Pattern[str], dict[str, str]]]] = field(default_factory=dict)
+    memo: dict[tuple[str, str], str] = field(default_factory=dict)  # (method, raw path) -> operation
 
     def operation(self, method: str, raw_path: str) -> str:
         """ "GET /users/{id}" for a logged method and raw path, or OPERATION_OTHER."""
@@ -109,37 +112,34 @@ class Matcher:
             found = self.memo[key] = self._match(method, raw_path)
         return found
 
-    def _relative(self, raw_path: str) -> str | None:
-        path = path_normalise(raw_path)
-        if self.prefix == "/":
-            return path
-        if path == self.prefix:
-            return "/"
-        if path.startswith(self.prefix) and path[len(self.prefix)] == "/":
-            return path[len(self.prefix) :]
-        return None  # not under the API's prefix: a record the gateway could not have routed here
-
     def _match(self, method: str, raw_path: str) -> str:
-        """The most specific template matching the path that declares the method (or GET, for a HEAD)."""
-        path = self._relative(raw_path)
-        if path is None:
-            return OPERATION_OTHER
-        head_as_get = None
-        exact = self.exact.get(path)
-        candidates = [(path, exact)] if exact is not None else []
-        # Stops at the first template declaring the method: a path matching none costs one pass over its segment
-        # count's templates (then it is remembered).
-        for template, methods in itertools.chain(candidates, self._templated_matches(path)):
-            if method in methods:
-                return operation_name(method, template)
-            if head_as_get is None and method == "HEAD" and "GET" in methods:
-                head_as_get = template
-        return operation_name("GET", head_as_get) if head_as_get is not None else OPERATION_OTHER
-
-    def _templated_matches(self, path: str) -> Iterator[tuple[str, frozenset[str]]]:
-        for regex, template, methods in self.templated.get(path.count("/"), ()):
-            if regex.match(path):
-                yield template, methods
+        """The most specific template matching the path that declares the method (or GET, for a HEAD). Stops at the
+        first: a path matching nothing costs one pass over its segment count's templates (then it is remembered)."""
+        path = path_normalise(raw_path)
+        prefix = self.prefix
+        if prefix != "/":
+            if path == prefix:
+                path = "/"
+            elif path.startswith(prefix) and path[len(prefix)] == "/":
+                path = path[len(prefix) :]
+            else:
+                return OPERATION_OTHER  # not under the API's prefix: a record the gateway could not have routed here
+        head = None
+        operations = self.exact.get(path)
+        if operations is not None:
+            found = operations.get(method)
+            if found is not None:
+                return found
+            if method == "HEAD":
+                head = operations.get("GET")
+        for regex, operations in self.templated.get(path.count("/"), ()):
+            if regex.match(path) is not None:
+                found = operations.get(method)
+                if found is not None:
+                    return found
+                if head is None and method == "HEAD":
+                    head = operations.get("GET")
+        return head or OPERATION_OTHER
 
 
 def operation_name(method: str, template: str) -> str:
@@ -157,17 +157,17 @@ def matcher_compile(*, prefix: str, document: Any) -> Matcher:
     for template, item in paths.items():
         if not (isinstance(template, str) and template.startswith("/") and isinstance(item, dict)):
             continue
-        methods = frozenset(m.upper() for m in METHODS if isinstance(item.get(m), dict))
-        if not methods or operations + len(methods) > MAX_OPERATIONS:
+        names = {m.upper(): operation_name(m.upper(), template) for m in METHODS if isinstance(item.get(m), dict)}
+        if not names or operations + len(names) > MAX_OPERATIONS:
             continue
-        operations += len(methods)
+        operations += len(names)
         if _PARAMETER.search(template):
-            templated.append((template, methods))
+            templated.append((template, names))
         else:
-            matcher.exact[template] = methods
+            matcher.exact[template] = names
     templated.sort(key=lambda t: (_specificity(t[0]), t[0]))
-    for template, methods in templated:
-        matcher.templated.setdefault(template.count("/"), []).append((_template_regex(template), template, methods))
+    for template, names in templated:
+        matcher.templated.setdefault(template.count("/"), []).append((_template_regex(template), names))
     return matcher
 
 

@@ -94,7 +94,10 @@ def rollups_count(counts: MinuteCounts, checked: list[Checked], matchers: dict[i
     for _, t, status, rt, _, bi, bo, _, method, path, _, lim, _, identity in checked:
         second = int(t)  # t > 0, so this is the floor
         matcher = get_matcher(identity[0])  # type: ignore[arg-type]  # None is never a key: no matcher
-        operation = matcher.operation(method, path) if matcher is not None else OPERATION_NONE
+        if matcher is None:
+            operation = OPERATION_NONE
+        else:  # the matcher's memo, inline: most requests repeat a (method, path) seen before
+            operation = matcher.memo.get((method, path)) or matcher.operation(method, path)
         group = (second - second % _MINUTE, identity, status // 100, operation)
         counters = counts.get(group)
         if counters is None:

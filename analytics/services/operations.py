@@ -33,7 +33,8 @@ from portal.models import Api
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 MAX_OPERATIONS = 1_000  # per API: a bound on the dimension even for a huge document (the rest count as "other")
-_MEMO_MAX = 20_000  # (method, path) answers remembered per API; cleared when full, so random paths cannot grow it
+_MEMO_MAX = 4_096  # (method, path) answers remembered per API (about 0.6 MB); cleared when full, so random paths
+# cannot grow it: they only cost a match each (a few microseconds)
 _CACHE_MAX = 2_000  # APIs with compiled matchers per process
 _PARAMETER = re.compile(r"\{[^{}/]*\}")
 _SLASHES = re.compile(r"/{2,}")

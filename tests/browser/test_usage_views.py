@@ -1,6 +1,6 @@
 """Usage pages in Chromium against real processes, filled by `seed_demo_usage`: usage by key and by endpoint, the
-outcome and latency charts, the organisation's usage and the staff overview. Every step is checked (console, CSP, failed requests, axe, 1280 and 375 px) and
-photographed in test-artifacts/browser/<test>/."""
+outcome and latency charts, the organisation's usage and the staff overview. Every step is checked (console, CSP,
+failed requests, axe, 1280 and 375 px) and photographed in test-artifacts/browser/<test>/."""
 
 from __future__ import annotations
 

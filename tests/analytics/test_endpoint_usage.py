@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from analytics.charts import latency_chart, outcomes_chart
+from analytics.models import UsageRollup
 from analytics.selectors.endpoints import OUTCOMES
 from analytics.services.ingest import batch_ingest
 from tests.api.conftest import assert_problem
@@ -79,6 +82,20 @@ def test_endpoint_usage_narrows_to_a_range_and_a_key(alice_api, application, api
     body = alice_api.get(_url(application, granularity="minute", **{"from": "2026-11-23T12:00:00Z"})).json()
     assert {row["operation"] for row in body["results"]} == {"GET /users/{id}", "GET /users", "other"}
     assert alice_api.get(_url(application, key=api_key[0].pk + 1000)).json()["results"] == []
+
+
+@time_machine.travel(NOW, tick=False)
+def test_endpoint_usage_is_one_rollup_query_whatever_the_number_of_operations(
+    alice_api, alice_client, application, traffic
+) -> None:
+    rollups = UsageRollup._meta.db_table
+    with CaptureQueriesContext(connection) as queries:
+        assert alice_api.get(_url(application)).status_code == 200
+    assert len([q for q in queries if rollups in q["sql"]]) == 1
+    with CaptureQueriesContext(connection) as queries:
+        assert alice_client.get(reverse("analytics:application_usage", args=[application.pk])).status_code == 200
+    # usage series + status classes, by status class for the chart, by key, outcomes, by operation
+    assert len([q for q in queries if rollups in q["sql"]]) == 6
 
 
 @time_machine.travel(NOW, tick=False)

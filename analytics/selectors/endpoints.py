@@ -17,10 +17,10 @@ from analytics.models import LATENCY_FIELDS, OPERATION_NONE, OPERATION_OTHER
 from analytics.selectors import rollups_in, usage_percentiles
 from portal.models import Api, Application
 
-# The outcome chart's categories, stacked bottom-up: (key, label). 1xx and 3xx answers count with 2xx as
-# "answered"; 4xx is split into authentication refusals (401/403), rate limits (429) and the rest.
+# The outcome chart's categories, stacked bottom-up: (key, label). The few 1xx and 3xx answers count with 2xx (the
+# chart says so); 4xx is split into authentication refusals (401/403), rate limits (429) and the rest.
 OUTCOMES: tuple[tuple[str, str], ...] = (
-    ("ok", "2xx (and 1xx/3xx)"),
+    ("ok", "2xx"),
     ("client", "4xx other"),
     ("auth", "401/403"),
     ("throttled", "429"),

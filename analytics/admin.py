@@ -62,10 +62,13 @@ class UsageRollupAdmin(ReadOnlyAdmin):
         "application_id",
         "key_id",
         "api_id",
+        "operation",
         "status_class",
         "requests",
         "errors",
         "denied",
+        "auth_failures",
+        "throttled",
         "bytes_in",
         "bytes_out",
     ]

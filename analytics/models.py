@@ -40,6 +40,13 @@ LATENCY_BOUNDS_MS: tuple[float, ...] = (
 )
 LATENCY_FIELDS: tuple[str, ...] = tuple(f"lat_{i:02d}" for i in range(len(LATENCY_BOUNDS_MS) + 1))
 
+# The operation dimension of rollups: "METHOD /template" of the API's OpenAPI document (analytics.services.operations),
+# OPERATION_OTHER for a request of a known API that matches none of its operations (so random paths make one group),
+# OPERATION_NONE when there is no API (unrouted) or the rollup was counted before operations were.
+OPERATION_OTHER = "other"
+OPERATION_NONE = ""
+OPERATION_MAX_LENGTH = 200
+
 
 class IngestedBatch(models.Model):
     """One access-log batch counted into usage: its (gateway, sequence) is what makes ingest exactly-once."""
@@ -114,7 +121,8 @@ class RequestEvent(models.Model):
 
 
 class UsageRollup(models.Model):
-    """Additive counters per time bucket and (organisation, application, key or OAuth client, API, status class)."""
+    """Additive counters per time bucket and (organisation, application, key or OAuth client, API, operation,
+    status class)."""
 
     class Granularity(models.TextChoices):
         MINUTE = "minute"
@@ -128,10 +136,18 @@ class UsageRollup(models.Model):
     key_id = models.BigIntegerField(default=0)
     client_id = models.BigIntegerField(default=0, help_text="The OAuth client of access-token traffic, else 0.")
     api_id = models.BigIntegerField(default=0)
+    operation = models.CharField(
+        max_length=OPERATION_MAX_LENGTH,
+        default=OPERATION_NONE,
+        db_default=OPERATION_NONE,
+        help_text='"GET /users/{id}" from the API\'s OpenAPI paths, "other" when none matches, empty without an API.',
+    )
     status_class = models.PositiveSmallIntegerField(help_text="1 to 5 for 1xx to 5xx.")
     requests = models.BigIntegerField(default=0)
     errors = models.BigIntegerField(default=0, help_text="Answers with status 500 or above.")
     denied = models.BigIntegerField(default=0, help_text="Refused by a rate limit, quota or block.")
+    auth_failures = models.BigIntegerField(default=0, db_default=0, help_text="Answers with status 401 or 403.")
+    throttled = models.BigIntegerField(default=0, db_default=0, help_text="Answers with status 429.")
     bytes_in = models.BigIntegerField(default=0)
     bytes_out = models.BigIntegerField(default=0)
     latency_sum_ms = models.FloatField(default=0)
@@ -172,6 +188,7 @@ class UsageRollup(models.Model):
                     "status_class",
                     "organisation_id",
                     "client_id",
+                    "operation",
                 ],
                 name="usage_rollup_group_unique",
             )

@@ -13,8 +13,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from analytics import selectors
-from analytics.charts import requests_chart
+from analytics.charts import latency_chart, outcomes_chart, requests_chart
 from analytics.forms import RequestLogForm, UsagePeriodForm
+from analytics.selectors.endpoints import OUTCOMES, outcomes_over_time, usage_by_operation
 from analytics.selectors.organisation import usage_for_organisation
 from analytics.services.exports import request_log_export_record
 from foundation.errors import NotFound, ValidationFailed
@@ -50,9 +51,10 @@ def application_usage(request: HttpRequest, application_id: int) -> HttpResponse
     counts = selectors.usage_by_status_class(**window, key_id=key_id, client_id=client_id)
     by_key = selectors.usage_by_key(**window)
     by_client = selectors.usage_by_client(**window)
-    chart = requests_chart(
-        granularity=granularity, start=start, end=end, step=selectors.STEP[granularity], counts=counts
-    )
+    step = selectors.STEP[granularity]
+    chart = requests_chart(granularity=granularity, start=start, end=end, step=step, counts=counts)
+    outcomes = outcomes_over_time(**window, key_id=key_id, client_id=client_id)
+    points = {p.time: (p.requests, p.percentiles) for p in usage.series if p.time is not None}
     context = {
         "application": application,
         "membership": membership,
@@ -69,6 +71,11 @@ def application_usage(request: HttpRequest, application_id: int) -> HttpResponse
         "key": {row.key_id: row for row in by_key}.get(key_id or 0),  # None: all keys (no key has id 0)
         "by_client": by_client,
         "client": {row.key_id: row for row in by_client}.get(client_id or 0),
+        "outcome_chart": outcomes_chart(
+            granularity=granularity, start=start, end=end, step=step, counts=outcomes, categories=OUTCOMES
+        ),
+        "latency_chart": latency_chart(granularity=granularity, start=start, end=end, step=step, points=points),
+        "by_operation": usage_by_operation(**window, key_id=key_id, client_id=client_id),
         "quotas": selectors.quota_states(application=application, now=now),
         "now": now,
     }

@@ -32,7 +32,30 @@ DEMO_OPENAPI: dict[str, Any] = {
                 "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
                 "responses": {"200": {"description": "Method, path, headers and body as JSON"}},
             },
-        }
+        },
+        # A few resource-style paths (the echo answers any path), so usage by endpoint has several operations.
+        "/anything/orders": {
+            "get": {"summary": "List orders (echoed)", "responses": {"200": {"description": "The request echoed"}}},
+            "post": {
+                "summary": "Create an order (echoed)",
+                "responses": {"200": {"description": "The request echoed"}},
+            },
+        },
+        "/anything/orders/{order_id}": {
+            "parameters": [{"name": "order_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "get": {"summary": "Get an order (echoed)", "responses": {"200": {"description": "The request echoed"}}},
+        },
+        "/anything/customers/{customer_id}": {
+            "parameters": [{"name": "customer_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "get": {"summary": "Get a customer (echoed)", "responses": {"200": {"description": "The request echoed"}}},
+        },
+        "/anything/search": {
+            "get": {
+                "summary": "Search (echoed)",
+                "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}, "required": False}],
+                "responses": {"200": {"description": "The request echoed"}},
+            }
+        },
     },
 }
 

@@ -112,6 +112,32 @@ class UsageSerializer(serializers.Serializer):
     quotas = QuotaStateSerializer(many=True)
 
 
+class OperationUsageSerializer(serializers.Serializer):
+    api = serializers.IntegerField(source="api_id", help_text="0 for traffic without an API.")
+    api_name = serializers.CharField()
+    operation = serializers.CharField(
+        help_text='"GET /users/{id}" from the API\'s OpenAPI paths; "other" for requests matching no operation; '
+        "empty for traffic without an API or counted before operations were."
+    )
+    method = serializers.CharField(help_text="Of a matched operation, else empty.")
+    path_template = serializers.CharField(source="template", help_text="Of a matched operation, else empty.")
+    requests = serializers.IntegerField()
+    client_errors = serializers.IntegerField(help_text="Answers with status 400 to 499.")
+    server_errors = serializers.IntegerField(help_text="Answers with status 500 or above.")
+    denied = serializers.IntegerField(help_text="Refused by a rate limit, quota or block.")
+    p50_ms = serializers.FloatField(allow_null=True, source="percentiles.p50")
+    p95_ms = serializers.FloatField(allow_null=True, source="percentiles.p95")
+    p99_ms = serializers.FloatField(allow_null=True, source="percentiles.p99")
+
+
+class EndpointUsageSerializer(serializers.Serializer):
+    application = serializers.IntegerField()
+    granularity = serializers.CharField()
+    start = serializers.DateTimeField(help_text="Range start (inclusive), snapped to the bucket.")
+    end = serializers.DateTimeField(help_text="Range end (exclusive), snapped to the bucket.")
+    results = OperationUsageSerializer(many=True, help_text='Busiest first; "other" and unmatched rows last.')
+
+
 class OrganisationUsageQuerySerializer(UsageQuerySerializer):
     """The usage query without the per-application filters (an API or key belongs to one application)."""
 

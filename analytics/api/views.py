@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from analytics import selectors
 from analytics.api.serializers import (
+    EndpointUsageSerializer,
     OrganisationUsageQuerySerializer,
     OrganisationUsageSerializer,
     RequestEventSerializer,
@@ -17,6 +18,7 @@ from analytics.api.serializers import (
     UsageQuerySerializer,
     UsageSerializer,
 )
+from analytics.selectors.endpoints import usage_by_operation
 from analytics.selectors.organisation import usage_for_organisation
 from foundation.api.schema import problem
 from portal.api.permissions import ANY_MEMBER
@@ -69,6 +71,47 @@ class ApplicationUsageView(ApplicationScopedView):
                 "totals": usage.totals,
                 "by_status_class": usage.by_status_class,
                 "quotas": selectors.quota_states(application=application),
+            },
+        )
+
+
+class ApplicationEndpointUsageView(ApplicationScopedView):
+    """Requests, 4xx and 5xx answers, denials and latency percentiles of each API operation the application called."""
+
+    required_roles = {"GET": ANY_MEMBER}
+
+    @extend_schema(
+        operation_id="applications_usage_endpoints",
+        tags=USAGE,
+        parameters=[UsageQuerySerializer],
+        responses={
+            200: EndpointUsageSerializer,
+            400: problem("Invalid granularity, range or filter (the same rules as the application's usage)."),
+        },
+        description="Operations are matched at ingest against each API's OpenAPI paths (method and path template); "
+        'requests matching none count under "other".',
+    )
+    def get(self, request: Request, application_id: int) -> Response:
+        application = self.get_object()
+        query = UsageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        operations = usage_by_operation(
+            application=application,
+            granularity=params["granularity"],
+            start=params["start"],
+            end=params["end"],
+            api_id=params.get("api"),
+            key_id=params.get("key"),
+        )
+        return self.output(
+            EndpointUsageSerializer,
+            {
+                "application": application.pk,
+                "granularity": params["granularity"],
+                "start": params["start"],
+                "end": params["end"],
+                "results": operations,
             },
         )
 

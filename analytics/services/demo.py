@@ -1,5 +1,7 @@
 """Demo usage for `seed_demo --usage`: weeks of made-up traffic with daily and weekly cycles, errors and denials,
-from several keys to several endpoints, so a new user sees every chart and table populated at once.
+from several keys to several endpoints, so a new user sees every chart and table populated at once. Each request's
+operation comes from the API's own OpenAPI paths through the ingest's matcher, so the "By endpoint" table shows
+what real traffic to those paths would (a few paths match no operation and count as "other").
 
 Requests are generated one by one (a seeded, hence repeatable, random stream) and counted with the ingest's own
 rollup writer, so the minute, hour and day rollups agree as they do for real traffic; the last day's requests are
@@ -20,7 +22,9 @@ from django.db import transaction
 
 from analytics.models import RequestEvent, UsageRollup
 from analytics.services.events import latency
+from analytics.services.operations import operation_matchers, operation_of
 from analytics.services.rollups import (
+    AUTH_FAILURES,
     BYTES_IN,
     BYTES_OUT,
     DENIED,
@@ -29,6 +33,7 @@ from analytics.services.rollups import (
     LATENCY_SUM_MS,
     N_COUNTERS,
     REQUESTS,
+    THROTTLED,
     Groups,
     rollups_write,
 )
@@ -43,7 +48,17 @@ DEMO_KEYS: dict[str, tuple[float, float, tuple[int, ...] | None]] = {
     "Mobile app": (14.0, 0.8, None),
     "Nightly sync": (150.0, 1.0, (2,)),
 }
-PATHS = ("/anything", "/anything/orders", "/anything/orders/1042", "/anything/customers", "/anything/search")
+# (method, path under the API's prefix, weight): a few calls per operation of portal.demo.DEMO_OPENAPI, ids varying,
+# and a path the document does not describe.
+CALLS: tuple[tuple[str, str, float], ...] = (
+    ("GET", "/anything", 0.22),
+    ("GET", "/anything/orders", 0.2),
+    ("POST", "/anything/orders", 0.06),
+    ("GET", "/anything/orders/{}", 0.24),
+    ("GET", "/anything/customers/c-{}", 0.14),
+    ("GET", "/anything/search", 0.1),
+    ("GET", "/anything/legacy/export", 0.04),
+)
 # (status, limit outcome, denial cause, weight): mostly 2xx, some 404s, auth refusals, rate limits and 5xx.
 OUTCOMES: tuple[tuple[int, str, str, float], ...] = (
     (200, "ok", "", 0.905),
@@ -133,20 +148,29 @@ def usage_demo_seed(
     gateway_id = gateway.pk if gateway else 0
     rng = random.Random(f"portico-demo-{organisation_id}-{end.isoformat()}")  # repeatable made-up traffic, no secret
     minutes: Groups = {}
+    calls, call_weights = [c[:2] for c in CALLS], [c[2] for c in CALLS]
     events: list[RequestEvent] = []
     keys: list[ApiKey] = []
     total = 0
     for application in Application.objects.filter(organisation_id=organisation_id).order_by("pk"):
-        subscription = Subscription.objects.live().filter(application=application).order_by("pk").first()
+        subscription = (
+            Subscription.objects.live().filter(application=application).select_related("api").order_by("pk").first()
+        )
         if subscription is None:
             continue  # no API to call: nothing a gateway could have counted
         app_keys = _demo_keys(application, actor)
         keys.extend(app_keys)
+        api = subscription.api
+        matchers = operation_matchers([api.pk])
         for key in app_keys:
             last_used = None
             for t, status, lim, cause in _requests(rng, key, start, end):
                 seconds = _latency(rng, status, lim)
                 ms, _, bucket = latency(seconds)
+                method, pattern = rng.choices(calls, call_weights)[0]
+                if status == 201:
+                    method, pattern = "POST", "/anything/orders"
+                path = api.path_prefix.rstrip("/") + pattern.format(rng.randint(1000, 1999))
                 group = (
                     int(t) - int(t) % 60,
                     organisation_id,
@@ -155,12 +179,15 @@ def usage_demo_seed(
                     0,  # no OAuth client: key traffic
                     subscription.api_id,
                     status // 100,
+                    operation_of(matchers, api.pk, method, path),
                 )
                 counters = minutes.setdefault(group, [0] * N_COUNTERS)
                 bytes_in, bytes_out = rng.randint(200, 900), rng.randint(300, 6000) if status < 300 else 180
                 counters[REQUESTS] += 1
                 counters[ERRORS] += status >= 500
                 counters[DENIED] += lim == "rate"
+                counters[AUTH_FAILURES] += status in (401, 403)
+                counters[THROTTLED] += status == 429
                 counters[BYTES_IN] += bytes_in
                 counters[BYTES_OUT] += bytes_out
                 counters[LATENCY_SUM_MS] += ms
@@ -175,8 +202,8 @@ def usage_demo_seed(
                             sequence=0,  # ingest's batches start at 1, so seeded events never collide with real ones
                             position=len(events),
                             request_id=f"demo-{key.pk}-{int(t * 1000)}-{len(events)}",
-                            method="POST" if status == 201 else "GET",
-                            path=PATHS[rng.randrange(len(PATHS))],
+                            method=method,
+                            path=path,
                             status=status,
                             latency_ms=ms,
                             upstream_ms=None if cause in ("invalid-key", "forbidden-api", "rate-limited") else ms * 0.9,

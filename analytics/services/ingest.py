@@ -2,10 +2,10 @@
 
 A page of batches is one transaction: claim each `(gateway, sequence)` in IngestedBatch (a batch seen before
 stops there), check the records as hostile input (analytics.services.records), store them as events (COPY on
-PostgreSQL, analytics.services.events), add them to the minute, hour and day rollups
-(analytics.services.rollups) and to the quota counters with additive upserts, move keys' `last_used_at`, then
-check quotas. A batch delivered twice, out of order or redelivered after a killed worker is therefore counted
-exactly once.
+PostgreSQL, analytics.services.events), add them to the minute, hour and day rollups by the operation of the API
+they called (analytics.services.rollups, analytics.services.operations) and to the quota counters with additive
+upserts, move keys' `last_used_at`, then check quotas. A batch delivered twice, out of order or redelivered
+after a killed worker is therefore counted exactly once.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from django.utils import timezone
 from analytics.models import IngestedBatch, QuotaUsage
 from analytics.services import quota
 from analytics.services.events import events_encode, events_write
+from analytics.services.operations import Matcher, operation_matchers
 from analytics.services.records import (
     MAX_ID,
     Checked,
@@ -161,10 +162,16 @@ def _ingest_records(gateway_id: int, work: list[tuple[IngestResult, Any]], now: 
     text = connection.vendor == "postgresql"
     page = _Page(lines={}, minutes={}, admitted={}, last_seen={})
     clean: list[dict[Identity, int]] = []  # per batch: records with nothing repaired yet, by identity
+    matchers: dict[int, Matcher] = {}
+    asked: set[int | None] = {None}  # API ids whose matchers were looked up for this page
     for result, records in work:
         checked = records_check(records, lo=lo, now=now_ts, shift=shift)
         events_encode(page.lines, checked.records, gateway_id=gateway_id, sequence=result.sequence, text=text)
-        rollups_count(page.minutes, checked.records)
+        apis = {r[13][0] for r in checked.records} - asked  # the identity's API id, as logged
+        if apis:
+            matchers.update(operation_matchers([api for api in apis if api is not None]))
+            asked |= apis
+        rollups_count(page.minutes, checked.records, matchers)
         _use_count(page, checked.records)
         result.records, result.rejected = len(checked.records), checked.refused
         result.sanitised = checked.repaired  # plus the records whose ids are corrected, once the ids are checked

@@ -38,6 +38,17 @@ def ensure_database() -> None:
     create_database(os.environ["DATABASE_URL"])
 
 
+# Each bench API's OpenAPI paths, so ingest matches every request to an operation (the rollups' operation dimension).
+BENCH_SPEC = {
+    "paths": {
+        "/v1/items": {"get": {}, "post": {}},
+        "/v1/items/{id}": {"get": {}, "delete": {}},
+        "/v1/items/{id}/history": {"get": {}},
+        "/v1/search": {"get": {}},
+    }
+}
+
+
 def setup_catalog(apps: int, keys_per_app: int, apis: int) -> tuple[int, list[dict[str, Any]]]:
     """Organisations, applications, keys, APIs, plans and subscriptions; returns a gateway id and log identities."""
     from django.db import connection
@@ -60,7 +71,13 @@ def setup_catalog(apps: int, keys_per_app: int, apis: int) -> tuple[int, list[di
     gateway = Gateway.objects.create(name="bench-edge", admin_url="http://127.0.0.1:9")
     rng = random.Random(1)
     api_rows = [
-        Api.objects.create(name=f"API {n}", slug=f"bench-{n}", path_prefix=f"/bench-{n}", upstream_url="http://x")
+        Api.objects.create(
+            name=f"API {n}",
+            slug=f"bench-{n}",
+            path_prefix=f"/bench-{n}",
+            upstream_url="http://x",
+            openapi_document=BENCH_SPEC,
+        )
         for n in range(apis)
     ]
     # Quotas far above the traffic: the quota path (counters, evaluation) runs without ever blocking.
@@ -90,7 +107,8 @@ def setup_catalog(apps: int, keys_per_app: int, apis: int) -> tuple[int, list[di
 
 
 def make_batches(identities: list[dict[str, Any]], events: int, batch_size: int, rate: int) -> list[dict[str, Any]]:
-    """Traffic at `rate` req/s ending now: skewed across identities, mostly 2xx, some 4xx/5xx, log-normal latencies.
+    """Traffic at `rate` req/s ending now: skewed across identities, mostly 2xx, some 4xx/5xx, log-normal latencies;
+    paths under the API's prefix, mostly item ids (one operation, 5,000 paths), 1% matching no operation.
 
     A gateway cuts one batch per flush interval (0.2 s), so 1,000-record batches are 5,000 req/s of traffic.
     """
@@ -102,6 +120,7 @@ def make_batches(identities: list[dict[str, Any]], events: int, batch_size: int,
     anonymous = {"api": None, "app": None, "org": None, "sub": None, "plan": None, "key": ""}
     picks = rng.choices(identities, weights=weights, k=events)
     statuses = [200] * 90 + [201] * 3 + [404] * 3 + [401, 429, 500, 502]
+    prefixes = {api: f"/bench-{n}" for n, api in enumerate(sorted({i["api"] for i in identities}))}
     batches, seq = [], 0
     for start in range(0, events, batch_size):
         seq += 1
@@ -116,7 +135,7 @@ def make_batches(identities: list[dict[str, Any]], events: int, batch_size: int,
                     t=round(now - (events - n) / rate, 3),
                     id=f"{n:016x}-{seq}",
                     m="GET" if n % 7 else "POST",
-                    p=f"/v1/items/{n % 5000}",
+                    p=f"{prefixes.get(who['api'], '')}/v1/{_bench_path(n)}",
                     s=status,
                     rt=round(rt, 3),
                     ut=round(rt * 0.9, 3),
@@ -128,6 +147,16 @@ def make_batches(identities: list[dict[str, Any]], events: int, batch_size: int,
             )
         batches.append(batch(seq, records))
     return batches
+
+
+def _bench_path(n: int) -> str:
+    if n % 100 == 0:
+        return f"unknown/{n}"  # no operation: counted as "other"
+    if n % 10 == 1:
+        return "search"
+    if n % 10 == 2:
+        return f"items/{n % 5000}/history"
+    return "items" if n % 7 == 0 else f"items/{n % 5000}"
 
 
 def baseline_copy(batches: list[dict[str, Any]]) -> float:
@@ -249,6 +278,7 @@ def main() -> None:
         "baseline_events_per_second": round(baseline),
         "ratio": round(rate / baseline, 3),
         "rollup_rows": UsageRollup.objects.count(),
+        "operations": sorted(set(UsageRollup.objects.values_list("operation", flat=True))),
         "partitions": len(partitions_existing()),
         "events_in_default_partition": in_default,
         "checks": checks,
@@ -256,6 +286,7 @@ def main() -> None:
     print(f"exactly-once ingest ({args.page} batch(es) per transaction): {rate:,.0f} events/s ({ingest_seconds:.2f} s)")
     print(f"plain COPY baseline: {baseline:,.0f} events/s ({baseline_seconds:.2f} s); ratio {rate / baseline:.2f}x")
     print(f"rollup rows: {result['rollup_rows']:,}; events outside daily partitions: {in_default}")
+    print(f"operations: {', '.join(repr(o) for o in result['operations'])}")
     for name, ok in checks.items():
         print(f"  {'ok ' if ok else 'FAIL'} {name}")
     if args.json:

@@ -66,6 +66,15 @@ def test_seeded_usage_fills_the_usage_page_and_a_rerun_changes_no_total() -> Non
     assert re.search(r'id="total-requests">[1-9]', text(page))
     for period in ("hour", "day"):
         assert _developer_client().get(page.request["PATH_INFO"], {"period": period}).context["chart"].total > 0
+    # Usage by endpoint: the demo API's operations, matched as ingest matches them, and "other" last.
+    operations = [o.operation for o in page.context["by_operation"]]
+    assert {"GET /anything/orders/{order_id}", "POST /anything/orders", "GET /anything/customers/{customer_id}"} <= set(
+        operations
+    )
+    assert len(operations) >= 6 and operations[-1] == "other"
+    outcomes = page.context["outcome_chart"].totals
+    assert all(outcomes[key] > 0 for key in ("ok", "client", "auth", "throttled", "server"))
+    assert RequestEvent.objects.filter(path__startswith="/echo/anything/orders/").exists()
 
 
 @pytest.mark.django_db(transaction=True)

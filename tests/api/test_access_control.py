@@ -58,7 +58,10 @@ def test_the_matrix_covers_every_id_kind() -> None:
         "endpoint_id",
         "delivery_id",
     }
-    assert len(ID_ROUTES) >= 24
+    assert len(ID_ROUTES) >= 25
+    # Read-only usage routes are walked like the rest (outsiders 404, no credentials 401), the newest included.
+    usage = {route for route, _ in ID_ROUTES if "/usage/" in route}
+    assert "api/v1/applications/<int:application_id>/usage/endpoints/" in usage
 
 
 def test_an_outsider_gets_404_for_every_id_route_and_changes_nothing(charlie_api, charlie_org, alices_things) -> None:

@@ -1,6 +1,6 @@
-"""Usage pages in Chromium against real processes, filled by `seed_demo_usage`: usage by key, the organisation's
-usage and the staff overview. Every step is checked (console, CSP, failed requests, axe, 1280 and 375 px) and
-photographed in test-artifacts/browser/<test>/."""
+"""Usage pages in Chromium against real processes, filled by `seed_demo_usage`: usage by key and by endpoint, the
+outcome and latency charts, the organisation's usage and the staff overview. Every step is checked (console, CSP,
+failed requests, axe, 1280 and 375 px) and photographed in test-artifacts/browser/<test>/."""
 
 from __future__ import annotations
 
@@ -62,6 +62,20 @@ def test_a_developer_reads_usage_by_key_and_for_the_organisation_and_staff_read_
     expect(page.locator("#anomaly-flags")).to_contain_text("Nightly sync")
     expect(page.locator("#anomaly-flags")).to_contain_text("1,000,000 requests")
     steps.check("usage-by-key")
+
+    # By endpoint (the demo API's operations and "other"), outcomes and latency over time with their data tables
+    endpoints = page.locator("#usage-by-endpoint")
+    expect(endpoints.get_by_role("rowheader", name="GET /anything/orders/{order_id}")).to_be_visible()
+    assert endpoints.locator("tbody tr").count() >= 6
+    expect(endpoints.locator("tbody tr").last).to_contain_text("Other (matches no operation)")
+    assert page.locator("#outcomes-chart .chart-bars rect").count() > 10
+    assert page.locator("#latency-chart polyline").count() >= 3
+    page.locator("#outcomes-data summary").click()
+    expect(page.locator("#outcomes-data table")).to_be_visible()
+    page.locator("#latency-data summary").click()
+    expect(page.locator("#latency-data tbody tr").first).to_be_visible()
+    endpoints.scroll_into_view_if_needed()
+    steps.check("usage-by-endpoint")
     total = page.locator("#total-requests").inner_text()
     page.locator("#usage-by-key").get_by_role("link", name="Nightly sync").click()
     expect(page.locator("#key-filter")).to_contain_text("Nightly sync")

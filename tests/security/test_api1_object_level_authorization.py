@@ -68,6 +68,8 @@ def test_alices_ids_in_an_outsiders_list_filters_return_nothing_of_hers(charlie_
 def test_an_outsider_cannot_read_usage_of_another_tenants_application(charlie_pat, alices_things) -> None:
     usage = f"/api/v1/applications/{alices_things['application_id']}/usage/?granularity=day"
     assert_problem(charlie_pat.get(usage), 404)
+    by_endpoint = f"/api/v1/applications/{alices_things['application_id']}/usage/endpoints/?granularity=day"
+    assert_problem(charlie_pat.get(by_endpoint), 404)
 
 
 def test_an_outsider_cannot_read_another_tenants_anomaly_flags(charlie_pat, alices_things) -> None:

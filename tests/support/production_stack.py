@@ -56,17 +56,21 @@ def production_env(tmp: Path, database_url: str, site_url: str) -> dict[str, str
     }
 
 
-def _run_together(commands: list[list[str]], env: dict[str, str], timeout: float = 180) -> list[str]:
-    """Management commands started at once (2 cores: the deploy steps overlap), each must succeed; their stdout."""
-    started = [
+def _started(commands: list[list[str]], env: dict[str, str]) -> list[subprocess.Popen[str]]:
+    """Management commands started at once: the deploy steps that do not depend on each other overlap."""
+    return [
         subprocess.Popen([PYTHON, "manage.py", *args], cwd=REPO, env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
         for args in commands
     ]  # fmt: skip
+
+
+def _finished(started: list[subprocess.Popen[str]], timeout: float = 180) -> list[str]:
+    """Each command's stdout once it succeeded (its stderr when it did not)."""
     outputs = []
-    for args, process in zip(commands, started, strict=True):
+    for process in started:
         out, err = process.communicate(timeout=timeout)
-        assert process.returncode == 0, f"manage.py {' '.join(args[:1])} failed:\n{err[-3000:]}"
+        assert process.returncode == 0, f"{' '.join(map(str, process.args[1:3]))} failed:\n{err[-3000:]}"
         outputs.append(out)
     return outputs
 
@@ -124,24 +128,30 @@ class ProductionStack:
         create_database(self.database_url, replace=True)
         # migrate alone touches the database; the static files and the settings check run beside it.
         deploy_check = ["check", "--deploy", "--fail-level", "WARNING"]
-        migrate, _, self.check_deploy_output = _run_together(
-            [["migrate", "--no-input", "-v", "0"], ["collectstatic", "--no-input", "-v", "0"], deploy_check], self.env
+        collect = ["collectstatic", "--no-input", "-v", "0"]
+        _, _, self.check_deploy_output = _finished(
+            _started([["migrate", "--no-input", "-v", "0"], collect, deploy_check], self.env)
         )
         created = [Gateway.create(f"edge-{n}", self.tmp / f"edge-{n}", []) for n in range(1, gateways + 1)]
+        self.env["PORTICO_GATEWAY_URL"] = created[0].url if created else "http://127.0.0.1:9"  # what pages show
         seed = ["seed_demo", "--upstream", self.upstream_url, f"--admin-password={self.admin_password}"]
-        _run_together([["rotate_signing_key", "--if-missing"], seed, *map(self._registration, created)], self.env)
-        self.gateways = [self._configured(gateway) for gateway in created]
-        self.env["PORTICO_GATEWAY_URL"] = self.gateways[0].url if self.gateways else "http://127.0.0.1:9"
+        steps = _started([["rotate_signing_key", "--if-missing"], seed, *map(self._registration, created)], self.env)
+        # The rest of the deploy steps and the processes start together; only the gateways wait for their credentials.
         logs = self.tmp / "logs"
         logs.mkdir(exist_ok=True)
-        self._start_gunicorn(logs)
-        self.front.start(f"127.0.0.1:{self.gunicorn_port}", self.cert, self.key)
+        args = [PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--bind", f"127.0.0.1:{self.gunicorn_port}",
+                "--workers", str(GUNICORN_WORKERS), "config.wsgi"]  # fmt: skip
+        self.gunicorn = spawn(args, logs / "gunicorn.log", self.env)  # as deploy/systemd/portico-portal.service
         if with_workers:
             for n in range(1, CELERY_WORKERS + 1):
                 worker = [*WORKER_COMMAND, "--pool", "prefork", "--concurrency", "2", "--hostname", f"w{n}@%h"]
                 self.processes[f"worker-{n}"] = spawn(worker, logs / f"worker-{n}.log", self.env)
             beat = [PYTHON, "-m", "celery", "-A", "config", "beat", "--schedule", str(self.tmp / "beat-schedule")]
             self.processes["beat"] = spawn(beat, logs / "beat.log", self.env)
+        _finished(steps)
+        self.gateways = [self._configured(gateway) for gateway in created]
+        self._wait_for_gunicorn()
+        self.front.start(f"127.0.0.1:{self.gunicorn_port}", self.cert, self.key)
         for gateway in self.gateways:
             gateway.start(wait_ready=False)  # not fresh ports: the platform was told these
         for gateway in self.gateways:
@@ -168,13 +178,9 @@ class ProductionStack:
         gateway.args[gateway.args.index("--push-secret") + 1] = values["PORTICO_GATEWAY_PUSH_SECRET"]
         return gateway
 
-    def _start_gunicorn(self, logs: Path) -> None:
-        """gunicorn as deploy/systemd/portico-portal.service runs it, with 2 workers on a free port."""
-        args = [PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--bind", f"127.0.0.1:{self.gunicorn_port}",
-                "--workers", str(GUNICORN_WORKERS), "config.wsgi"]  # fmt: skip
-        self.gunicorn = spawn(args, logs / "gunicorn.log", self.env)
+    def _wait_for_gunicorn(self) -> None:
         url = f"http://127.0.0.1:{self.gunicorn_port}/healthz"
-        wait_until(lambda: requests.get(url, timeout=2).ok, 30, 0.1, what="gunicorn up")
+        wait_until(lambda: requests.get(url, timeout=2).ok, 60, 0.1, what="gunicorn up")
         wait_until(lambda: len(self.gunicorn_workers()) == GUNICORN_WORKERS, 10, what="gunicorn's workers")
 
     def gunicorn_workers(self) -> list[int]:
@@ -193,13 +199,16 @@ class ProductionStack:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
+        """Every process asked to stop at once (gunicorn and Celery shut down warm, a few seconds each), then reaped."""
         for gateway in self.gateways:
             gateway.stop(signal.SIGTERM)
-        for process in reversed(self.processes.values()):
-            stop(process)
+        ours = [*self.processes.values(), *([self.gunicorn] if self.gunicorn else [])]
+        for process in ours:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in ours:
+            stop(process, timeout=30)
         self.front.stop()
-        if self.gunicorn:
-            stop(self.gunicorn, timeout=30)
         if self.redis:
             self.redis.stop()
 

@@ -16,12 +16,17 @@ front's share shows:
 * keys: `GET /api/v1/applications/{id}/keys/` with the token (JSON, one page of --keys keys).
 Each is measured with `wrk -t1 -c<connections> -d<duration>s` after a 1 s warm-up; the targets alternate --rounds
 times and medians are reported. Any answer but 200 (a 302 to the login page included) fails the run.
+
+Requests/s depend on what else the machine runs; the CPU time per request does much less, so it is reported too:
+user + system time (/proc/<pid>/stat) over each run of the gunicorn workers, of the front's nginx worker and of
+the PostgreSQL backends serving the bench database, divided by the requests wrk completed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import statistics
@@ -31,14 +36,39 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import requests
 
 from tests.support import http_accounts
+from tests.support.processes import child_pids
 from tests.support.production_stack import GUNICORN_WORKERS, ProductionStack
 
 # The REST throttle (PORTICO_API_RATE, 6000/hour a person) would turn the run into 429s; it still runs, and pays
 # its cache round trips, at a rate no run reaches.
 UNREACHED_RATE = "1000000000/hour"
+METRICS = ("per_second", "p50_ms", "p99_ms", "gunicorn_cpu_ms", "nginx_cpu_ms", "postgres_cpu_ms")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system time these processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime and stime: fields 14 and 15 of proc(5)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def measured_processes(stack: ProductionStack, database: str) -> dict[str, list[int]]:
+    """The processes that serve a request: gunicorn's workers, the front's nginx worker, the database backends."""
+    assert stack.front.process
+    with psycopg.connect(stack.database_url) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                            [database]).fetchall()  # fmt: skip
+    return {
+        "gunicorn": stack.gunicorn_workers(),
+        "nginx": child_pids(stack.front.process.pid),
+        "postgres": [row[0] for row in rows],
+    }
 
 
 def wrk(url: str, headers: dict[str, str], duration: int, connections: int) -> dict[str, Any]:
@@ -55,6 +85,7 @@ def wrk(url: str, headers: dict[str, str], duration: int, connections: int) -> d
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
     return {
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
         "per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
         "p50_ms": ms("50"),
         "p99_ms": ms("99"),
@@ -118,6 +149,7 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="portico-bench-gunicorn-"))
     stack = ProductionStack(tmp, args.database_url, "http://127.0.0.1:9")
+    database = args.database_url.rsplit("/", 1)[1]
     stack.env.update(PORTICO_API_RATE=UNREACHED_RATE, PORTICO_LOG_LEVEL="WARNING")
     try:
         stack.start(gateways=0, with_workers=False)
@@ -129,8 +161,14 @@ def main() -> int:
             runs[name] = []
         for index in range(args.rounds):
             for name, (url, headers) in targets(stack, cookie, application_id, token).items():
+                processes = measured_processes(stack, database)
+                before = {part: cpu_seconds(pids) for part, pids in processes.items()}
                 result = wrk(url, headers, args.duration, args.connections)
                 assert result["bad_answers"] == 0 and not result["socket_errors"], (name, result)
+                if measured_processes(stack, database) == processes:  # else a worker was recycled (max_requests)
+                    for part, pids in processes.items():
+                        used = cpu_seconds(pids) - before[part]
+                        result[f"{part}_cpu_ms"] = round(1000 * used / result["requests"], 2)
                 runs[name].append(result)
                 print(f"round {index + 1} {name}: {json.dumps(result)}", flush=True)
         summary = {
@@ -139,7 +177,7 @@ def main() -> int:
             "duration": args.duration,
             "rounds": args.rounds,
             "medians": {
-                name: {m: statistics.median(r[m] for r in results) for m in ("per_second", "p50_ms", "p99_ms")}
+                name: {m: statistics.median(found) for m in METRICS if (found := [r[m] for r in results if m in r])}
                 for name, results in runs.items()
             },
         }

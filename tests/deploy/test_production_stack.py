@@ -104,8 +104,10 @@ def test_health_checks_answer_for_a_load_balancer_without_secrets(production: Pr
             assert requests.get(listener + "/_portico/ready", timeout=5).json()["ready"] is True
 
 
-def test_the_deploy_steps_ran_clean_with_two_gunicorn_workers(production: ProductionStack) -> None:
+def test_the_deploy_steps_ran_clean_and_both_worker_pools_serve(production: ProductionStack) -> None:
     assert "System check identified no issues" in production.check_deploy_output
     assert len(production.gunicorn_workers()) == GUNICORN_WORKERS
     assert production.env["DJANGO_DEBUG"] == "0"
     assert "Traceback" not in production.logs("gunicorn.log"), production.logs("gunicorn.log")[-3000:]
+    for n in (1, 2):  # both Celery workers took tasks from the shared broker
+        assert "succeeded in" in production.logs(f"worker-{n}.log"), production.logs(f"worker-{n}.log")[-3000:]

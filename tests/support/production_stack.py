@@ -121,37 +121,43 @@ class ProductionStack:
         return session
 
     def start(self, gateways: int = 2, with_workers: bool = True) -> ProductionStack:
-        """Deploy steps, then every process; the gateways are registered and up when this returns."""
+        """Deploy steps, then every process; the gateways are registered and up when this returns.
+
+        Processes start as soon as what they read exists, while the deploy steps still run (migrate waits on
+        PostgreSQL more than it computes): nothing asks them anything before the steps are done, so this only
+        overlaps their start-up with migrate's. An operator runs the steps first (docs/deploy.md, "Upgrades").
+        """
         self.redis = PrivateRedis.create(self.tmp / "redis")
         self.redis.start()
         self.env.update(REDIS_URL=self.redis.url)
         create_database(self.database_url, replace=True)
-        # migrate alone touches the database; the static files and the settings check run beside it.
-        deploy_check = ["check", "--deploy", "--fail-level", "WARNING"]
-        collect = ["collectstatic", "--no-input", "-v", "0"]
-        _, _, self.check_deploy_output = _finished(
-            _started([["migrate", "--no-input", "-v", "0"], collect, deploy_check], self.env)
-        )
         created = [Gateway.create(f"edge-{n}", self.tmp / f"edge-{n}", []) for n in range(1, gateways + 1)]
         self.env["PORTICO_GATEWAY_URL"] = created[0].url if created else "http://127.0.0.1:9"  # what pages show
-        seed = ["seed_demo", "--upstream", self.upstream_url, f"--admin-password={self.admin_password}"]
-        steps = _started([["rotate_signing_key", "--if-missing"], seed, *map(self._registration, created)], self.env)
-        # The rest of the deploy steps and the processes start together; only the gateways wait for their credentials.
         logs = self.tmp / "logs"
         logs.mkdir(exist_ok=True)
-        args = [PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--bind", f"127.0.0.1:{self.gunicorn_port}",
-                "--workers", str(GUNICORN_WORKERS), "config.wsgi"]  # fmt: skip
-        self.gunicorn = spawn(args, logs / "gunicorn.log", self.env)  # as deploy/systemd/portico-portal.service
-        if with_workers:
+        deploy_check = ["check", "--deploy", "--fail-level", "WARNING"]
+        migrate, collect = (
+            _started([["migrate", "--no-input", "-v", "0"], deploy_check], self.env),
+            _started([["collectstatic", "--no-input", "-v", "0"]], self.env),
+        )
+        if with_workers:  # idle until beat (below) enqueues work
             for n in range(1, CELERY_WORKERS + 1):
                 worker = [*WORKER_COMMAND, "--pool", "prefork", "--concurrency", "2", "--hostname", f"w{n}@%h"]
                 self.processes[f"worker-{n}"] = spawn(worker, logs / f"worker-{n}.log", self.env)
+        _finished(collect)  # whitenoise indexes the collected files when gunicorn's workers load the application
+        args = [PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--bind", f"127.0.0.1:{self.gunicorn_port}",
+                "--workers", str(GUNICORN_WORKERS), "config.wsgi"]  # fmt: skip
+        self.gunicorn = spawn(args, logs / "gunicorn.log", self.env)  # as deploy/systemd/portico-portal.service
+        _, self.check_deploy_output = _finished(migrate)
+        seed = ["seed_demo", "--upstream", self.upstream_url, f"--admin-password={self.admin_password}"]
+        steps = _started([["rotate_signing_key", "--if-missing"], seed, *map(self._registration, created)], self.env)
+        if with_workers:
             beat = [PYTHON, "-m", "celery", "-A", "config", "beat", "--schedule", str(self.tmp / "beat-schedule")]
             self.processes["beat"] = spawn(beat, logs / "beat.log", self.env)
-        _finished(steps)
-        self.gateways = [self._configured(gateway) for gateway in created]
         self._wait_for_gunicorn()
         self.front.start(f"127.0.0.1:{self.gunicorn_port}", self.cert, self.key)
+        _finished(steps)
+        self.gateways = [self._configured(gateway) for gateway in created]
         for gateway in self.gateways:
             gateway.start(wait_ready=False)  # not fresh ports: the platform was told these
         for gateway in self.gateways:

@@ -186,7 +186,13 @@ class ProductionStack:
 
     def _wait_for_gunicorn(self) -> None:
         url = f"http://127.0.0.1:{self.gunicorn_port}/healthz"
-        wait_until(lambda: requests.get(url, timeout=2).ok, 60, 0.1, what="gunicorn up")
+
+        def up() -> bool:
+            exited = not self.gunicorn or self.gunicorn.poll() is not None
+            assert not exited, f"gunicorn exited:\n{self.logs('gunicorn.log')[-3000:]}"
+            return requests.get(url, timeout=2).ok
+
+        wait_until(up, 60, 0.1, what="gunicorn up")
         wait_until(lambda: len(self.gunicorn_workers()) == GUNICORN_WORKERS, 10, what="gunicorn's workers")
 
     def gunicorn_workers(self) -> list[int]:

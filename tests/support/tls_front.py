@@ -58,7 +58,7 @@ def render_front(prefix: Path, http_port: int, https_port: int, portal: str, cer
     text = _replace(text, f"server_name {SERVER_NAME};", "server_name 127.0.0.1 localhost;", 2)
     text = _replace(text, "/etc/ssl/portico/fullchain.pem", str(cert), 1)
     text = _replace(text, "/etc/ssl/portico/privkey.pem", str(key), 1)
-    text = _replace(text, GUNICORN, f"http://{portal}", 3)
+    text = _replace(text, GUNICORN, f"http://{portal}", 4)
     for folder in ("tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
         (prefix / folder).mkdir(parents=True, exist_ok=True)
     (prefix / "portico.conf").write_text(text)

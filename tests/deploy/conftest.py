@@ -1,6 +1,7 @@
 """The production configuration (deploy/): one stack of real processes for this package's tests.
 
-Its tests run in one xdist group, so one worker starts the stack once; they are `slow` (about 40 s).
+Its tests run in one xdist group, so one worker starts the stack once (about 45 s of CPU: 35 s on a quiet
+machine, up to 2 minutes on a busy one).
 """
 
 from __future__ import annotations

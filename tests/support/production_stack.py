@@ -170,18 +170,19 @@ class ProductionStack:
                 "--env-file", str(self.tmp / f"{gateway.name}.env")]  # fmt: skip
 
     def _configured(self, gateway: Gateway) -> Gateway:
-        """The gateway given its env file's credentials and the front's certificate to check the portal with."""
+        """The gateway given its env file's variables in its environment, as deploy/systemd/portico-gateway@.service
+        does (and no secret on its command line), and the front's certificate to check the portal with."""
         env_file = self.tmp / f"{gateway.name}.env"
         assert env_file.stat().st_mode & 0o777 == 0o600, "register_gateway must write its env file with mode 0600"
         values = read_env_file(env_file)
         assert values["PORTICO_GATEWAY_CONFIG_URL"] == f"{self.url}/gateway/v1/config"
-        gateway.args += [
-            "--config-url", values["PORTICO_GATEWAY_CONFIG_URL"], "--token-url", values["PORTICO_GATEWAY_TOKEN_URL"],
-            "--client-id", values["PORTICO_GATEWAY_CLIENT_ID"],
-            "--client-secret", values["PORTICO_GATEWAY_CLIENT_SECRET"],
-            "--ca-file", str(self.cert), "--poll-interval", "1", "--log-flush-interval", "0.2",
-        ]  # fmt: skip
-        gateway.args[gateway.args.index("--push-secret") + 1] = values["PORTICO_GATEWAY_PUSH_SECRET"]
+        assert set(values) >= {"PORTICO_GATEWAY_TOKEN_URL", "PORTICO_GATEWAY_CLIENT_ID",
+                               "PORTICO_GATEWAY_CLIENT_SECRET", "PORTICO_GATEWAY_PUSH_SECRET"}  # fmt: skip
+        secret_at = gateway.args.index("--push-secret")
+        del gateway.args[secret_at : secret_at + 2]
+        gateway.args += ["--ca-file", str(self.cert), "--poll-interval", "1", "--log-flush-interval", "0.2"]
+        base = {name: value for name, value in os.environ.items() if not name.startswith(FOREIGN)}
+        gateway.env = {**base, **values}
         return gateway
 
     def _wait_for_gunicorn(self) -> None:

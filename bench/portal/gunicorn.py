@@ -172,6 +172,7 @@ def main() -> int:
                 runs[name].append(result)
                 print(f"round {index + 1} {name}: {json.dumps(result)}", flush=True)
         summary = {
+            "load_average_at_end": [round(load, 2) for load in os.getloadavg()],  # what else the cores were doing
             "gunicorn_workers": GUNICORN_WORKERS,
             "connections": args.connections,
             "duration": args.duration,

@@ -400,6 +400,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _behind_proxy e
 # Proxies we run that append to X-Forwarded-For: allauth's per-IP login limits (and the OAuth failed-auth limit)
 # take the client address that far from the right; with 0 every client behind the proxy would share one counter.
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("PORTICO_TRUSTED_PROXY_COUNT", default=1 if _behind_proxy else 0)
+if ALLAUTH_TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("PORTICO_TRUSTED_PROXY_COUNT must be 0 or more")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

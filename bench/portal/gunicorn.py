@@ -178,7 +178,7 @@ def main() -> int:
             "duration": args.duration,
             "rounds": args.rounds,
             "medians": {
-                name: {m: statistics.median(found) for m in METRICS if (found := [r[m] for r in results if m in r])}
+                name: {m: round(statistics.median(found), 2) for m in METRICS if (found := [r[m] for r in results if m in r])}
                 for name, results in runs.items()
             },
         }

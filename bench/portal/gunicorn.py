@@ -135,6 +135,12 @@ def check(stack: ProductionStack, url: str, headers: dict[str, str], email: str)
     assert email in answer.text or '"results"' in answer.text, url
 
 
+def medians(results: list[dict[str, Any]]) -> dict[str, float]:
+    """The median of each metric over the runs that have it (a run without CPU figures had a worker recycled)."""
+    found = {metric: [r[metric] for r in results if metric in r] for metric in METRICS}
+    return {metric: round(statistics.median(values), 2) for metric, values in found.items() if values}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
@@ -177,10 +183,7 @@ def main() -> int:
             "connections": args.connections,
             "duration": args.duration,
             "rounds": args.rounds,
-            "medians": {
-                name: {m: round(statistics.median(found), 2) for m in METRICS if (found := [r[m] for r in results if m in r])}
-                for name, results in runs.items()
-            },
+            "medians": {name: medians(results) for name, results in runs.items()},
         }
         print(json.dumps(summary, indent=2))
         if args.json:

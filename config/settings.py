@@ -32,6 +32,9 @@ SECRET_KEY = env.str(
 )
 if not SECRET_KEY or (not DEBUG and len(SECRET_KEY) < 50):
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set (50+ random characters) when DJANGO_DEBUG is off")
+# Old keys still accepted for signed values (sessions, password reset links) while a new one takes over; they never
+# decrypt secrets at rest, which use PORTICO_SECRETS_KEY (docs/deploy.md, "Secret rotation").
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -163,7 +166,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "staticfiles"
+# Collected at deploy time; the container image collects them at build time, outside its state volume.
+STATIC_ROOT = Path(env.str("PORTICO_STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -422,7 +426,13 @@ SECURE_SSL_REDIRECT = env.bool("PORTICO_SSL_REDIRECT", default=_secure)
 SECURE_HSTS_SECONDS = 31_536_000 if _secure else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _secure
 SECURE_HSTS_PRELOAD = _secure
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("PORTICO_BEHIND_PROXY", False) else None
+_behind_proxy = env.bool("PORTICO_BEHIND_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _behind_proxy else None
+# Proxies we run that append to X-Forwarded-For: allauth's per-IP login limits (and the OAuth failed-auth limit)
+# take the client address that far from the right; with 0 every client behind the proxy would share one counter.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("PORTICO_TRUSTED_PROXY_COUNT", default=1 if _behind_proxy else 0)
+if ALLAUTH_TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("PORTICO_TRUSTED_PROXY_COUNT must be 0 or more")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

@@ -45,3 +45,21 @@ def test_seed_demo_has_no_default_admin_password_in_production() -> None:
     )
     assert result.returncode != 0
     assert "--admin-password" in result.stderr
+
+
+CLIENT_ADDRESS = """
+from django.test import RequestFactory
+from allauth.account.adapter import get_adapter
+request = RequestFactory().get("/", HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.7", REMOTE_ADDR="127.0.0.1")
+print(get_adapter(request).get_client_ip(request))
+"""
+
+
+def test_behind_the_tls_front_login_limits_count_per_forwarded_client_address() -> None:
+    production = {"DJANGO_SECRET_KEY": secrets.token_urlsafe(64), "DATABASE_URL": "sqlite:///:memory:"}
+    behind = _manage("shell", "--no-imports", "-c", CLIENT_ADDRESS, PORTICO_BEHIND_PROXY="1", **production)
+    assert behind.returncode == 0, behind.stderr
+    # The front appends the address it saw; a spoofed entry before it is ignored.
+    assert behind.stdout.strip() == "198.51.100.7"
+    direct = _manage("shell", "--no-imports", "-c", CLIENT_ADDRESS, **production)
+    assert direct.stdout.strip() == "127.0.0.1"  # no proxy: X-Forwarded-For is not trusted

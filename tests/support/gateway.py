@@ -166,6 +166,7 @@ class Gateway:
     clock_shift: int = 0  # seconds this gateway's clock runs ahead (negative: behind), through libfaketime
     clock_rate: float = 1.0  # how fast its clock runs (libfaketime's `x` rate); timers stay on real time
     clock_origin: float = 0.0  # when the fast clock started (this process's time, about nginx's start)
+    env: dict[str, str] | None = None  # the launcher's environment (PORTICO_GATEWAY_* as a unit's env file sets them)
 
     @classmethod
     def create(
@@ -202,7 +203,7 @@ class Gateway:
         """
         for _ in range(3):
             faked = self.clock_shift or self.clock_rate != 1
-            env = shifted_clock_env(self.clock_shift, self.clock_rate) if faked else None
+            env = shifted_clock_env(self.clock_shift, self.clock_rate) if faked else self.env
             self.clock_origin = time.time()
             self.proc = start_nginx(["-m", "gateway.launcher", *self.args], self.runtime_dir, env)
             try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import grimp
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("foundation", "portal", "keys", "analytics", "gateway_sync", "config", "gateway", "bench")
+PACKAGES = ("foundation", "portal", "keys", "analytics", "gateway_sync", "sso", "config", "gateway", "bench")
 MAX_MODULE_LINES = 500
 
 

@@ -88,3 +88,26 @@ class OidcProvider:
     def stop(self) -> None:
         if self.process is not None:
             stop(self.process)
+
+
+def sso_sign_in(portal_url: str, username: str, provider_id: str = "corp") -> tuple[requests.Session, requests.Response]:
+    """As a browser without JavaScript: "Log in with …" on the portal's login page, the provider's login form,
+    and every redirect back. Returns the session (portal and provider cookies) and the last answer."""
+    session = requests.Session()
+    session.get(f"{portal_url}/accounts/login/", timeout=10).raise_for_status()
+    at_provider = session.post(
+        f"{portal_url}/accounts/oidc/{provider_id}/login/",
+        data={"csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        timeout=10,
+    )
+    assert "Test identity provider" in at_provider.text, (at_provider.url, at_provider.status_code)
+    back = session.post(
+        at_provider.url,  # its ?next= is the authorization request
+        data={
+            "csrfmiddlewaretoken": session.cookies["oidc_provider_csrf"],
+            "username": username,
+            "password": PASSWORD,
+        },
+        timeout=20,
+    )
+    return session, back

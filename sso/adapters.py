@@ -71,14 +71,15 @@ class PorticoSocialAccountAdapter(DefaultSocialAccountAdapter):
         return user
 
     def list_apps(self, request: HttpRequest | None, provider: Any = None, client_id: Any = None) -> list[SocialApp]:
-        """Apps with their client secrets decrypted in memory (the database holds them encrypted)."""
-        apps: list[SocialApp] = super().list_apps(request, provider=provider, client_id=client_id)
-        for app in apps:
+        """Apps with their client secrets decrypted in memory (the database holds them encrypted). One whose
+        secret was encrypted under another key (PORTICO_SECRETS_KEY changed) is left out, so its button disappears
+        rather than failing at the provider; the log says which."""
+        readable = []
+        for app in super().list_apps(request, provider=provider, client_id=client_id):
             try:
                 app.secret = secret_open(app.secret)
             except ValueError:
-                # Encrypted under another key (PORTICO_SECRETS_KEY changed): the provider will refuse the client,
-                # which is what should happen; the login page itself must not fail.
                 logger.error("sso_secret_unreadable", provider=app.provider_id)
-                app.secret = ""
-        return apps
+                continue
+            readable.append(app)
+        return readable

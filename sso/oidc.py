@@ -7,7 +7,7 @@ asymmetric algorithms only, besides issuer, audience and expiry. Everything else
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from allauth.account.internal.decorators import login_not_required
 from allauth.socialaccount.adapter import get_adapter
@@ -29,7 +29,7 @@ CLOCK_LEEWAY = 60
 def id_token_verify(id_token: str, *, jwks: dict[str, Any], issuer: str, audience: str) -> dict[str, Any]:
     """The claims of a signed ID token from `issuer` for `audience`; OAuth2Error when anything does not hold."""
     try:
-        token = jwt.decode(id_token, KeySet.import_key_set(jwks), algorithms=ID_TOKEN_ALGORITHMS)
+        token = jwt.decode(id_token, KeySet.import_key_set(cast(Any, jwks)), algorithms=ID_TOKEN_ALGORITHMS)
         jwt.JWTClaimsRegistry(
             leeway=CLOCK_LEEWAY,
             iss={"essential": True, "value": issuer},

@@ -105,11 +105,7 @@ def _local_account(email: str) -> tuple[Any, bool] | None:
 
 def sso_policy_for(provider_id: str) -> SsoPolicy | None:
     """The Portico policy of the provider with this allauth provider id, if admins made one."""
-    return (
-        SsoPolicy.objects.select_related("app")
-        .filter(app__provider=PROVIDER, app__provider_id=provider_id)
-        .first()
-    )
+    return SsoPolicy.objects.select_related("app").filter(app__provider=PROVIDER, app__provider_id=provider_id).first()
 
 
 @transaction.atomic
@@ -157,9 +153,7 @@ def sso_login_completed(*, user: Any, provider_id: str, uid: str, email: str) ->
 
 def sso_refusal_record(*, provider_id: str, email: str, reason: str) -> None:
     """A refused SSO sign-in, for the audit trail (who claimed which address through which provider)."""
-    audit_record(
-        action="sso.refused", actor_label=email[:254], data={"provider": provider_id, "reason": reason[:300]}
-    )
+    audit_record(action="sso.refused", actor_label=email[:254], data={"provider": provider_id, "reason": reason[:300]})
 
 
 def sso_app_store(*, app: SocialApp, server_url: str, secret: str) -> SocialApp:

@@ -81,14 +81,22 @@ def test_staff_add_a_provider_in_the_admin_with_an_encrypted_write_only_secret(
     assert secret_open(app.secret) == "okta-client-secret-123"
     change = staff_client.get(f"/admin/socialaccount/socialapp/{app.pk}/change/").content.decode()
     assert "okta-client-secret-123" not in change and app.secret not in change
-    staff_client.post(f"/admin/socialaccount/socialapp/{app.pk}/change/", {**form, "name": "Okta SSO", "new_secret": ""})
+    staff_client.post(
+        f"/admin/socialaccount/socialapp/{app.pk}/change/", {**form, "name": "Okta SSO", "new_secret": ""}
+    )
     app.refresh_from_db()
     assert app.name == "Okta SSO" and secret_open(app.secret) == "okta-client-secret-123"
     assert AuditEvent.objects.filter(action="admin.added", actor=staff, data__model="socialaccount.SocialApp").exists()
 
 
 def test_a_secret_too_long_to_store_encrypted_is_refused_in_the_admin(staff_client: Client) -> None:
-    form = {"name": "X", "provider_id": "x", "server_url": "https://x.example", "client_id": "c", "new_secret": "s" * 80}
+    form = {
+        "name": "X",
+        "provider_id": "x",
+        "server_url": "https://x.example",
+        "client_id": "c",
+        "new_secret": "s" * 80,
+    }
     page = staff_client.post("/admin/socialaccount/socialapp/add/", form)
     assert page.status_code == 200 and "At most 79 bytes" in page.content.decode()
     assert not SocialApp.objects.filter(provider_id="x").exists()
@@ -153,3 +161,11 @@ def test_an_id_token_signed_with_a_shared_secret_is_refused_even_if_the_key_set_
     jwks = KeySet([secret]).as_dict(private=True)
     with pytest.raises(OAuth2Error):
         oidc.id_token_verify(_id_token(secret, "HS256"), jwks=jwks, issuer=ISSUER, audience="portico")
+
+
+def test_a_provider_whose_secret_cannot_be_decrypted_is_left_off_the_login_page(
+    client: Client, corp: SsoPolicy, settings: Any
+) -> None:
+    settings.PORTICO_SECRETS_KEY = "another-key-than-the-one-that-sealed-it-" + "k" * 20
+    page = client.get("/accounts/login/")
+    assert page.status_code == 200 and "Corp SSO" not in page.content.decode()

@@ -90,7 +90,9 @@ class OidcProvider:
             stop(self.process)
 
 
-def sso_sign_in(portal_url: str, username: str, provider_id: str = "corp") -> tuple[requests.Session, requests.Response]:
+def sso_sign_in(
+    portal_url: str, username: str, provider_id: str = "corp"
+) -> tuple[requests.Session, requests.Response]:
     """As a browser without JavaScript: "Log in with …" on the portal's login page, the provider's login form,
     and every redirect back. Returns the session (portal and provider cookies) and the last answer."""
     session = requests.Session()

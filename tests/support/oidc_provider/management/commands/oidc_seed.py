@@ -1,7 +1,7 @@
 """Create or update the provider's client (the portal under test) and users, from JSON on stdin:
 
-    {"client": {"client_id": ..., "client_secret": ..., "redirect_uris": ...},
-     "users": [{"username": ..., "email": ..., "password": ...}]}
+{"client": {"client_id": ..., "client_secret": ..., "redirect_uris": ...},
+ "users": [{"username": ..., "email": ..., "password": ...}]}
 """
 
 import json

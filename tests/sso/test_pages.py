@@ -169,3 +169,12 @@ def test_a_provider_whose_secret_cannot_be_decrypted_is_left_off_the_login_page(
     settings.PORTICO_SECRETS_KEY = "another-key-than-the-one-that-sealed-it-" + "k" * 20
     page = client.get("/accounts/login/")
     assert page.status_code == 200 and "Corp SSO" not in page.content.decode()
+
+
+def test_a_failed_or_cancelled_sign_in_says_so_and_leads_back_to_the_login_page(
+    client: Client, corp: SsoPolicy
+) -> None:
+    page = client.get("/accounts/oidc/corp/login/callback/", {"error": "access_denied", "state": "forged"})
+    html = page.content.decode()
+    assert page.status_code == 401 and "Single sign-on failed" in html
+    assert 'href="/accounts/login/"' in html

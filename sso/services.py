@@ -115,10 +115,11 @@ def sso_memberships_apply(*, user: Any, policy: SsoPolicy, email: str) -> list[M
     joined = []
     rules = policy.membership_rules.select_related("organisation").filter(domain=domain)
     for rule in rules:
-        if Membership.objects.filter(organisation=rule.organisation, user=user).exists():
-            continue
+        # Locked before the check: two sign-ins of one person at once must not both find them missing.
         user_lock(user)
         owner_lock(rule.organisation)
+        if Membership.objects.filter(organisation=rule.organisation, user=user).exists():
+            continue
         if (
             Membership.objects.filter(user=user).count() >= settings.PORTICO_MAX_ORGANISATIONS_PER_USER
             or rule.organisation.memberships.count() >= settings.PORTICO_MAX_MEMBERS_PER_ORGANISATION

@@ -178,3 +178,8 @@ def test_a_failed_or_cancelled_sign_in_says_so_and_leads_back_to_the_login_page(
     html = page.content.decode()
     assert page.status_code == 401 and "Single sign-on failed" in html
     assert 'href="/accounts/login/"' in html
+
+
+def test_the_social_account_pages_need_a_signed_in_person_or_a_pending_sign_in(client: Client, corp: SsoPolicy) -> None:
+    assert client.get("/accounts/3rdparty/")["Location"].startswith("/accounts/login/")
+    assert client.get("/accounts/3rdparty/signup/")["Location"].startswith("/accounts/login/")

@@ -27,7 +27,7 @@ class SocialAppForm(forms.ModelForm):
         label="Client secret",
         required=False,
         strip=True,
-        widget=forms.PasswordInput(render_value=False),
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),  # not the admin's own
         help_text=f"Stored encrypted; up to {MAX_SECRET_BYTES} bytes. Leave empty to keep the current one.",
     )
 
@@ -35,8 +35,8 @@ class SocialAppForm(forms.ModelForm):
         model = SocialApp
         fields = ["name", "provider_id", "client_id"]
         help_texts = {
-            "name": 'Shown on the login page as "Log in with <name>".',
-            "provider_id": "A short id in the callback URL: /accounts/oidc/<id>/login/callback/.",
+            "name": 'Shown on the login page as "Log in with" and this name.',
+            "provider_id": "A short id, part of the callback URL: /accounts/oidc/ID/login/callback/.",
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -38,7 +38,9 @@ class SsoPolicy(models.Model):
     """Who may sign in with one provider: email domains the provider is trusted for, and whether it may sign
     in to an existing local account with the same address (docs/sso.md, "Linking to an existing account")."""
 
-    app = models.OneToOneField(SocialApp, on_delete=models.CASCADE, related_name="portico_policy")
+    app = models.OneToOneField(
+        SocialApp, on_delete=models.CASCADE, related_name="portico_policy", verbose_name="provider"
+    )
     allowed_domains = models.TextField(
         help_text="Email domains this provider may sign in, one per line (example.com). Empty: nobody.",
     )
@@ -79,6 +81,7 @@ class SsoMembershipRule(models.Model):
             models.UniqueConstraint(fields=["policy", "domain", "organisation"], name="sso_rule_unique"),
         ]
         ordering = ["domain", "organisation_id"]
+        verbose_name = "membership rule"
 
     def __str__(self) -> str:
         return f"@{self.domain} joins {self.organisation} as {self.role}"

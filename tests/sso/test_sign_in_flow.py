@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import requests
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount, SocialApp
 from django.contrib.auth import get_user_model
@@ -151,3 +152,32 @@ def test_staff_signing_in_by_sso_still_give_their_second_factor(live_server, oid
     admin = session.get(f"{live_server.url}/admin/", timeout=10)
     assert admin.url == f"{live_server.url}/admin/" and "Portico administration" in admin.text
     assert AuditEvent.objects.filter(action="sso.login", actor=staff).exists()
+
+
+def _password_session(portal: str, email: str) -> Any:
+    session = requests.Session()
+    session.get(f"{portal}/accounts/login/", timeout=10)
+    signed_in = session.post(
+        f"{portal}/accounts/login/",
+        data={"csrfmiddlewaretoken": session.cookies["csrftoken"], "login": email, "password": LOCAL_PASSWORD},
+        timeout=10,
+    )
+    assert signed_in.url == f"{portal}/", signed_in.url
+    return session
+
+
+def test_a_signed_in_person_connects_an_identity_at_an_allowed_domain_only(
+    live_server, oidc_provider, sso_policy
+) -> None:
+    local = UserFactory(username="connector-" + uuid.uuid4().hex[:6])
+    EmailAddress.objects.create(user=local, email=local.email, verified=True, primary=True)
+    outside, _ = _person(oidc_provider, domain="elsewhere.test")
+    session = _password_session(live_server.url, local.email)
+    _, refused = sso_sign_in(live_server.url, outside, session=session, process="connect")
+    assert refused.url == f"{live_server.url}/accounts/3rdparty/"
+    assert "Addresses at elsewhere.test cannot sign in with Corp SSO" in refused.text
+    assert not SocialAccount.objects.exists()
+    inside, _ = _person(oidc_provider)
+    _, connected = sso_sign_in(live_server.url, inside, session=session, process="connect")
+    assert connected.url == f"{live_server.url}/accounts/3rdparty/"
+    assert SocialAccount.objects.get(provider="corp").user == local

@@ -91,14 +91,17 @@ class OidcProvider:
 
 
 def sso_sign_in(
-    portal_url: str, username: str, provider_id: str = "corp"
+    portal_url: str, username: str, *, session: requests.Session | None = None, process: str = "login"
 ) -> tuple[requests.Session, requests.Response]:
-    """As a browser without JavaScript: "Log in with …" on the portal's login page, the provider's login form,
-    and every redirect back. Returns the session (portal and provider cookies) and the last answer."""
-    session = requests.Session()
+    """As a browser without JavaScript: "Log in with …" on the portal's login page (or, with process="connect" in
+    a signed-in session, "connect"), the provider's login form, and every redirect back. Returns the session
+    (portal and provider cookies) and the last answer."""
+    session = session or requests.Session()
+    for cookie in [c for c in session.cookies if c.name.startswith("oidc_provider")]:
+        session.cookies.clear(cookie.domain, cookie.path, cookie.name)  # a fresh sign-in at the provider each time
     session.get(f"{portal_url}/accounts/login/", timeout=10).raise_for_status()
     at_provider = session.post(
-        f"{portal_url}/accounts/oidc/{provider_id}/login/",
+        f"{portal_url}/accounts/oidc/corp/login/?process={process}",
         data={"csrfmiddlewaretoken": session.cookies["csrftoken"]},
         timeout=10,
     )

@@ -42,6 +42,7 @@ class SsoPolicy(models.Model):
         SocialApp, on_delete=models.CASCADE, related_name="portico_policy", verbose_name="provider"
     )
     allowed_domains = models.TextField(
+        blank=True,
         help_text="Email domains this provider may sign in, one per line (example.com). Empty: nobody.",
     )
     link_existing_accounts = models.BooleanField(

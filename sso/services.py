@@ -84,7 +84,7 @@ def sso_decide(*, policy: SsoPolicy | None, email: str, email_verified: bool, li
     if not policy.link_existing_accounts:
         raise SsoRefused(
             f"An account with this address already exists. Log in with your password, then connect {name} "
-            "from your account's Connected accounts page."
+            "from your account's Single sign-on page."
         )
     if not confirmed:
         raise SsoRefused(

@@ -17,7 +17,7 @@ from joserfc.jwk import KeySet, OctKey, RSAKey
 from foundation.models import AuditEvent
 from sso import oidc
 from sso.models import SsoPolicy
-from sso.services import email_verified_claim, secret_open, sso_provider_save
+from sso.services import SsoRefused, email_verified_claim, secret_open, sso_decide, sso_provider_save
 
 ISSUER = "https://login.example.com/realms/corp"
 
@@ -183,3 +183,29 @@ def test_a_failed_or_cancelled_sign_in_says_so_and_leads_back_to_the_login_page(
 def test_the_social_account_pages_need_a_signed_in_person_or_a_pending_sign_in(client: Client, corp: SsoPolicy) -> None:
     assert client.get("/accounts/3rdparty/")["Location"].startswith("/accounts/login/")
     assert client.get("/accounts/3rdparty/signup/")["Location"].startswith("/accounts/login/")
+
+
+def test_the_account_menu_links_to_connected_providers_only_when_there_are_some(alice_client: Client) -> None:
+    assert 'href="/accounts/3rdparty/"' not in alice_client.get("/accounts/email/").content.decode()
+    sso_provider_save(
+        provider_id="corp",
+        name="Corp SSO",
+        server_url=ISSUER,
+        client_id="portico",
+        secret="s",
+        allowed_domains=["example.com"],
+    )
+    page = alice_client.get("/accounts/3rdparty/").content.decode()
+    assert '<a href="/accounts/3rdparty/" aria-current="page">Single sign-on</a>' in page
+
+
+def test_a_provider_without_a_portico_policy_signs_in_no_one() -> None:
+    with pytest.raises(SsoRefused, match="not set up yet"):
+        sso_decide(policy=None, email="ann@example.com", email_verified=True)
+
+
+def test_a_policy_without_domains_signs_in_no_one(corp: SsoPolicy) -> None:
+    corp.allowed_domains = ""
+    corp.save()
+    with pytest.raises(SsoRefused, match="Addresses at example.com cannot sign in"):
+        sso_decide(policy=corp, email="ann@example.com", email_verified=True)

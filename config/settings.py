@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -85,6 +87,7 @@ INSTALLED_APPS = [
     "webhooks",
     "notifications",
     "anomalies",
+    "sso",
 ]
 
 MIDDLEWARE = [
@@ -98,6 +101,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "sso.middleware.SsoFormActionMiddleware",  # inside CSP's: adds the providers to form-action where they are used
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
@@ -211,6 +215,17 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = _positive_int("PORTICO_REAUTHENTICATION_TIMEO
 # The admin needs this session to have given its second factor within this many seconds, then asks again.
 PORTICO_ADMIN_REAUTHENTICATION_TIMEOUT = _positive_int("PORTICO_ADMIN_REAUTHENTICATION_TIMEOUT", 2 * 3600)
 MFA_TOTP_ISSUER = "Portico"
+# Single sign-on with OpenID Connect providers that admins configure (docs/sso.md). sso.adapters applies the
+# takeover rule: a provider-verified address at a domain the provider is trusted for; linking to an existing
+# account only when that account's address was confirmed. Sign-in starts with a POST (CSRF-protected), never a GET.
+SOCIALACCOUNT_ADAPTER = "sso.adapters.PorticoSocialAccountAdapter"
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_REQUIRED = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # linking by email is sso.adapters' decision, not allauth's
+SOCIALACCOUNT_STORE_TOKENS = False  # the provider's tokens are not needed after sign-in
+SOCIALACCOUNT_REQUESTS_TIMEOUT = _positive_int("PORTICO_SSO_TIMEOUT", 5)
+SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"OAUTH_PKCE_ENABLED": True}}
 
 # --- Email: a file backend by default (read the links in var/mail), SMTP via EMAIL_URL ---
 if env.str("EMAIL_URL", default=""):

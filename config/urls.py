@@ -47,6 +47,8 @@ urlpatterns = [
     path("", include("analytics.urls")),
     path("", include("webhooks.urls")),
     path("", include("notifications.urls")),
+    # Before allauth's: its OpenID Connect login and callback, with ID tokens checked by joserfc (sso.oidc).
+    path("accounts/oidc/", include("sso.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

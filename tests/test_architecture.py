@@ -11,7 +11,10 @@ from pathlib import Path
 import grimp
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("foundation", "portal", "keys", "analytics", "gateway_sync", "config", "gateway", "bench")
+PACKAGES = (
+    "foundation", "portal", "keys", "analytics", "gateway_sync", "webhooks", "notifications", "anomalies", "sso",
+    "config", "gateway", "bench",
+)  # fmt: skip
 MAX_MODULE_LINES = 500
 
 

@@ -80,7 +80,7 @@ def admin_page(stack: BrowserStack, browser: Browser) -> Iterator[Page]:
     page.goto("/admin/")
     page.get_by_label("Email").fill(ADMIN_EMAIL)
     page.get_by_label("Password").fill(stack.admin_password)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.get_by_label("Code").fill(totp_code(ADMIN_TOTP_SECRET))
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Platform")).to_be_visible()

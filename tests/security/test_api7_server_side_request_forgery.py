@@ -58,7 +58,17 @@ STAFF_URL_FIELDS = {
     "portal.Api.host",  # a host name the gateway routes on, never fetched
     "gateway_sync.Gateway.admin_url",
 }
-OUR_APPS = ("foundation", "portal", "keys", "analytics", "gateway_sync", "webhooks", "notifications", "anomalies")
+OUR_APPS = (
+    "foundation",
+    "portal",
+    "keys",
+    "analytics",
+    "gateway_sync",
+    "webhooks",
+    "notifications",
+    "anomalies",
+    "sso",
+)
 
 
 class _Inputs(HTMLParser):

@@ -21,7 +21,7 @@ NOT_OPERATIONS = {"/api/schema/", "/api/docs/"}
 KNOWN_MOUNTS = (
     "accounts/", "api/", "admin/", "gateway/v1/", "o/token/", "oauth/", "healthz", "readyz", "favicon.ico"
 )  # fmt: skip
-PORTAL_APPS = ("portal", "keys", "analytics", "webhooks", "notifications", "anomalies")
+PORTAL_APPS = ("portal", "keys", "analytics", "webhooks", "notifications", "anomalies", "sso")
 # Endpoints the full django-oauth-toolkit URLconf would add: client registration with redirect URIs of the
 # caller's choosing, authorization and device flows, introspection, metadata.
 OAUTH_EXTRAS = [
@@ -111,3 +111,24 @@ def test_every_test_docs_security_names_exists() -> None:
             assert f"def {test[2:]}(" in source.read_text(), path + test
     for follow_on in re.findall(r"`(::\w+)`", text):  # `::name` continues the previous file's list
         assert any(f"def {follow_on[2:]}(" in (DOCS.parent / p).read_text() for p, _ in named), follow_on
+
+
+def test_single_sign_on_adds_allauths_provider_routes_and_portico_answers_the_oidc_ones() -> None:
+    """docs/sso.md: allauth's social-account pages, and its OpenID Connect login and callback shadowed by sso.oidc
+    (checked with joserfc); no other provider is installed."""
+    social = sorted(
+        (route, getattr(pattern.callback, "__module__", ""))
+        for route, pattern in walk()
+        if route.startswith(("accounts/3rdparty/", "accounts/social/", "accounts/oidc/"))
+    )
+    assert [route for route, _ in social if "3rdparty" in route or "social/" in route] == [
+        "accounts/3rdparty/", "accounts/3rdparty/login/cancelled/", "accounts/3rdparty/login/error/",
+        "accounts/3rdparty/signup/", "accounts/social/connections/", "accounts/social/login/cancelled/",
+        "accounts/social/login/error/", "accounts/social/signup/",
+    ]  # fmt: skip
+    oidc = [(route, module) for route, module in social if route.startswith("accounts/oidc/")]
+    assert oidc[:2] == [
+        ("accounts/oidc/<str:provider_id>/login/", "sso.oidc"),
+        ("accounts/oidc/<str:provider_id>/login/callback/", "sso.oidc"),
+    ]  # ours come first, so they are the ones that answer
+    assert all(route.startswith("accounts/oidc/^") for route, _ in oidc[2:]), oidc

@@ -39,7 +39,7 @@ def sign_up_and_verify(page: Page, steps: Steps, stack: BrowserStack, email: str
 def log_in(page: Page, email: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
 
 
 def choose(select: Locator, text: str) -> None:

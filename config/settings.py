@@ -465,44 +465,10 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Logging: JSON lines through structlog; values are JSON-encoded, so CR/LF in user input cannot forge lines ---
-import structlog  # noqa: E402
+from config.logging import json_logging  # noqa: E402
 
 LOG_LEVEL = env.str("PORTICO_LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "json": {
-            "()": structlog.stdlib.ProcessorFormatter,
-            "processor": structlog.processors.JSONRenderer(),
-            "foreign_pre_chain": [
-                structlog.contextvars.merge_contextvars,
-                structlog.processors.TimeStamper(fmt="iso"),
-                structlog.stdlib.add_logger_name,
-                structlog.stdlib.add_log_level,
-            ],
-        }
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        "django.server": {"level": "WARNING"},
-        "django_structlog": {"level": "WARNING"},
-    },
-}
-structlog.configure(
-    processors=[
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.filter_by_level,
-        structlog.processors.TimeStamper(fmt="iso"),
-        structlog.stdlib.add_logger_name,
-        structlog.stdlib.add_log_level,
-        structlog.processors.format_exc_info,
-        structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-    ],
-    logger_factory=structlog.stdlib.LoggerFactory(),
-    cache_logger_on_first_use=True,
-)
+LOGGING = json_logging(LOG_LEVEL)
 
 CELERY_BEAT_SCHEDULE |= {
     "oauth-rotate-signing-keys": {"task": "keys.tasks.rotate_signing_keys", "schedule": 3600.0},

@@ -57,6 +57,10 @@ STAFF_URL_FIELDS = {
     "portal.Api.cors_allowed_origins",
     "portal.Api.host",  # a host name the gateway routes on, never fetched
     "gateway_sync.Gateway.admin_url",
+    # SSO policy (admin only): email domains compared with what a provider asserts, never fetched; a switch
+    "sso.SsoPolicy.allowed_domains",
+    "sso.SsoMembershipRule.domain",
+    "sso.SsoPolicy.link_existing_accounts",
 }
 OUR_APPS = (
     "foundation",

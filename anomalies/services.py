@@ -57,7 +57,7 @@ def _rate_jump(part: int, total: int, week_part: int, week_total: int) -> bool:
 def key_rules(row: KeyHour, hour: datetime) -> Finding | None:
     """The first rule a key's (or an OAuth client's) hour breaks (spike, then error rate, then denial rate)."""
     subject = f"client:{row.client_id}" if row.client_id else f"key:{row.key_id}"
-    ids = {"client_id": row.client_id} if row.client_id else {"key_id": row.key_id}
+    key_id, client_id = (None, row.client_id) if row.client_id else (row.key_id, None)
     baseline = row.same_hour_requests / BASELINE_DAYS
     # More than FACTOR times the mean of the same hour on the 7 days before, compared in integers (x7).
     if (
@@ -65,7 +65,9 @@ def key_rules(row: KeyHour, hour: datetime) -> Finding | None:
         and row.requests * BASELINE_DAYS > settings.PORTICO_ANOMALY_FACTOR * row.same_hour_requests
     ):
         details = {"requests": row.requests, "baseline_requests": round(baseline, 2)}
-        return Finding(Rule.TRAFFIC_SPIKE, subject, hour, row.requests, baseline, details, **ids)
+        return Finding(
+            Rule.TRAFFIC_SPIKE, subject, hour, row.requests, baseline, details, key_id=key_id, client_id=client_id
+        )
     for rule, part, week_part in (
         (Rule.ERROR_RATE, row.errors, row.week_errors),
         (Rule.DENIAL_RATE, row.denied, row.week_denied),
@@ -78,7 +80,7 @@ def key_rules(row: KeyHour, hour: datetime) -> Finding | None:
                 "rate": round(part / row.requests, 4),
                 "baseline_rate": round(week_rate, 4),
             }
-            return Finding(rule, subject, hour, row.requests, week_rate, details, **ids)
+            return Finding(rule, subject, hour, row.requests, week_rate, details, key_id=key_id, client_id=client_id)
     return None
 
 

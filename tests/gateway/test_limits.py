@@ -23,17 +23,30 @@ def burst(gw, key, n):
     return [gw.get("/demo/x", key.secret).status_code for _ in range(n)]
 
 
+# A burst the expectations below can judge: all of it within this many seconds (each burst is a few ms when the
+# machine is idle; a loaded one can stretch it across the 0.2 s emission interval).
+BURST_SECONDS = 0.06
+
+
+def timed_burst(gw, key, n):
+    started = time.monotonic()
+    return burst(gw, key, n), time.monotonic() - started
+
+
 def test_per_second_limit_admits_a_burst_of_the_limit_then_one_per_interval(start_gateway, upstream):
-    key = key_entry()
-    gw = start_gateway(snapshot(1, [api_entry(upstream)], plans=[plan_entry(rate_per_second=5)], keys=[key]))
+    keys = [key_entry() for _ in range(3)]
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], plans=[plan_entry(rate_per_second=5)], keys=keys))
     gw.get("/demo/warm")  # open the keepalive connection outside the measured bursts
 
-    sleep_until_fraction(0.6)
-    first = burst(gw, key, 7)
-    sleep_until_fraction(0.03)
-    after_0_43s = burst(gw, key, 5)
-    sleep_until_fraction(0.5)
-    after_0_47s = burst(gw, key, 5)
+    for key in keys:  # a fresh key (fresh limiter) per try; another try only when a burst took too long to judge
+        sleep_until_fraction(0.6)
+        first, d1 = timed_burst(gw, key, 7)
+        sleep_until_fraction(0.03)
+        after_0_43s, d2 = timed_burst(gw, key, 5)
+        sleep_until_fraction(0.5)
+        after_0_47s, d3 = timed_burst(gw, key, 5)
+        if max(d1, d2, d3) < BURST_SECONDS:
+            break
 
     assert first == [200] * 5 + [429] * 2  # the whole allowance at once, then nothing
     # one request's worth comes back every 0.2 s, whatever the clock's second: 0.43 s -> two

@@ -69,6 +69,8 @@ def setup(operations: int, keys: int, other_apps: int) -> tuple[Any, Any, Any, l
     return user, app, api, others
 
 
+# rows in ROLLUP_COLUMNS order: granularity, bucket, organisation, application, key, OAuth client (none here), API,
+# status class, operation, then the counters
 def seed(app: Any, api: Any, others: list[int], operations: int, days: int) -> int:
     """COPY the rollups; returns the number of rows."""
     from django.db import connection
@@ -106,13 +108,13 @@ def seed(app: Any, api: Any, others: list[int], operations: int, days: int) -> i
                 for key_id in key_ids:
                     for operation in names:
                         for status_class in CLASSES:
-                            group = (app.organisation_id, app.pk, key_id, api.pk, status_class, operation)
+                            group = (app.organisation_id, app.pk, key_id, 0, api.pk, status_class, operation)
                             copy.write_row((granularity, bucket, *group, *counters(status_class)))
                             rows += 1
                 if granularity == "hour":
                     for other in others:
                         for operation in names[:5]:
-                            group = (app.organisation_id, other, 0, api.pk, 2, operation)
+                            group = (app.organisation_id, other, 0, 0, api.pk, 2, operation)
                             copy.write_row((granularity, bucket, *group, *counters(2)))
                             rows += 1
     with connection.cursor() as cursor:

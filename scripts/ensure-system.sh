@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Install the Debian packages Portico needs, only those that are missing: nginx with Lua and Redis to run it;
+# Install the Debian packages Portico needs, only those that are missing: nginx with Lua and Redis to run it, and
+# ca-certificates (gateways verify https upstreams against the system's CA bundle, gateway/launcher.py);
 # with --for-tests also PostgreSQL, Chromium (the browser tests drive Debian's chromium with Playwright), Node.js
 # (the key page's JavaScript snippet is run as pasted) and faketime (gateways whose clock is off by minutes).
 set -euo pipefail
 PACKAGES=(nginx-light libnginx-mod-http-lua libnginx-mod-http-ndk lua-resty-core lua-resty-lrucache lua-cjson
-          redis-server wrk)
+          redis-server wrk ca-certificates)
 [ "${1:-}" = "--for-tests" ] && PACKAGES+=(postgresql chromium nodejs faketime)
 # Overridable so tests can exercise the install path without touching the machine.
 read -r -a PACKAGES <<< "${PORTICO_SYSTEM_PACKAGES:-${PACKAGES[*]}}"

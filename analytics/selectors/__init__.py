@@ -150,7 +150,8 @@ def status_classes_of(rows: QuerySet[UsageRollup]) -> dict[datetime, dict[int, i
     return answer
 
 
-def _narrowed(api_id: int | None, key_id: int | None, client_id: int | None = None) -> dict[str, int]:
+def narrowed(api_id: int | None, key_id: int | None, client_id: int | None = None) -> dict[str, int]:
+    """The rollup filters for an optional API, key and OAuth client (None: not narrowed by it)."""
     pairs = (("api_id", api_id), ("key_id", key_id), ("client_id", client_id))
     return {name: value for name, value in pairs if value is not None}
 
@@ -166,7 +167,7 @@ def usage_for_application(
     client_id: int | None = None,
 ) -> Usage:
     """Rollups of one application in [start, end), optionally for one API, key or OAuth client: two queries."""
-    scope = {"application_id": application.pk, **_narrowed(api_id, key_id, client_id)}
+    scope = {"application_id": application.pk, **narrowed(api_id, key_id, client_id)}
     return usage_of(rollups_in(granularity=granularity, start=start, end=end, **scope))
 
 
@@ -180,7 +181,7 @@ def usage_by_status_class(
     client_id: int | None = None,
 ) -> dict[datetime, dict[int, int]]:
     """Requests per bucket and status class of one application in [start, end), optionally of one key or client."""
-    scope = {"application_id": application.pk, **_narrowed(None, key_id, client_id)}
+    scope = {"application_id": application.pk, **narrowed(None, key_id, client_id)}
     return status_classes_of(rollups_in(granularity=granularity, start=start, end=end, **scope))
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import Q, Sum
 
 from analytics.models import LATENCY_FIELDS, OPERATION_NONE, OPERATION_OTHER
-from analytics.selectors import rollups_in, usage_percentiles
+from analytics.selectors import narrowed, rollups_in, usage_percentiles
 from portal.models import Api, Application
 
 # The outcome chart's categories, stacked bottom-up: (key, label). The few 1xx and 3xx answers count with 2xx (the
@@ -81,15 +81,9 @@ def usage_by_operation(
     key_id: int | None = None,
     client_id: int | None = None,
 ) -> list[OperationUsage]:
-    """Each operation the application called in [start, end), optionally of one API or key, busiest first; "other"
-    and unmatched rows last. Two queries (the rollups, then the APIs' names)."""
-    scope: dict[str, int] = {"application_id": application.pk}
-    if api_id is not None:
-        scope["api_id"] = api_id
-    if key_id is not None:
-        scope["key_id"] = key_id
-    if client_id is not None:
-        scope["client_id"] = client_id
+    """Each operation the application called in [start, end), optionally of one API, key or OAuth client, busiest
+    first; "other" and unmatched rows last. Two queries (the rollups, then the APIs' names)."""
+    scope = {"application_id": application.pk, **narrowed(api_id, key_id, client_id)}
     rows = (
         rollups_in(granularity=granularity, start=start, end=end, **scope)
         .values("api_id", "operation")
@@ -133,15 +127,9 @@ def outcomes_over_time(
     key_id: int | None = None,
     client_id: int | None = None,
 ) -> dict[datetime, dict[str, int]]:
-    """Requests per bucket and outcome (OUTCOMES) of one application in [start, end), optionally of one key: one
-    query. Rollups counted before the 401/403 and 429 counters existed show those answers as "4xx other"."""
-    scope: dict[str, int] = {"application_id": application.pk}
-    if key_id is not None:
-        scope["key_id"] = key_id
-    if client_id is not None:
-        scope["client_id"] = client_id
-    if client_id is not None:
-        scope["client_id"] = client_id
+    """Requests per bucket and outcome (OUTCOMES) of one application in [start, end), optionally of one key or
+    client: one query. Rollups counted before the 401/403 and 429 counters existed show those answers as "4xx other"."""
+    scope = {"application_id": application.pk, **narrowed(None, key_id, client_id)}
     rows = (
         rollups_in(granularity=granularity, start=start, end=end, **scope)
         .values("bucket", "status_class")

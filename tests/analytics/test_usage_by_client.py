@@ -87,6 +87,8 @@ def test_the_usage_page_lists_clients_beside_keys_and_narrows_to_one(
     narrowed = alice_client.get(_url(application), {"client": client_traffic.pk, "period": "hour"})
 
     assert narrowed.context["chart"].total == 3
+    # the endpoint table and the outcome chart narrow with it
+    assert sum(o.requests for o in narrowed.context["by_operation"]) == 3
     assert 'id="client-filter"' in text(narrowed)
     assert f"?period=day&amp;client={client_traffic.pk}" in text(narrowed)
 

@@ -141,6 +141,17 @@ def _indent(lines: Sequence[str], spaces: int = 8) -> str:
     return "\n".join(f"{' ' * spaces}{line}" for line in lines)
 
 
+def _seconds_at_most_300(text: str) -> int:
+    """--token-leeway: whole seconds from 0 to 300 (more would keep expired tokens alive for long)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
+    if not 0 <= value <= 300:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 300 seconds, not {value}")
+    return value
+
+
 def upstream_tls_directives(ca_file: Path | None, *, verify: bool) -> list[str]:
     """How the gateway speaks TLS to an https upstream: SNI always; with `verify`, the certificate chain against
     ca_file and the host name of the API's upstream URL (nginx checks neither unless told)."""
@@ -369,7 +380,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--invalid-key-window", type=float, default=60.0, help="seconds")
     p.add_argument(
         "--token-leeway",
-        type=int,
+        type=_seconds_at_most_300,
         default=30,
         help="seconds of clock difference tolerated on an access token's exp and nbf (docs/oauth.md)",
     )

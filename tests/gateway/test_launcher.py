@@ -134,3 +134,25 @@ def test_reuseport_is_rendered_on_proxy_listeners_only_when_asked(tmp_path):
     conf = render(tmp_path, "--reuseport", "--listen", "127.0.0.1:8080", "--listen", "[::1]:8080")
     assert "listen 127.0.0.1:8080 reuseport;" in conf and "listen [::1]:8080 reuseport;" in conf
     assert "listen 127.0.0.1:8081;" in conf  # the admin listener stays a single socket
+
+
+@pytest.mark.parametrize("leeway", ["-1", "301", "ten"])
+def test_a_token_leeway_outside_0_to_300_seconds_is_refused(tmp_path, leeway):
+    with pytest.raises(SystemExit):
+        render(tmp_path, "--token-leeway", leeway)
+
+
+def test_the_token_leeway_and_the_upstream_ca_reach_the_config(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("placeholder: nginx is not started\n")
+
+    conf = render(tmp_path, "--token-leeway", "12", "--upstream-ca-file", str(ca))
+
+    assert json.loads((tmp_path / "rt" / "conf" / "portico.json").read_text())["token_leeway"] == 12
+    assert f"proxy_ssl_trusted_certificate {ca.resolve()};" in conf
+    assert conf.count("proxy_ssl_verify on;") == 2  # @portico_https and its query-key twin, not the unverified pair
+
+
+def test_a_missing_upstream_ca_bundle_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match="upstream-ca-file"):
+        render(tmp_path, "--upstream-ca-file", str(tmp_path / "nowhere.pem"))

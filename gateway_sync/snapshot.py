@@ -1,12 +1,15 @@
 """The full gateway configuration snapshot (docs/gateway-protocol.md): only what the edge needs, never secrets.
 
-Built with flat `values()` queries so 100,000 keys cost a handful of queries, not one per key.
+Built with flat `values()` queries so 100,000 keys cost a handful of queries, not one per key. Sent as a stream
+(`snapshot_chunks`): the keys come last, one per line, read from a server-side cursor, so neither the platform
+nor the gateway ever holds a million keys at once.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +21,9 @@ from django.utils import timezone
 
 from keys.models import ApiKey, OAuthClient, OAuthToken, SigningKey
 from portal.models import Api, Organisation, Plan, Subscription
+
+_STREAM_ROWS = 5_000  # keys per cursor fetch and per piece of the streamed snapshot
+_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode  # never emits a raw line break
 
 
 def _epoch(value: datetime | None) -> int | None:
@@ -121,8 +127,8 @@ def enforced_subscriptions() -> QuerySet[Subscription]:
     return Subscription.objects.live().filter(application__organisation__in=active_orgs)
 
 
-def key_entries(keys: QuerySet[ApiKey]) -> list[dict[str, Any]]:
-    """Snapshot entries for `keys` in two queries, whatever their number."""
+def _key_rows(keys: QuerySet[ApiKey], *, stream: bool = False) -> Iterator[dict[str, Any]]:
+    """Snapshot entries for `keys` in two queries, whatever their number; `stream`: through a server-side cursor."""
     # At 100,000 keys the model's default ordering, per-row dicts and per-row JSON decoding each cost more than the
     # query itself: no ORDER BY (the gateway does not care), tuples, and allowed_cidrs read as text (nearly always
     # "[]", decoded only otherwise).
@@ -131,12 +137,14 @@ def key_entries(keys: QuerySet[ApiKey]) -> list[dict[str, Any]]:
         .annotate(cidrs_text=Cast("allowed_cidrs", output_field=TextField()))
         .values_list(*_KEY_FIELDS[:-1], "cidrs_text")
     )
-    scopes: dict[int, list[int]] = defaultdict(list)
+    scopes: dict[int, list[int]] = defaultdict(list)  # only scoped keys: most keys serve every subscribed API
     scope_rows = ApiKey.apis.through.objects.filter(apikey__in=keys.order_by().values("id"))
     for key_id, api_id in scope_rows.values_list("apikey_id", "api_id"):
         scopes[key_id].append(api_id)
-    return [
-        {
+    for key_id, digest, prefix, application_id, organisation_id, status, expires_at, cidrs in (
+        rows.iterator(chunk_size=_STREAM_ROWS) if stream else rows
+    ):
+        yield {
             "digest": digest,
             "prefix": prefix,
             "application_id": application_id,
@@ -146,8 +154,11 @@ def key_entries(keys: QuerySet[ApiKey]) -> list[dict[str, Any]]:
             "api_ids": sorted(scopes[key_id]) if key_id in scopes else [],
             "allowed_cidrs": [] if cidrs == "[]" else json.loads(cidrs),
         }
-        for key_id, digest, prefix, application_id, organisation_id, status, expires_at, cidrs in rows
-    ]
+
+
+def key_entries(keys: QuerySet[ApiKey]) -> list[dict[str, Any]]:
+    """Snapshot entries for `keys` (deltas, tests): a list, for the few keys a change names."""
+    return list(_key_rows(keys))
 
 
 def subscription_entries(subscriptions: QuerySet[Subscription]) -> list[dict[str, Any]]:
@@ -194,15 +205,42 @@ def oauth_entry(now: datetime) -> dict[str, Any]:
     }
 
 
-def build_snapshot(*, version: int) -> dict[str, Any]:
-    """Everything a gateway enforces. Suspended organisations and dead keys are simply absent."""
-    now = timezone.now()
+def snapshot_head(*, version: int, now: datetime) -> dict[str, Any]:
+    """Everything but the keys. Suspended organisations are simply absent."""
     return {
         "version": version,
         "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "apis": api_entries(Api.objects.all()),
         "plans": plan_entries(Plan.objects.all()),
         "subscriptions": subscription_entries(enforced_subscriptions()),
-        "keys": key_entries(enforced_keys(now)),
         "oauth": oauth_entry(now),
     }
+
+
+def build_snapshot(*, version: int) -> dict[str, Any]:
+    """Everything a gateway enforces, as one object (tests, small fleets); the API streams `snapshot_chunks`."""
+    now = timezone.now()
+    return {**snapshot_head(version=version, now=now), "keys": key_entries(enforced_keys(now))}
+
+
+def snapshot_chunks(*, version: int) -> Iterator[str]:
+    """The snapshot's JSON text in pieces: the head on the first line, then `"keys":[`, one key per line, `]}`.
+
+    Any JSON parser reads it as the object `build_snapshot` returns; the gateway relies on the line layout to load
+    the keys a slice at a time while the text arrives (docs/gateway-protocol.md §2). Memory stays flat: keys are
+    read through a server-side cursor and encoded `_STREAM_ROWS` at a time.
+    """
+    now = timezone.now()
+    head = _encode(snapshot_head(version=version, now=now))
+    yield head[:-1] + ',"keys":[\n'
+    batch: list[str] = []
+    separator = ""
+    for entry in _key_rows(enforced_keys(now), stream=True):
+        batch.append(_encode(entry))
+        if len(batch) == _STREAM_ROWS:
+            yield separator + ",\n".join(batch)
+            batch.clear()
+            separator = ",\n"
+    if batch:
+        yield separator + ",\n".join(batch)
+    yield "\n]}\n"

@@ -6,11 +6,10 @@ sessions are not even recognised here (401), and other OAuth2 clients are refuse
 
 from __future__ import annotations
 
-import json
 import re
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.http import parse_etags
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 from rest_framework.request import Request
@@ -24,7 +23,7 @@ from gateway_sync.api.permissions import IsEnabledGateway
 from gateway_sync.api.serializers import HeartbeatSerializer
 from gateway_sync.models import ConfigChange
 from gateway_sync.selectors import current_version
-from gateway_sync.snapshot import build_snapshot
+from gateway_sync.snapshot import snapshot_chunks
 
 _VERSION = re.compile(r"^[0-9]{1,15}$")
 
@@ -41,7 +40,10 @@ class GatewayAPIView(APIView):
 
 
 class ConfigView(GatewayAPIView):
-    """`GET /gateway/v1/config`: the full snapshot at the current version, `ETag: "<version>"`, 304 if unchanged."""
+    """`GET /gateway/v1/config`: the full snapshot at the current version, `ETag: "<version>"`, 304 if unchanged.
+
+    Streamed (chunked): a million keys are encoded while they are sent, never held whole.
+    """
 
     http_method_names = ["get"]
 
@@ -55,8 +57,11 @@ class ConfigView(GatewayAPIView):
         presented = request.headers.get("If-None-Match")
         if presented and (etag in parse_etags(presented) or f"W/{etag}" in parse_etags(presented)):
             return HttpResponse(status=304, headers={"ETag": etag})
-        body = json.dumps(build_snapshot(version=version), separators=(",", ":"), check_circular=False)
-        return HttpResponse(body, content_type="application/json", headers={"ETag": etag, "Cache-Control": "no-store"})
+        return StreamingHttpResponse(
+            snapshot_chunks(version=version),
+            content_type="application/json",
+            headers={"ETag": etag, "Cache-Control": "no-store"},
+        )
 
 
 class ChangesView(GatewayAPIView):

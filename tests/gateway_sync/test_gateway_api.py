@@ -1,5 +1,6 @@
 """/gateway/v1/config, /changes and /heartbeat as the gateway protocol (docs/gateway-protocol.md §2-4) describes."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -8,9 +9,11 @@ from django.utils import timezone
 from gateway_sync.models import ConfigChange, Gateway
 from gateway_sync.selectors import current_version
 from gateway_sync.services import feed_prune, gateway_error_record
+from gateway_sync.snapshot import build_snapshot
 from keys import tokens
 from keys.services import key_issue, key_revoke
 from tests.api.conftest import assert_problem
+from tests.support.responses import streamed_json, streamed_text
 
 pytestmark = pytest.mark.django_db
 
@@ -18,11 +21,22 @@ pytestmark = pytest.mark.django_db
 def test_config_is_the_snapshot_at_the_current_version_with_an_etag(gateway_api, api_key):
     key, secret = api_key
     response = gateway_api.get("/gateway/v1/config")
-    assert response.status_code == 200
-    body = response.json()
+    assert response.status_code == 200 and response.streaming
+    text = streamed_text(response)
+    body = json.loads(text)
     assert body["version"] == current_version() and response["ETag"] == f'"{current_version()}"'
     assert [k["digest"] for k in body["keys"]] == [tokens.digest(secret)]
-    assert secret not in response.content.decode() and "client_secret" not in response.content.decode()
+    assert secret not in text and "client_secret" not in text
+
+
+def test_config_streams_the_keys_last_one_per_line_as_the_gateway_loads_them(gateway_api, application, alice):
+    issued = [key_issue(actor=alice, application=application, name=f"k{n}")[0] for n in range(3)]
+    lines = streamed_text(gateway_api.get("/gateway/v1/config")).splitlines()
+
+    assert lines[0].endswith('"keys":[') and json.loads(lines[0] + "]}")["keys"] == []
+    assert lines[-1] == "]}"
+    assert sorted(json.loads(line.rstrip(","))["digest"] for line in lines[1:-1]) == sorted(k.digest for k in issued)
+    assert json.loads("\n".join(lines)) == build_snapshot(version=current_version())
 
 
 def test_config_answers_304_until_the_version_moves(gateway_api, api_key, alice, application):
@@ -37,13 +51,13 @@ def test_config_costs_the_same_queries_for_many_keys(
     gateway_api, application, subscription, alice, settings, django_assert_max_num_queries
 ):
     settings.PORTICO_MAX_ACTIVE_KEYS_PER_APPLICATION = 100
-    gateway_api.get("/gateway/v1/config")  # warm: token and application lookups
+    streamed_text(gateway_api.get("/gateway/v1/config"))  # warm: token and application lookups
     with django_assert_max_num_queries(13) as few:  # 3 of them: the OAuth JWKS and deny-lists
-        gateway_api.get("/gateway/v1/config")
+        streamed_text(gateway_api.get("/gateway/v1/config"))
     for index in range(40):
         key_issue(actor=alice, application=application, name=f"k{index}")
     with django_assert_max_num_queries(len(few.captured_queries)):
-        body = gateway_api.get("/gateway/v1/config").json()
+        body = streamed_json(gateway_api.get("/gateway/v1/config"))
     assert len(body["keys"]) == 40
 
 
@@ -109,7 +123,7 @@ def test_a_version_from_another_database_moves_the_feed_past_it_and_answers_410(
     body = assert_problem(gateway_api.get("/gateway/v1/changes?after=1763900000"), 410)
     assert "not from this feed" in body["detail"]
     assert current_version() == 1763900001
-    assert gateway_api.get("/gateway/v1/config").json()["version"] == 1763900001  # newer than what it holds
+    assert streamed_json(gateway_api.get("/gateway/v1/config"))["version"] == 1763900001  # newer than what it holds
 
 
 def test_heartbeat_records_version_counters_and_the_latest_error(gateway_api, edge):

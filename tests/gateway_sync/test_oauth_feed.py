@@ -19,13 +19,14 @@ from keys.models import OAuthToken
 from keys.services.clients import oauth_client_revoke, oauth_token_revoke
 from keys.services.signing import signing_key_rotate
 from tests.support.oauth import token_for
+from tests.support.responses import streamed_json
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_snapshot_carries_the_public_jwks_a_token_verifies_with(gateway_api, oauth_client) -> None:
     access = token_for(oauth_client)
-    oauth = gateway_api.get("/gateway/v1/config").json()["oauth"]
+    oauth = streamed_json(gateway_api.get("/gateway/v1/config"))["oauth"]
     assert oauth["issuer"] == settings.PORTICO_OAUTH_ISSUER and oauth["audience"] == settings.PORTICO_OAUTH_AUDIENCE
     assert all(set(key) >= {"kid", "kty", "crv", "x", "y"} and "d" not in key for key in oauth["jwks"]["keys"])
     claims = jwt.decode(access, KeySet.import_key_set(oauth["jwks"]), algorithms=["ES256"]).claims
@@ -56,9 +57,9 @@ def test_a_revoked_token_is_in_the_deny_list_until_its_expiry(gateway_api, oauth
         record.jti,
         expected,
     )
-    assert gateway_api.get("/gateway/v1/config").json()["oauth"]["revoked_tokens"] == [expected]
+    assert streamed_json(gateway_api.get("/gateway/v1/config"))["oauth"]["revoked_tokens"] == [expected]
     with time_machine.travel(record.expires_at + timedelta(seconds=1)):
-        assert Client(**gateway_api.defaults).get("/gateway/v1/config").json()["oauth"]["revoked_tokens"] == []
+        assert streamed_json(Client(**gateway_api.defaults).get("/gateway/v1/config"))["oauth"]["revoked_tokens"] == []
 
 
 def test_revoking_a_client_publishes_it_and_all_its_live_tokens(gateway_api, oauth_client, alice) -> None:
@@ -72,7 +73,7 @@ def test_revoking_a_client_publishes_it_and_all_its_live_tokens(gateway_api, oau
     client_change = next(c for c in changes if c["kind"] == "oauth_client")
     assert client_change["id"] == oauth_client[0].client_id
     assert client_change["data"]["application_id"] == oauth_client[0].application_id
-    oauth = gateway_api.get("/gateway/v1/config").json()["oauth"]
+    oauth = streamed_json(gateway_api.get("/gateway/v1/config"))["oauth"]
     assert [c["client_id"] for c in oauth["revoked_clients"]] == [oauth_client[0].client_id]
     assert len(oauth["revoked_tokens"]) == 2
 

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from tests.support.ports import free_port
+from tests.support.snapshots import streamed
 
 
 class Platform:
@@ -24,6 +25,8 @@ class Platform:
         self.changes: list[dict[str, Any]] = []  # ordered by version
         self.oldest_change = 0  # changes?after=V answers 410 when V < this
         self.heartbeats: list[dict[str, Any]] = []
+        self.snapshot_text: str | None = None  # served instead of the snapshot when set (a damaged download)
+        self.streamed = True  # the snapshot in the platform's layout (False: one line of JSON, as older platforms)
         self.down = False  # answers 503 to everything, as a platform that is unreachable behind its proxy
         self.requests: list[str] = []
         self.tokens: set[str] = set()
@@ -63,7 +66,7 @@ class Platform:
                 pass
 
             def reply(self, status: int, doc: Any = None, headers: dict[str, str] | None = None) -> None:
-                body = b"" if doc is None else json.dumps(doc).encode()
+                body = b"" if doc is None else (doc if isinstance(doc, bytes) else json.dumps(doc).encode())
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -109,7 +112,8 @@ class Platform:
                         return self.reply(503)
                     if self.headers.get("If-None-Match") == f'"{snap["version"]}"':
                         return self.reply(304)
-                    return self.reply(200, snap, {"ETag": f'"{snap["version"]}"'})
+                    text = platform.snapshot_text or (streamed(snap) if platform.streamed else json.dumps(snap))
+                    return self.reply(200, text.encode(), {"ETag": f'"{snap["version"]}"'})
                 if self.path.startswith("/gateway/v1/changes?after="):
                     after = int(self.path.split("=", 1)[1])
                     if after < platform.oldest_change:

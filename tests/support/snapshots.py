@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +122,14 @@ def snapshot(
     if oauth is not None:
         doc["oauth"] = oauth
     return doc
+
+
+def streamed(doc: dict[str, Any]) -> str:
+    """A snapshot in the layout the platform streams (gateway_sync.snapshot.snapshot_chunks): everything but the
+    keys on the first line, ending `"keys":[`, then one key per line, then `]}`."""
+    head = json.dumps({k: v for k, v in doc.items() if k != "keys"}, separators=(",", ":"))
+    keys = ",\n".join(json.dumps(k, separators=(",", ":")) for k in doc.get("keys", []))
+    return head[:-1] + ',"keys":[\n' + keys + ("\n" if keys else "") + "]}\n"
 
 
 def change(version: int, kind: str, id: Any, data: dict[str, Any] | None = None, op: str = "upsert") -> dict[str, Any]:

@@ -82,6 +82,59 @@ function _M.replace(file, text, step)
     return _M.sync(dir_of(file))
 end
 
+-- Makes the complete file `src` the new `file` (fsync, rename, fsync of the
+-- directory), as replace() does for a text. true or nil, err
+function _M.adopt(src, file)
+    local ok, err = _M.sync(src)
+    if ok then
+        local renamed, rerr = os.rename(src, file)
+        if not renamed then
+            ok, err = nil, rerr
+        end
+    end
+    if not ok then
+        return nil, "adopt " .. file .. ": " .. tostring(err)
+    end
+    return _M.sync(dir_of(file))
+end
+
+-- Replaces `file` with a copy of `src`, a block at a time; true or nil, err
+function _M.copy(src, file)
+    local input, err = io.open(src, "rb")
+    if not input then
+        return nil, "open " .. src .. ": " .. tostring(err)
+    end
+    local tmp = file .. ".tmp"
+    local out, oerr = io.open(tmp, "wb")
+    if not out then
+        input:close()
+        return nil, "open " .. tmp .. ": " .. tostring(oerr)
+    end
+    local ok, werr = true, nil
+    while ok do
+        local block = input:read(1024 * 1024)
+        if not block then
+            break
+        end
+        ok, werr = out:write(block)
+        ngx.sleep(0.001) -- a big file must not stall this worker's requests
+    end
+    input:close()
+    local closed, cerr = out:close()
+    if ok and not closed then
+        ok, werr = nil, cerr
+    end
+    if not ok then
+        os.remove(tmp)
+        return nil, "write " .. file .. ": " .. tostring(werr)
+    end
+    local adopted, aerr = _M.adopt(tmp, file)
+    if not adopted then
+        os.remove(tmp)
+    end
+    return adopted, aerr
+end
+
 -- Appends `text` to `file` and fsyncs it; on failure the file is cut back to
 -- its previous length, so a half-written line is not left behind. true or nil, err
 function _M.append(file, text)

@@ -8,8 +8,41 @@ local tonumber = tonumber
 
 local _M = {}
 
-local function read_chunked(sock)
-    local parts = {}
+local STREAM_STEP = 1024 * 1024 -- bytes handed to a sink at a time
+
+-- collects a body, or hands it to opts.sink piece by piece (sink(data) -> true | nil, err)
+local function collector(sink)
+    if not sink then
+        local parts = {}
+        return function(data)
+            parts[#parts + 1] = data
+            return true
+        end, function()
+            return concat(parts)
+        end
+    end
+    return sink, function()
+        return ""
+    end
+end
+
+-- reads exactly n bytes into put, STREAM_STEP at a time
+local function read_sized(sock, n, put)
+    while n > 0 do
+        local data, err = sock:receive(n < STREAM_STEP and n or STREAM_STEP)
+        if not data then
+            return nil, err
+        end
+        local ok, perr = put(data)
+        if not ok then
+            return nil, perr
+        end
+        n = n - #data
+    end
+    return true
+end
+
+local function read_chunked(sock, put)
     while true do
         local line, err = sock:receive("*l")
         if not line then
@@ -23,20 +56,20 @@ local function read_chunked(sock)
             repeat
                 line, err = sock:receive("*l") -- trailers
             until not line or line == ""
-            return concat(parts)
+            return true
         end
-        local data
-        data, err = sock:receive(size)
-        if not data then
-            return nil, err
+        local ok, rerr = read_sized(sock, size, put)
+        if not ok then
+            return nil, rerr
         end
-        parts[#parts + 1] = data
         sock:receive("*l")
     end
 end
 
--- opts: method, headers (table), body, timeout (ms), ssl_verify
--- returns { status, headers (lowercase names), body } or nil, err
+-- opts: method, headers (table), body, timeout (ms), ssl_verify, sink (a
+-- function given a 2xx body piece by piece instead of holding it: big snapshots)
+-- returns { status, headers (lowercase names), body } or nil, err; with a sink,
+-- body is "" for a 2xx answer
 function _M.request(target, opts)
     opts = opts or {}
     local u = url.parse(target)
@@ -102,22 +135,37 @@ function _M.request(target, opts)
             headers[lower(k)] = v
         end
     end
-    local data
+    local put, body_of = collector(status >= 200 and status < 300 and opts.sink or nil)
+    local done
     if opts.method == "HEAD" or status == 204 or status == 304 then
-        data = ""
+        done = true
     elseif headers["transfer-encoding"] and lower(headers["transfer-encoding"]):find("chunked", 1, true) then
-        data, err = read_chunked(sock)
+        done, err = read_chunked(sock, put)
     elseif headers["content-length"] then
         local n = tonumber(headers["content-length"])
-        data, err = n and (n == 0 and "" or sock:receive(n)) or nil, n and err or "bad content-length"
+        if n then
+            done, err = read_sized(sock, n, put)
+        else
+            err = "bad content-length"
+        end
     else
-        data, err = sock:receive("*a")
+        repeat -- to the end of the connection
+            local data, rerr = sock:receiveany(STREAM_STEP)
+            if data then
+                done, err = put(data)
+            elseif rerr == "closed" then
+                done, err = true, nil
+                break
+            else
+                done, err = nil, rerr
+            end
+        until not done
     end
     sock:close()
-    if not data then
+    if not done then
         return nil, "receive body: " .. tostring(err)
     end
-    return { status = status, headers = headers, body = data }
+    return { status = status, headers = headers, body = body_of() }
 end
 
 return _M

@@ -17,6 +17,7 @@ local WRITE_STEP = 1024 * 1024 -- bytes written between two yields
 local function path()
     return settings.state_dir .. "/snapshot.json"
 end
+_M.path = path
 
 -- remembers (err) or clears (nil) the latest persistence failure
 function _M.note(err)
@@ -36,10 +37,8 @@ function _M.error()
     return err, err and state:get(_M.ERROR_AT)
 end
 
--- saves the snapshot (JSON text) of `version`; the journal keeps only newer deltas
--- returns true, or nil, err
-function _M.save(text, version)
-    local ok, err = durable.replace(path(), text, WRITE_STEP)
+-- after a snapshot file of `version` was written (ok, err): the journal keeps only newer deltas
+local function saved(version, ok, err)
     if ok then
         ok, err = journal.trim(version)
     end
@@ -50,15 +49,24 @@ function _M.save(text, version)
     return ok, err
 end
 
--- the persisted snapshot's text, or nil
-function _M.read()
-    local f = io.open(path(), "rb")
-    if not f then
-        return nil
-    end
-    local text = f:read("*a")
-    f:close()
-    return text
+-- saves the snapshot (JSON text) of `version`; true, or nil, err
+function _M.save(text, version)
+    return saved(version, durable.replace(path(), text, WRITE_STEP))
+end
+
+-- makes the complete download `file` (snapshot of `version`) the persisted snapshot
+function _M.adopt(file, version)
+    return saved(version, durable.adopt(file, path()))
+end
+
+-- persists a copy of the snapshot file `file` (--snapshot-file) of `version`
+function _M.copy(file, version)
+    return saved(version, durable.copy(file, path()))
+end
+
+-- where a snapshot is downloaded before it is loaded and adopted
+function _M.download_path()
+    return path() .. ".part"
 end
 
 return _M

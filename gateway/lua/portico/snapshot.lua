@@ -11,13 +11,15 @@ local persist = require "portico.persist"
 local slots = require "portico.slots"
 
 local type, tostring, ipairs, pairs, pcall, error, assert = type, tostring, ipairs, pairs, pcall, error, assert
-local sub = string.sub
+local sub, byte = string.sub, string.byte
+local concat = table.concat
 
 local state = ngx.shared.portico_state
 local META, VERSION, COUNT, WRITE_LOCK = slots.META, slots.VERSION, slots.COUNT, slots.WRITE_LOCK
 local KEY_CHUNK = 2000 -- keys decoded and stored per slice
 local LOAD_LOCK = "load_lock"
 local NO_MEMORY = "no memory" -- what safe_set says when the dict is full
+local STREAMED_HEAD = '"keys":[' -- how the first line of the platform's streamed layout ends
 
 local _M = {}
 
@@ -52,25 +54,22 @@ local function replay_journal(slot, target, meta, version)
     return stop
 end
 
--- Loads a full snapshot (JSON text) into the idle slot and swaps it in.
--- opts: force (load even if not newer), persist (save it as the persisted snapshot).
+-- Loads a snapshot into the idle slot and swaps it in. `member(name)` gives a
+-- decoded top-level member; `each_keys(fn)` calls fn with "[obj,...]" texts of
+-- the keys array, KEY_CHUNK at a time, and returns true or nil, err; `save(version)`
+-- persists it. opts: force (load even if not newer), persist (call save),
+-- persist_current (call save when it is the version already applied).
 -- Returns true; false, "not newer"; or nil, err.
-function _M.load(text, opts)
-    opts = opts or {}
-    local m, err = jsonscan.members(text)
-    if not m then
-        return nil, err
-    end
-    local function member(name)
-        local span = m[name]
-        return span and cjson.decode(sub(text, span[1], span[2])) or nil
-    end
+local function load(member, each_keys, save, opts)
     local version = member("version")
     if type(version) ~= "number" then
         return nil, "snapshot has no numeric version"
     end
     local cur = slots.version()
     if cur and version <= cur and not opts.force then
+        if opts.persist_current and version == cur then
+            save(version) -- the snapshot of the version applied: the journal can be emptied
+        end
         return false, "not newer"
     end
     local meta = { version = version }
@@ -96,27 +95,25 @@ function _M.load(text, opts)
             assert(slots.safe_set(slot, k, v), "the config does not fit in the keys dict")
         end
         local count, not_held = 0, 0
-        if m.keys then
-            local ok2, err2 = jsonscan.each_chunk(text, m.keys, KEY_CHUNK, function(chunk)
-                local keys = cjson.decode(chunk)
-                if type(keys) ~= "table" then
-                    error("malformed keys array")
-                end
-                for i = 1, #keys do
-                    local r, e = slots.put_key(slot, keys[i], true)
-                    if r == "new" then
-                        count = count + 1
-                    elseif e == NO_MEMORY then
-                        not_held = not_held + 1 -- counted for the alarm; revocations still take effect
-                    elseif not r then
-                        error("key " .. i .. ": " .. tostring(e))
-                    end
-                end
-                slot:flush_expired(KEY_CHUNK * 2)
-            end)
-            if not ok2 then
-                error(err2)
+        local ok2, err2 = each_keys(function(chunk)
+            local keys = cjson.decode(chunk)
+            if type(keys) ~= "table" then
+                error("malformed keys array")
             end
+            for i = 1, #keys do
+                local r, e = slots.put_key(slot, keys[i], true)
+                if r == "new" then
+                    count = count + 1
+                elseif e == NO_MEMORY then
+                    not_held = not_held + 1 -- counted for the alarm; revocations still take effect
+                elseif not r then
+                    error("key " .. i .. ": " .. tostring(e))
+                end
+            end
+            slot:flush_expired(KEY_CHUNK * 2)
+        end)
+        if not ok2 then
+            error(err2)
         end
         slot:set(COUNT, count)
         slots.not_held_set(slot, not_held)
@@ -136,26 +133,115 @@ function _M.load(text, opts)
     state:set("last_load_seconds", ngx.now() - started)
     state:set("last_load_keys", res)
     if opts.persist then
-        persist.save(text, version) -- a failure is reported in /_portico/status and the heartbeat
+        save(version) -- a failure is reported in /_portico/status and the heartbeat
     end
     return true, detail
 end
 
--- a snapshot's version (JSON text), or nil
-function _M.version_of(text)
-    local m = jsonscan.members(text)
-    local span = m and m.version
-    local v = span and cjson.decode(sub(text, span[1], span[2]))
-    return type(v) == "number" and v or nil
+-- Loads a snapshot held whole as JSON text (any layout).
+function _M.load(text, opts)
+    local m, err = jsonscan.members(text)
+    if not m then
+        return nil, err
+    end
+    local function member(name)
+        local span = m[name]
+        return span and cjson.decode(sub(text, span[1], span[2])) or nil
+    end
+    local function each_keys(fn)
+        if not m.keys then
+            return true
+        end
+        return jsonscan.each_chunk(text, m.keys, KEY_CHUNK, fn)
+    end
+    return load(member, each_keys, function(version)
+        persist.save(text, version)
+    end, opts or {})
+end
+
+-- Calls fn("[obj,...]") for every KEY_CHUNK lines of a streamed snapshot's keys
+-- (one key per line, "]}" on the last): the file is never held whole.
+local function each_key_line_chunk(file, fn)
+    local buf, n = {}, 0
+    local function flush()
+        local text = concat(buf, "", 1, n)
+        if byte(text, -1) == 44 then -- the slice's last key is followed by a comma
+            text = sub(text, 1, -2)
+        end
+        fn("[" .. text .. "]")
+        n = 0
+        ngx.sleep(0.001) -- requests of this worker run between slices
+    end
+    for line in file:lines() do
+        if sub(line, 1, 2) == "]}" then
+            if n > 0 then
+                flush()
+            end
+            return true
+        end
+        n = n + 1
+        buf[n] = line
+        if n >= KEY_CHUNK then
+            flush()
+        end
+    end
+    return nil, "truncated snapshot: no end of the keys array"
+end
+
+-- Loads a snapshot file. The platform's layout (docs/gateway-protocol.md §2:
+-- everything but the keys on the first line, ending `"keys":[`, then one key
+-- per line) is read a slice at a time; any other JSON is read whole.
+-- opts.keep: "adopt" (a download: it becomes the persisted snapshot once
+-- loaded, and is removed otherwise), "copy" (--snapshot-file: persisted as a
+-- copy) or nil (the persisted snapshot itself); force and persist_current as for load.
+function _M.load_file(path, opts)
+    opts = opts or {}
+    local file, err = io.open(path, "rb")
+    if not file then
+        return nil, "open " .. path .. ": " .. tostring(err)
+    end
+    local first = file:read("*l") or ""
+    local res, detail
+    if sub(first, -#STREAMED_HEAD) ~= STREAMED_HEAD then
+        local text = first .. "\n" .. (file:read("*a") or "")
+        file:close()
+        res, detail = _M.load(text, { force = opts.force, persist = opts.keep ~= nil,
+            persist_current = opts.persist_current })
+    else
+        local head = cjson.decode(first .. "]}")
+        local ok
+        if type(head) ~= "table" then
+            ok, res, detail = true, nil, "malformed snapshot head"
+        else
+            ok, res, detail = pcall(load, function(name)
+                return head[name]
+            end, function(fn)
+                return each_key_line_chunk(file, fn)
+            end, function(version)
+                if opts.keep then
+                    persist[opts.keep](path, version)
+                end
+            end, { force = opts.force, persist = opts.keep ~= nil, persist_current = opts.persist_current })
+        end
+        file:close()
+        if not ok then
+            res, detail = nil, tostring(res)
+        end
+    end
+    if opts.keep == "adopt" then
+        os.remove(path) -- gone already when adopted; a download not adopted is not kept
+    end
+    return res, detail
 end
 
 -- the last persisted snapshot, with the journal's newer deltas replayed by load()
 function _M.load_persisted()
-    local text = persist.read()
-    if not text then
+    local f = io.open(persist.path(), "rb")
+    if not f then
         return false, "no persisted snapshot"
     end
-    return _M.load(text, { persist = false })
+    f:close()
+    return _M.load_file(persist.path())
 end
 
 return _M

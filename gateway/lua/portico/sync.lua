@@ -61,8 +61,8 @@ local function get_token()
     return token
 end
 
--- GET with the bearer token, refreshing it once on 401
-local function authed_get(url, extra)
+-- GET with the bearer token, refreshing it once on 401; `sink`: see portico.httpc
+local function authed_get(url, extra, sink)
     for _ = 1, 2 do
         local t, err = get_token()
         if not t then
@@ -72,7 +72,7 @@ local function authed_get(url, extra)
         for k, v in pairs(extra or {}) do
             headers[k] = v
         end
-        local res, rerr = httpc.request(url, { headers = headers, timeout = settings.fetch_timeout_ms })
+        local res, rerr = httpc.request(url, { headers = headers, timeout = settings.fetch_timeout_ms, sink = sink })
         if not res then
             return nil, rerr
         end
@@ -84,30 +84,79 @@ local function authed_get(url, extra)
     return nil, "platform refused the gateway token"
 end
 
+-- a sink writing a download to `path`, and a function closing it that says
+-- whether the file is whole (true, or nil, err when a write or the close failed)
+local function file_sink(path)
+    local f, err = io.open(path, "wb")
+    if not f then
+        return nil, nil, err
+    end
+    local failed
+    return function(data)
+        local ok, werr = f:write(data)
+        if not ok then
+            failed = failed or ("write " .. path .. ": " .. tostring(werr))
+            return nil, failed
+        end
+        return true
+    end, function()
+        local closed, cerr = f:close() -- a full disk often shows only here
+        if failed or not closed then
+            return nil, failed or ("write " .. path .. ": " .. tostring(cerr))
+        end
+        return true
+    end
+end
+
 -- `compact`: also when unchanged (no If-None-Match), to persist the snapshot
--- of the version already applied, which empties the journal
+-- of the version already applied, which empties the journal. The snapshot is
+-- streamed to disk and loaded from there a slice at a time; when it cannot be
+-- written (a full disk) it is fetched again and held in memory, and the
+-- failure to persist it is reported.
 local function full_pull(compact)
     local cur = slots.version()
     local conditional = cur and not compact
-    local res, err = authed_get(settings.config_url, conditional and { ["If-None-Match"] = '"' .. cur .. '"' } or nil)
+    local extra = conditional and { ["If-None-Match"] = '"' .. cur .. '"' } or nil
+    local part = persist.download_path()
+    local sink, close, serr = file_sink(part)
+    local res, err, unwritable
+    if sink then
+        res, err = authed_get(settings.config_url, extra, sink)
+        local whole, werr = close()
+        if not whole then
+            unwritable, res = werr, nil
+        elseif not res then
+            os.remove(part)
+            return nil, err -- the platform or the network, not the disk
+        end
+    else
+        unwritable = "open " .. part .. ": " .. tostring(serr)
+    end
+    if unwritable then -- the disk: fetched again into memory, and the failure reported
+        os.remove(part)
+        persist.note(unwritable)
+        res, err = authed_get(settings.config_url, extra)
+    end
     if not res then
         return nil, err
     end
-    if res.status == 304 then
-        return true, "current"
-    end
     if res.status ~= 200 then
+        os.remove(part)
+        if res.status == 304 then
+            return true, "current"
+        end
         return nil, "config answered " .. res.status
     end
-    local ok, lerr = snapshot.load(res.body, { persist = true })
+    local ok, lerr
+    if unwritable then
+        ok, lerr = snapshot.load(res.body, { persist = true, persist_current = compact })
+    else
+        ok, lerr = snapshot.load_file(part, { keep = "adopt", persist_current = compact })
+    end
     if ok == nil then
         return nil, "snapshot rejected: " .. tostring(lerr)
     end
-    if ok == false and compact then
-        local version = snapshot.version_of(res.body)
-        if version and version == slots.version() then
-            return persist.save(res.body, version)
-        end
+    if ok == false then
         return true
     end
     log(INFO, "config sync: snapshot applied, version ", slots.version())
@@ -227,16 +276,9 @@ local function bootstrap()
         end
     end
     if settings.snapshot_file then
-        local f = io.open(settings.snapshot_file, "rb")
-        if f then
-            local text = f:read("*a")
-            f:close()
-            local ok, err = snapshot.load(text, { persist = true })
-            if ok == nil then
-                note_error("snapshot file rejected: " .. tostring(err))
-            end
-        else
-            note_error("snapshot file unreadable: " .. settings.snapshot_file)
+        local ok, err = snapshot.load_file(settings.snapshot_file, { keep = "copy" })
+        if ok == nil then
+            note_error("snapshot file rejected: " .. tostring(err))
         end
     end
 end

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from gateway_sync.snapshot import build_snapshot
+from gateway_sync.snapshot import snapshot_chunks
 
 
 class Command(BaseCommand):
@@ -24,12 +23,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         version = options["config_version"] if options["config_version"] is not None else int(time.time())
-        snapshot = build_snapshot(version=version)
         output: Path = options["output"]
         output.parent.mkdir(parents=True, exist_ok=True)
         temporary = output.with_suffix(".tmp")
-        temporary.write_text(json.dumps(snapshot, separators=(",", ":")))
+        size = 0
+        with temporary.open("w", encoding="utf-8") as file:
+            for piece in snapshot_chunks(version=version):  # the layout the gateway loads a slice at a time
+                size += file.write(piece)
         os.replace(temporary, output)  # a reader never sees half a file
-        self.stdout.write(
-            f"Snapshot v{version}: {len(snapshot['apis'])} APIs, {len(snapshot['keys'])} keys -> {output}"
-        )
+        self.stdout.write(f"Snapshot v{version}: {size:,} bytes -> {output}")

@@ -72,3 +72,21 @@ def test_a_snapshot_file_in_either_layout_is_loaded(start_gateway, upstream, tmp
     one_line = start_gateway(doc)  # json.dumps: one line
     assert one_line.status()["config"]["keys"] == 2_101
     assert one_line.get("/demo/x", key.secret).status_code == 200
+
+
+def test_every_kind_of_key_line_is_enforced_as_the_platform_says(start_gateway, upstream, platform):
+    """Plain lines are cut out by one match, the others decoded as JSON: both must mean the same thing."""
+    plain = key_entry()
+    expired = key_entry(expires_at=1_000_000_000)  # a plain line with an expiry in 2001
+    other_api = key_entry(api_ids=[99])  # scoped to an API this request is not for
+    allowlisted = key_entry(allowed_cidrs=["10.0.0.0/8"])  # not plain: decoded as JSON
+    revoked = key_entry(status="revoked")
+    platform.snapshot = snapshot(1, [api_entry(upstream)], keys=[plain, expired, other_api, allowlisted, revoked])
+    gw = start_gateway(extra=platform.args())
+
+    assert gw.status()["config"]["keys"] == 4
+    assert gw.get("/demo/x", plain.secret).status_code == 200
+    assert gw.get("/demo/x", expired.secret).status_code == 401
+    assert gw.get("/demo/x", other_api.secret).status_code == 403
+    assert gw.get("/demo/x", allowlisted.secret).status_code == 403
+    assert gw.get("/demo/x", revoked.secret).status_code == 401

@@ -97,6 +97,20 @@ function _M.put_key(slot, k, fresh)
     return existed and "replaced" or "new"
 end
 
+-- stores an active key already encoded (portico.keyrecord) in a freshly
+-- flushed slot (a snapshot load); "new", or nil, err
+function _M.put_record(slot, hex, record)
+    local raw = crypto.hex32_to_raw(hex)
+    if not raw then
+        return nil, "bad digest"
+    end
+    local ok, err = safe_set(slot, raw, record)
+    if not ok then
+        return nil, err
+    end
+    return "new"
+end
+
 -- Keys a slot could not hold (its dict was full) since its last full load:
 -- kept beside the slot in portico_state, per slot name, for the fleet alarm.
 -- A later revocation of such a key is not told apart, so it may overcount

@@ -1,5 +1,8 @@
 -- Rate limits (per key, per second and per minute) and quotas (per subscription,
--- per UTC day and month) plus the platform's "blocked until" state.
+-- per UTC day and month) plus the platform's "blocked until" state. A plan with
+-- quota_scope or rate_scope "organisation" counts those per (organisation,
+-- plan) instead: every key and access token of the organisation's
+-- applications on that plan takes from one counter (issue #15).
 -- Counters live in the local shared dict (portico.limits_local). With --redis,
 -- the rate windows are shared by every gateway (portico.limits_shared); when
 -- the shared store is unreachable the plan's store_failure_mode decides:
@@ -9,7 +12,7 @@
 local stats = require "portico.stats"
 local localb = require "portico.limits_local"
 
-local floor, ceil = math.floor, math.ceil
+local floor, ceil, type = math.floor, math.ceil, type
 local window_take, counter_take, undo = localb.window_take, localb.counter_take, localb.undo
 
 local _M = {}
@@ -138,6 +141,20 @@ local function quota(st, id, limit, period, reset, window)
     return true, limit - used
 end
 
+-- The counters of the credential's organisation on a plan with an organisation
+-- scope: a table shaped like a key record for the rate windows (lid, rlid: the
+-- limiter ids local and in Redis) and like a subscription for the quotas
+-- (q_id_d, q_id_m), one per organisation and plan per worker.
+local function org_counters(plan, org)
+    local o = plan.orgs[org]
+    if not o then
+        local id = "o" .. org .. ":" .. plan.id_s
+        o = { lid = id, rlid = id, q_id_d = "d" .. id .. ":", q_id_m = "M" .. id .. ":" }
+        plan.orgs[org] = o
+    end
+    return o
+end
+
 -- k: key record; sub: subscription; plan: plan; now: seconds.
 -- Returns allowed, info. info.outcome is "ok" | "rate" | "quota" | "blocked"
 -- | "unavailable" (shared store down and the plan says deny).
@@ -150,6 +167,19 @@ function _M.check(k, sub, plan, now)
         return false, info
     end
     local rps, rpm, qd, qm = plan.rate_per_second, plan.rate_per_minute, plan.quota_per_day, plan.quota_per_month
+    local orgs = plan.orgs
+    if orgs then
+        local org = k.org
+        if type(org) == "number" then
+            local o = org_counters(plan, org)
+            if plan.r_org then
+                k = o
+            end
+            if plan.q_org then
+                sub = o
+            end
+        end
+    end
     local st1, st2, ok
     if rps or rpm then
         if shared then

@@ -14,6 +14,7 @@ from tests.gateway.test_shared_limits import avoid_minute_boundary, redis_args
 from tests.support.jwt_tokens import Signer, oauth_member
 from tests.support.private_services import PrivateRedis
 from tests.support.snapshots import api_entry, key_entry, plan_entry, snapshot, subscription_entry
+from tests.support.waiting import wait_until
 
 PLAN = 3
 # organisation 2 has applications 5 and 6; organisation 4 has application 9: all on the same plan
@@ -129,3 +130,33 @@ def test_two_gateways_share_an_organisation_rate_limit_through_redis(start_gatew
     assert limit <= len(admitted) <= limit * 1.05
     assert cause(answers[-1]) == "rate-limited"
     assert [gws[i % 2].get("/demo/x", c.secret).status_code for i in range(4)] == [200] * 4
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_two_gateways_count_an_organisation_quota_together_through_redis(start_gateway, upstream, redis_server):
+    snap, (a, b, c) = org_snapshot(upstream, quota_per_day=4, quota_per_month=50, quota_scope="organisation")
+    gw1, gw2 = (start_gateway(snap, extra=redis_args(redis_server.address), name=f"edge-{i}") for i in (1, 2))
+
+    answers = [gw1.get("/demo/x", a.secret), gw2.get("/demo/x", b.secret), gw1.get("/demo/x", b.secret),
+               gw2.get("/demo/x", a.secret)]  # fmt: skip
+    refused = [gw2.get("/demo/x", a.secret), gw1.get("/demo/x", b.secret)]
+
+    assert [r.status_code for r in answers] == [200] * 4
+    assert [r.headers["X-Quota-Remaining-Day"] for r in answers] == ["3", "2", "1", "0"]
+    assert answers[-1].headers["X-Quota-Remaining-Month"] == "46"
+    assert [r.status_code for r in refused] == [429, 429]
+    assert {cause(r) for r in refused} == {"quota-exceeded"} and refused[0].json()["window"] == "day"
+    assert [gw.get("/demo/x", c.secret).status_code for gw in (gw1, gw2, gw1)] == [200] * 3
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_with_redis_down_an_organisation_quota_is_counted_at_each_gateway(start_gateway, upstream, redis_server):
+    snap, (a, b, _) = org_snapshot(upstream, quota_per_day=3, quota_scope="organisation", store_failure_mode="deny")
+    gw = start_gateway(snap, extra=redis_args(redis_server.address))
+    assert statuses(gw, a, 2) == [200, 200]  # counted in Redis
+
+    redis_server.stop()
+
+    # this gateway's own counter from here (the platform's block still holds the fleet): never a 5xx
+    assert statuses(gw, b, 4) == [200, 200, 200, 429]
+    wait_until(lambda: gw.status()["counters"].get("limiter.quota_fallback", 0) >= 4, timeout=3)

@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.core import mail
 
 from analytics.selectors import quota_states
 from analytics.services.ingest import batch_ingest
 from analytics.services.quota import quota_release
 from gateway_sync.models import ConfigChange
+from notifications.services import notifications_send_due, quota_thresholds_evaluate
 from portal.models import Plan, Subscription
 from portal.services.applications import subscription_create
 from tests.factories import ApiFactory, ApplicationFactory, PlanFactory
@@ -158,3 +160,20 @@ def test_the_usage_page_and_api_show_the_breakdown_to_members_only(
 def test_an_unshared_quota_has_no_breakdown(subscription, application, alice_client) -> None:
     api = alice_client.get(f"/api/v1/applications/{application.pk}/usage/").json()
     assert [(q["shared"], q["shares"]) for q in api["quotas"]] == [(False, None)]
+
+
+@time_machine.travel(NOON, tick=False)
+def test_a_shared_quota_is_emailed_once_per_organisation_on_the_shared_counter(subs, ingest, alice, org) -> None:
+    ingest(subs["a"], 2)
+    ingest(subs["b"], 2)  # 4 of the organisation's 5: 80%, though neither application used more than 40%
+    ingest(subs["c"], 3)  # charlie's organisation: 60%, nothing to say
+
+    assert quota_thresholds_evaluate(now=NOON) == 1  # alice, the owner; one email for both applications
+    assert quota_thresholds_evaluate(now=NOON) == 0
+    notifications_send_due()
+
+    (email,) = [m for m in mail.outbox if "quota" in m.subject]
+    assert email.to == [alice.email]
+    assert email.subject.endswith("Your organisation's applications used 80% of their shared daily quota for "
+                                  f"{subs['a'].api.name}")  # fmt: skip
+    assert "4 of 5 requests" in email.body and f"/orgs/{org.pk}/usage/" in email.body

@@ -13,7 +13,7 @@ import pytest
 from tests.gateway.test_shared_limits import avoid_minute_boundary, redis_args
 from tests.support.jwt_tokens import Signer, oauth_member
 from tests.support.private_services import PrivateRedis
-from tests.support.snapshots import api_entry, key_entry, plan_entry, snapshot, subscription_entry
+from tests.support.snapshots import api_entry, change, key_entry, plan_entry, snapshot, subscription_entry
 from tests.support.waiting import wait_until
 
 PLAN = 3
@@ -76,6 +76,18 @@ def test_an_application_scoped_quota_stays_per_application(start_gateway, upstre
 
     assert statuses(gw, a, 3) == [200, 200, 429]
     assert statuses(gw, b, 2) == [200, 200]
+
+
+def test_a_plan_change_to_organisation_scope_takes_effect_with_the_delta(start_gateway, upstream):
+    snap, (a, b, _) = org_snapshot(upstream, quota_per_day=2)
+    gw = start_gateway(snap)
+    assert statuses(gw, a, 2) == [200, 200]
+
+    shared = plan_entry(PLAN, quota_per_day=3, quota_scope="organisation")
+    assert gw.push([change(2, "plan", PLAN, shared)], 1, 2).status_code == 200
+
+    # one counter for the organisation from now on (new counter names: what a and b used before is not in it)
+    assert statuses(gw, b, 2) + statuses(gw, a, 2) == [200, 200, 200, 429]
 
 
 def test_rate_limits_stay_per_key_when_only_the_quota_is_the_organisations(start_gateway, upstream):

@@ -68,6 +68,8 @@ def plan_entry(plan: dict[str, Any]) -> dict[str, Any]:
             "quota_per_day",
             "quota_per_month",
             "store_failure_mode",
+            "quota_scope",
+            "rate_scope",
         )
     }
 
@@ -101,7 +103,16 @@ _API_FIELDS = (
     "upstream_tls_verify",
     "cors_allowed_origins",
 )
-_PLAN_FIELDS = ("id", "rate_per_second", "rate_per_minute", "quota_per_day", "quota_per_month", "store_failure_mode")
+_PLAN_FIELDS = (
+    "id",
+    "rate_per_second",
+    "rate_per_minute",
+    "quota_per_day",
+    "quota_per_month",
+    "store_failure_mode",
+    "quota_scope",
+    "rate_scope",
+)
 _SUB_FIELDS = ("id", "application_id", "api_id", "plan_id", "status", "blocked_until", "blocked_reason")
 _KEY_FIELDS = (
     "id",

@@ -165,7 +165,7 @@ class PlanAdmin(ServiceAdmin):
         "is_public",
         "display_order",
     ]
-    list_filter = ["api", "requires_approval", "is_public", "store_failure_mode"]
+    list_filter = ["api", "requires_approval", "is_public", "store_failure_mode", "quota_scope", "rate_scope"]
     search_fields = ["name", "api__name"]
     list_select_related = ["api"]
     prepopulated_fields = {"slug": ["name"]}

@@ -197,6 +197,14 @@ class Plan(models.Model):
         ALLOW = "allow", "Allow with a local per-gateway limit"
         DENY = "deny", "Deny with 503"
 
+    class QuotaScope(models.TextChoices):
+        APPLICATION = "application", "Each application"
+        ORGANISATION = "organisation", "The whole organisation"
+
+    class RateScope(models.TextChoices):
+        KEY = "key", "Each key or OAuth client"
+        ORGANISATION = "organisation", "The whole organisation"
+
     api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="plans")
     name = NameField(max_length=60)
     slug = models.SlugField(max_length=60)
@@ -226,6 +234,22 @@ class Plan(models.Model):
         default=StoreFailureMode.ALLOW,
         help_text="What gateways do when the shared rate-limit store is unreachable.",
     )
+    # Issue #15: who shares one counter. Organisation scope keys the gateways' counters by (organisation, plan), and
+    # the platform sums and blocks the organisation's subscriptions on the plan together.
+    quota_scope = models.CharField(
+        max_length=12,
+        choices=QuotaScope.choices,
+        default=QuotaScope.APPLICATION,
+        help_text="Whose requests count against one quota: each subscribed application's, or all of an "
+        "organisation's applications' together.",
+    )
+    rate_scope = models.CharField(
+        max_length=12,
+        choices=RateScope.choices,
+        default=RateScope.KEY,
+        help_text="Whose requests share one rate limit: each key (or OAuth client) has its own, or all of an "
+        "organisation's keys and clients share one.",
+    )
     # OAuth2 access tokens for subscribers of this plan live this long (the shortest of the requested APIs' plans
     # wins); empty means PORTICO_OAUTH_TOKEN_LIFETIME. Capped by PORTICO_OAUTH_MAX_TOKEN_LIFETIME.
     access_token_lifetime_seconds = models.PositiveIntegerField(
@@ -252,6 +276,31 @@ class Plan(models.Model):
                 pace = f"{interval:.3g} s" if interval >= 0.01 else f"{interval * 1000:.3g} ms"
                 parts.append(f"up to {limit:,} at once, then one every {pace} ({limit:,} per {unit} on average)")
         return "; ".join(parts).capitalize() + "." if parts else "No rate limit."
+
+    @property
+    def quota_shared(self) -> bool:
+        return self.quota_scope == self.QuotaScope.ORGANISATION
+
+    @property
+    def rate_shared(self) -> bool:
+        return self.rate_scope == self.RateScope.ORGANISATION
+
+    def sharing_in_words(self) -> str:
+        """Who shares the plan's counters, as the plan page and the catalog API say it."""
+        parts = []
+        if self.quota_per_day or self.quota_per_month:
+            parts.append(
+                "Quota shared by all your organisation's applications."
+                if self.quota_shared
+                else "Quota counted per application."
+            )
+        if self.rate_per_second or self.rate_per_minute:
+            parts.append(
+                "Rate limit shared by all your organisation's keys and OAuth clients."
+                if self.rate_shared
+                else "Rate limit applies to each key or OAuth client separately."
+            )
+        return " ".join(parts) if parts else "No limits to share."
 
     def clean(self) -> None:
         """Limits that contradict each other would make one of them a lie on the plan page."""

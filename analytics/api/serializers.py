@@ -80,6 +80,13 @@ class QuotaPeriodSerializer(serializers.Serializer):
     resets_at = serializers.DateTimeField()
 
 
+class QuotaShareSerializer(serializers.Serializer):
+    application = serializers.IntegerField(source="application_id")
+    name = serializers.CharField()
+    day_used = serializers.IntegerField()
+    month_used = serializers.IntegerField()
+
+
 class QuotaStateSerializer(serializers.Serializer):
     subscription = serializers.IntegerField(source="subscription.pk")
     api = serializers.IntegerField(source="subscription.api_id")
@@ -89,6 +96,15 @@ class QuotaStateSerializer(serializers.Serializer):
     month = serializers.SerializerMethodField()
     blocked_until = serializers.DateTimeField(source="subscription.blocked_until", allow_null=True)
     blocked_reason = serializers.CharField(source="subscription.blocked_reason")
+    shared = serializers.SerializerMethodField(
+        help_text="The plan's quota is the organisation's: `day` and `month` count all its applications on the plan."
+    )
+    shares = QuotaShareSerializer(
+        many=True, allow_null=True, help_text="Who used a shared quota: the organisation's applications on the plan."
+    )
+
+    def get_shared(self, state: Any) -> bool:
+        return state.shares is not None
 
     def get_day(self, state: Any) -> dict[str, Any]:
         return QuotaPeriodSerializer(

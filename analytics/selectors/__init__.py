@@ -17,6 +17,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from analytics.models import LATENCY_BOUNDS_MS, LATENCY_FIELDS, QuotaUsage, RequestEvent, UsageRollup
+from analytics.selectors.shared_quota import ApplicationShare, organisation_shares, sum_day, sum_month
 from foundation.errors import NotFound, ValidationFailed
 from portal.models import Application, Subscription
 
@@ -285,6 +286,8 @@ class QuotaState:
     month_limit: int | None
     month_used: int
     month_resets_at: datetime
+    # the plan's quota is the organisation's (issue #15): the counts above are its, and who used them
+    shares: list[ApplicationShare] | None = None
 
     @property
     def blocked(self) -> bool:
@@ -340,25 +343,33 @@ def usage_current(*, subscription_ids: Sequence[int], now: datetime) -> dict[tup
 
 
 def quota_states(*, application: Application, now: datetime | None = None) -> list[QuotaState]:
-    """Quota use of the application's live subscriptions in the current UTC day and month: two queries."""
+    """Quota use of the application's live subscriptions in the current UTC day and month: two queries, and one
+    more when a plan's quota is the organisation's (the shared counter and each application's part of it)."""
     now = now or timezone.now()
     subscriptions = list(
         Subscription.objects.live().filter(application=application).select_related("api", "plan").order_by("pk")
     )
     usage = usage_current(subscription_ids=[s.pk for s in subscriptions], now=now)
     day_end, month_end = period_ends(now)
-    return [
-        QuotaState(
-            subscription=sub,
-            day_limit=sub.plan.quota_per_day,
-            day_used=usage.get((sub.pk, QuotaUsage.Period.DAY), 0),
-            day_resets_at=day_end,
-            month_limit=sub.plan.quota_per_month,
-            month_used=usage.get((sub.pk, QuotaUsage.Period.MONTH), 0),
-            month_resets_at=month_end,
+    groups = {(application.organisation_id, s.plan_id) for s in subscriptions if s.plan.quota_shared}
+    today, month = period_starts(now)
+    shares = organisation_shares(groups=groups, today=today, month=month)
+    states = []
+    for sub in subscriptions:
+        share = shares.get((application.organisation_id, sub.plan_id), []) if sub.plan.quota_shared else None
+        states.append(
+            QuotaState(
+                subscription=sub,
+                day_limit=sub.plan.quota_per_day,
+                day_used=usage.get((sub.pk, QuotaUsage.Period.DAY), 0) if share is None else sum_day(share),
+                day_resets_at=day_end,
+                month_limit=sub.plan.quota_per_month,
+                month_used=usage.get((sub.pk, QuotaUsage.Period.MONTH), 0) if share is None else sum_month(share),
+                month_resets_at=month_end,
+                shares=share,
+            )
         )
-        for sub in subscriptions
-    ]
+    return states
 
 
 # --- The request log: one application's raw events, newest first, by keyset ---------------------------------------

@@ -10,12 +10,13 @@ from django.db.models import Case, F, IntegerField, When
 
 from analytics.models import QuotaUsage
 from analytics.selectors import period_ends, period_starts
+from analytics.selectors.shared_quota import organisation_usage
 from foundation.models import AuditEvent
 from keys.models import ApiKey
 from notifications.models import Kind
 from notifications.selectors import recipients
 from notifications.services.outbox import Draft, notifications_record
-from portal.models import Subscription
+from portal.models import Plan, Subscription
 
 QUOTA_THRESHOLDS = (80, 100)
 # Warnings before a key expires, widest first; "1d" inside the 1-day window supersedes "7d".
@@ -60,6 +61,7 @@ def quota_thresholds_evaluate(*, now: datetime) -> int:
     )
     current = (
         QuotaUsage.objects.filter(start__in=[today, month])
+        .exclude(subscription__plan__quota_scope=Plan.QuotaScope.ORGANISATION)  # one counter: _shared_quota_drafts
         .annotate(limit=limit)
         .filter(limit__gt=0, used__gte=F("limit") * min(QUOTA_THRESHOLDS) / 100)
         .select_related("subscription__api", "subscription__plan", "subscription__application")
@@ -93,7 +95,57 @@ def quota_thresholds_evaluate(*, now: datetime) -> int:
             context=context,
             people=people,
         )
+    drafts += _shared_quota_drafts(now=now, people=people)
     return len(notifications_record(drafts))
+
+
+def _shared_quota_drafts(*, now: datetime, people: dict[int, list[Any]]) -> list[Draft]:
+    """Thresholds of quotas an organisation shares (issue #15), on the shared counter: one email per organisation
+    and plan, not one per application. Three queries whatever the number of organisations."""
+    today, month = period_starts(now)
+    day_end, month_end = period_ends(now)
+    groups = set(
+        QuotaUsage.objects.filter(
+            start__in=[today, month], used__gt=0, subscription__plan__quota_scope=Plan.QuotaScope.ORGANISATION
+        )
+        .values_list("subscription__application__organisation_id", "subscription__plan_id")
+        .distinct()
+    )
+    if not groups:
+        return []
+    plans = Plan.objects.select_related("api").in_bulk({plan_id for _, plan_id in groups})
+    drafts: list[Draft] = []
+    for (organisation_id, plan_id, period), used in sorted(
+        organisation_usage(groups=groups, today=today, month=month).items()
+    ):
+        plan, is_day = plans[plan_id], period == QuotaUsage.Period.DAY
+        limit = plan.quota_per_day if is_day else plan.quota_per_month
+        crossed = [t for t in QUOTA_THRESHOLDS if limit and used * 100 >= t * limit]
+        if not crossed:
+            continue
+        period_key = today.isoformat() if is_day else month.strftime("%Y-%m")
+        context = {
+            "threshold": crossed[-1],
+            "period": "daily" if is_day else "monthly",
+            "used": used,
+            "limit": limit,
+            "resets_at": (day_end if is_day else month_end).isoformat(),
+            "api": plan.api.name,
+            "plan": plan.name,
+            "shared": True,
+            "application": "Your organisation's applications",
+            "organisation_id": organisation_id,
+            "api_slug": plan.api.slug,
+        }
+        drafts += _drafts(
+            kind=Kind.QUOTA,
+            organisation_id=organisation_id,
+            subject=f"organisation-quota:{organisation_id}:{plan_id}",
+            occurrences=[f"{period_key}:{t}" for t in crossed],
+            context=context,
+            people=people,
+        )
+    return drafts
 
 
 @transaction.atomic

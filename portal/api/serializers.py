@@ -20,7 +20,7 @@ from foundation.api.base import (
     StrictSerializer,
 )
 from foundation.validators import validate_no_control_chars
-from portal.models import Invitation, Organisation, Role, Subscription
+from portal.models import Invitation, Organisation, Plan, Role, Subscription
 
 MAX_ID = 2**63 - 1
 
@@ -202,6 +202,15 @@ class PlanSerializer(serializers.Serializer):
     rate_per_minute = serializers.IntegerField(allow_null=True)
     quota_per_day = serializers.IntegerField(allow_null=True)
     quota_per_month = serializers.IntegerField(allow_null=True)
+    quota_scope = serializers.ChoiceField(
+        choices=Plan.QuotaScope.choices,
+        help_text="`organisation`: one quota shared by all the organisation's applications.",
+    )
+    rate_scope = serializers.ChoiceField(
+        choices=Plan.RateScope.choices,
+        help_text="`organisation`: one rate limit shared by all the organisation's keys.",
+    )
+    sharing = serializers.CharField(source="sharing_in_words", help_text="Who shares the counters, in words.")
 
 
 class ApiSerializer(serializers.Serializer):

@@ -18,6 +18,8 @@ def _plan_form(api, **overrides):
         "price_label": "$9",
         "display_order": "3",
         "store_failure_mode": "allow",
+        "quota_scope": "application",
+        "rate_scope": "key",
     }
     return {**form, **overrides}
 
@@ -29,6 +31,8 @@ def _plan_form(api, **overrides):
         ({"quota_per_month": "0"}, "quota_per_month", "greater than or equal to 1"),
         ({"rate_per_second": "200"}, "rate_per_second", "more than the 100 per minute allows"),
         ({"quota_per_day": "50000"}, "quota_per_day", "more than the monthly quota of 20000"),
+        ({"quota_scope": "galaxy"}, "quota_scope", "not one of the available choices"),
+        ({"rate_scope": "application"}, "rate_scope", "not one of the available choices"),
     ],
 )
 def test_contradictory_limits_are_refused_with_a_message_on_the_field(staff_client, api, overrides, field, message):

@@ -79,6 +79,8 @@ def plan_entry(id: int = 3, **overrides: Any) -> dict[str, Any]:
         "quota_per_day": None,
         "quota_per_month": None,
         "store_failure_mode": "allow",
+        "quota_scope": "application",
+        "rate_scope": "key",
     }
     plan.update(overrides)
     return plan

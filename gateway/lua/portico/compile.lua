@@ -28,6 +28,13 @@ function _M.compile(meta)
                     p[f] = nil -- null or garbage: unlimited
                 end
             end
+            -- organisation scope (issue #15): counters per (organisation, plan), held in
+            -- p.orgs (portico.limits); other plans pay one field test per request
+            p.q_org = p.quota_scope == "organisation" or nil
+            p.r_org = p.rate_scope == "organisation" or nil
+            if p.q_org or p.r_org then
+                p.orgs = {}
+            end
             c.plans[p.id] = p
         end
     end

@@ -1,15 +1,20 @@
 -- Rate limits (per key, per second and per minute) and quotas (per subscription,
--- per UTC day and month) plus the platform's "blocked until" state.
+-- per UTC day and month) plus the platform's "blocked until" state. A plan with
+-- quota_scope or rate_scope "organisation" counts those per (organisation,
+-- plan) instead: every key and access token of the organisation's
+-- applications on that plan takes from one counter (issue #15).
 -- Counters live in the local shared dict (portico.limits_local). With --redis,
 -- the rate windows are shared by every gateway (portico.limits_shared); when
 -- the shared store is unreachable the plan's store_failure_mode decides:
 -- "allow" falls back to this gateway's own windows (counted), "deny" refuses
 -- with 503 limiter-unavailable. Quotas stay local (the platform enforces the
--- global quota by pushing blocked_until).
+-- global quota by pushing blocked_until), except an organisation's: with
+-- --redis its counters are in Redis too, so the fleet counts it exactly
+-- (this gateway's own counter while Redis is unavailable).
 local stats = require "portico.stats"
 local localb = require "portico.limits_local"
 
-local floor, ceil = math.floor, math.ceil
+local floor, ceil, type = math.floor, math.ceil, type
 local window_take, counter_take, undo = localb.window_take, localb.counter_take, localb.undo
 
 local _M = {}
@@ -138,6 +143,49 @@ local function quota(st, id, limit, period, reset, window)
     return true, limit - used
 end
 
+-- The counters of the credential's organisation on a plan with an organisation
+-- scope: a table shaped like a key record for the rate windows (lid, rlid: the
+-- limiter ids local and in Redis) and like a subscription for the quotas
+-- (q_id_d, q_id_m), one per organisation and plan per worker.
+local function org_counters(plan, org)
+    local o = plan.orgs[org]
+    if not o then
+        local id = "o" .. org .. ":" .. plan.id_s
+        o = { lid = id, rlid = id, q_id_d = "d" .. id .. ":", q_id_m = "M" .. id .. ":" }
+        plan.orgs[org] = o
+    end
+    return o
+end
+
+-- An organisation's quota in Redis (--redis), so all gateways count it
+-- together. Returns true or false (info filled), or nil when Redis is
+-- unavailable: the caller then counts at this gateway, and the platform's
+-- block (from collected usage) still holds the fleet to the quota.
+local function shared_quota(o, qd, qm, now, st1, st2)
+    local rl, rr, rt = info.limit, info.remaining, info.reset -- the rate windows' headers so far
+    local day = floor(now / DAY)
+    local idx, e = month_info(now)
+    local day_reset, month_reset = (day + 1) * DAY - now, e - now
+    local res, a, b = shared.take_quota(o, qd, day, ceil(day_reset) + 3600, qm, idx, ceil(month_reset) + 3600)
+    -- the call yielded, and other requests refilled `info` meanwhile
+    reset_info()
+    info.limit, info.remaining, info.reset = rl, rr, rt
+    if res == "ok" then
+        info.day_remaining, info.month_remaining = a, b
+        return true
+    end
+    if res == "denied" then
+        if st1 then undo(st1) end
+        if st2 then undo(st2) end
+        local day_window = a == "day"
+        info.outcome, info.window, info.limit, info.remaining = "quota", a, day_window and qd or qm, 0
+        info.retry_after = ceil(day_window and day_reset or month_reset)
+        return false
+    end
+    stats.inc("limiter.quota_fallback")
+    return nil
+end
+
 -- k: key record; sub: subscription; plan: plan; now: seconds.
 -- Returns allowed, info. info.outcome is "ok" | "rate" | "quota" | "blocked"
 -- | "unavailable" (shared store down and the plan says deny).
@@ -150,6 +198,19 @@ function _M.check(k, sub, plan, now)
         return false, info
     end
     local rps, rpm, qd, qm = plan.rate_per_second, plan.rate_per_minute, plan.quota_per_day, plan.quota_per_month
+    local orgs, orgq = plan.orgs, nil
+    if orgs then
+        local org = k.org
+        if type(org) == "number" then
+            local o = org_counters(plan, org)
+            if plan.r_org then
+                k = o
+            end
+            if plan.q_org then
+                sub, orgq = o, true
+            end
+        end
+    end
     local st1, st2, ok
     if rps or rpm then
         if shared then
@@ -181,6 +242,12 @@ function _M.check(k, sub, plan, now)
             if not ok then
                 return false, info
             end
+        end
+    end
+    if orgq and shared and (qd or qm) then
+        local allowed = shared_quota(sub, qd, qm, now, st1, st2)
+        if allowed ~= nil then
+            return allowed, info
         end
     end
     local sst

@@ -1,5 +1,6 @@
 -- Shared rate limits in Redis (--redis), so a per-second/per-minute limit
--- holds for the consumer as a whole, not per gateway.
+-- holds for the consumer as a whole, not per gateway; and the quota counters
+-- of plans whose quota is the organisation's (take_quota).
 --
 -- One round trip per request: a Lua script (EVALSHA, EVAL after NOSCRIPT)
 -- checks both limits of the key (GCRA, as portico.limits_local) and moves
@@ -64,6 +65,30 @@ return table.concat(out, " ")
 ]]
 local SHA = crypto.to_hex(ngx.sha1_bin(SCRIPT))
 
+-- Quota counters of an organisation-scoped plan (issue #15), so every gateway
+-- takes from one count. KEYS: the period counters (day, month); ARGV per key
+-- its limit and TTL in seconds. Counts every counter and keeps the counts only
+-- if all are within their limits (a refused request is not counted, as in
+-- portico.limits_local). Returns "1 used1[ used2]" or "0 i" (counter i full).
+local QUOTA_SCRIPT = [[
+local out = {1}
+for i = 1, #KEYS do
+    local used = redis.call("INCR", KEYS[i])
+    if used == 1 then
+        redis.call("EXPIRE", KEYS[i], ARGV[2 * i])
+    end
+    if used > tonumber(ARGV[2 * i - 1]) then
+        for j = 1, i do
+            redis.call("DECR", KEYS[j])
+        end
+        return "0 " .. i
+    end
+    out[i + 1] = used
+end
+return table.concat(out, " ")
+]]
+local QUOTA_SHA = crypto.to_hex(ngx.sha1_bin(QUOTA_SCRIPT))
+
 local cfg = settings.redis or {}
 local client = cfg.host and redis.new(cfg)
 local retry_interval = tonumber(cfg.retry_interval) or 1
@@ -103,30 +128,19 @@ local function parse(s)
     end
 end
 
--- Returns "ok" (info filled with the tightest window), "denied" (info filled
--- as a rate denial), or "unavailable", retry_after_seconds.
-function _M.take(k, rps, rpm, now, info)
+-- One script call through the per-worker circuit breaker: the parsed reply
+-- (a table of numbers), or nil, retry_after_seconds when Redis is unavailable.
+local function run(script, sha, keys, argv)
+    local now = now_fn()
     if probing or now < down_until then
-        return "unavailable", ceil(down_until > now and down_until - now or retry_interval)
+        return nil, ceil(down_until > now and down_until - now or retry_interval)
     end
     local recovering = down_until > 0
     if recovering then
         probing = true -- one request per worker finds out whether Redis is back
     end
-    local keys, argv = {}, { localb.EPOCH }
-    local limits, windows = {}, {}
-    if rps then
-        keys[#keys + 1] = limit_key(k, "s")
-        argv[#argv + 1], argv[#argv + 2] = rps, 1
-        limits[#limits + 1], windows[#windows + 1] = rps, 1
-    end
-    if rpm then
-        keys[#keys + 1] = limit_key(k, "m")
-        argv[#argv + 1], argv[#argv + 2] = rpm, 60
-        limits[#limits + 1], windows[#windows + 1] = rpm, 60
-    end
     local n = #keys
-    local args = { "EVALSHA", SHA, n }
+    local args = { "EVALSHA", sha, n }
     for i = 1, n do
         args[#args + 1] = keys[i]
     end
@@ -135,7 +149,7 @@ function _M.take(k, rps, rpm, now, info)
     end
     local ok, res, err = pcall(client.call, client, args, function(msg)
         if on_error(msg) then
-            local eval = { "EVAL", SCRIPT }
+            local eval = { "EVAL", script }
             for i = 3, #args do
                 eval[#eval + 1] = args[i]
             end
@@ -155,11 +169,34 @@ function _M.take(k, rps, rpm, now, info)
         down_until = now_fn() + retry_interval
         stats.inc("limiter.store_errors")
         ngx.log(ngx.WARN, "shared rate limiter unavailable for ", retry_interval, " s: ", tostring(err))
-        return "unavailable", ceil(retry_interval)
+        return nil, ceil(retry_interval)
     end
     if recovering then
         down_until = 0
         ngx.log(ngx.NOTICE, "shared rate limiter available again")
+    end
+    return res
+end
+
+-- Returns "ok" (info filled with the tightest window), "denied" (info filled
+-- as a rate denial), or "unavailable", retry_after_seconds.
+function _M.take(k, rps, rpm, now, info)
+    local keys, argv = {}, { localb.EPOCH }
+    local limits, windows = {}, {}
+    if rps then
+        keys[#keys + 1] = limit_key(k, "s")
+        argv[#argv + 1], argv[#argv + 2] = rps, 1
+        limits[#limits + 1], windows[#windows + 1] = rps, 1
+    end
+    if rpm then
+        keys[#keys + 1] = limit_key(k, "m")
+        argv[#argv + 1], argv[#argv + 2] = rpm, 60
+        limits[#limits + 1], windows[#windows + 1] = rpm, 60
+    end
+    local n = #keys
+    local res, wait = run(SCRIPT, SHA, keys, argv)
+    if not res then
+        return "unavailable", wait
     end
     if res[1] == 0 then
         local i = res[2]
@@ -179,6 +216,41 @@ function _M.take(k, rps, rpm, now, info)
         end
     end
     return "ok"
+end
+
+-- The counters `o` (portico.limits org_counters) take one request from their
+-- day quota qd (day index d, expiring after ttl_d) and month quota qm (index
+-- m, ttl_m); either limit may be nil. Returns "ok", remaining_day,
+-- remaining_month | "denied", "day" or "month" | "unavailable".
+function _M.take_quota(o, qd, d, ttl_d, qm, m, ttl_m)
+    local keys, argv, windows = {}, {}, {}
+    local prefix = o.qkey
+    if not prefix then
+        prefix = "ptc:q:{" .. o.rlid .. "}:"
+        o.qkey = prefix
+    end
+    if qd then
+        keys[1], argv[1], argv[2], windows[1] = prefix .. "d" .. d, qd, ttl_d, "day"
+    end
+    if qm then
+        local i = #keys + 1
+        keys[i], argv[2 * i - 1], argv[2 * i], windows[i] = prefix .. "M" .. m, qm, ttl_m, "month"
+    end
+    local res = run(QUOTA_SCRIPT, QUOTA_SHA, keys, argv)
+    if not res then
+        return "unavailable"
+    end
+    if res[1] == 0 then
+        return "denied", windows[res[2]]
+    end
+    local day_left, month_left
+    if qd then
+        day_left = qd - res[2]
+    end
+    if qm then
+        month_left = qm - res[#res]
+    end
+    return "ok", day_left, month_left
 end
 
 return _M

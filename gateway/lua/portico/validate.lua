@@ -1,0 +1,341 @@
+-- Request validation against the API's OpenAPI document (docs/protection.md).
+-- The platform compiles the document (protection/openapi.py) and ships the
+-- result with the API ("validation" in its snapshot entry); compile() turns
+-- it into Lua tables once per config (cached per worker by digest, so an
+-- unrelated config change does not redo it) and access.lua calls run() only
+-- for APIs that have a validator: an API with validation off costs one nil
+-- check. A refusal names the field (a JSON Pointer) and the rule broken,
+-- never the value. In report mode nothing is refused: the first finding goes
+-- into the access-log record ("vf") and the platform counts it.
+local problem = require "portico.problem"
+local schema = require "portico.schema"
+local json = require("cjson.safe").new()
+
+local ngx = ngx
+local var = ngx.var
+local req = ngx.req
+local re_find = ngx.re.find
+local type, pairs, ipairs, tonumber = type, pairs, ipairs, tonumber
+local byte, sub, find, upper = string.byte, string.sub, string.find, string.upper
+local concat, sort = table.concat, table.sort
+
+json.decode_max_depth(64) -- compiled schemas nest at most 32 deep (protection/openapi.py)
+json.decode_invalid_numbers(false) -- no NaN, Infinity or hex in a JSON body
+
+local MAX_ARGS = 100 -- query arguments and headers read per request (nginx's defaults)
+local SLASH = byte("/")
+
+local compile_schema, pointer_token, check = schema.compile, schema.pointer_token, schema.check
+
+local _M = {}
+
+---------------------------------------------------------------------------
+-- compile (per worker, once per document)
+---------------------------------------------------------------------------
+
+local function compile_op(op)
+    local params = {}
+    for _, p in ipairs(op.params or {}) do
+        p.s = compile_schema(p.s)
+        p.ptr = "/" .. p["in"] .. "/" .. pointer_token(p.name)
+        params[#params + 1] = p
+        if p["in"] == "query" then
+            op.reads_query = true
+        elseif p["in"] == "header" then
+            op.reads_headers = true
+        end
+    end
+    op.params = params
+    if type(op.body) == "table" then
+        op.body.s = compile_schema(op.body.s)
+    else
+        op.body = nil
+    end
+    return op
+end
+
+local cache = setmetatable({}, { __mode = "v" })
+
+-- the operations of a compiled document: paths grouped by segment count,
+-- most literal segments first (OpenAPI: concrete paths before templated ones)
+local function compile_paths(ops)
+    local by_n = {}
+    local templates = {}
+    for _, op in ipairs(ops) do
+        if type(op) == "table" and type(op.segs) == "table" and type(op.m) == "string" then
+            local key = concat(op.segs, "/")
+            local t = templates[key]
+            if not t then
+                local segs, literals = {}, 0
+                for i, s in ipairs(op.segs) do
+                    if byte(s, 1) == byte("{") then
+                        segs[i] = false
+                    else
+                        segs[i] = s
+                        literals = literals + 1
+                    end
+                end
+                t = { segs = segs, n = #segs, literals = literals, methods = {}, names = {} }
+                templates[key] = t
+                local l = by_n[t.n]
+                if not l then
+                    l = {}
+                    by_n[t.n] = l
+                end
+                l[#l + 1] = t
+            end
+            local m = upper(op.m)
+            t.methods[m] = compile_op(op)
+            t.names[#t.names + 1] = m
+        end
+    end
+    for _, l in pairs(by_n) do
+        sort(l, function(a, b)
+            return a.literals > b.literals
+        end)
+    end
+    for _, t in pairs(templates) do
+        if t.methods.GET and not t.methods.HEAD then
+            t.methods.HEAD = t.methods.GET -- HEAD is GET without the body (RFC 9110)
+        end
+        sort(t.names)
+        t.allow = concat(t.names, ", ")
+    end
+    return by_n
+end
+
+-- A validator for an API's "validation" entry, or nil (mode off, or garbage)
+function _M.compile(v)
+    if type(v) ~= "table" or (v.mode ~= "enforce" and v.mode ~= "report") or type(v.ops) ~= "table" then
+        return nil
+    end
+    local by_n = type(v.digest) == "string" and cache[v.digest]
+    if not by_n then
+        by_n = compile_paths(v.ops)
+        if type(v.digest) == "string" then
+            cache[v.digest] = by_n
+        end
+    end
+    return { report = v.mode == "report", by_n = by_n }
+end
+
+---------------------------------------------------------------------------
+-- checks (run only for APIs with a validator)
+---------------------------------------------------------------------------
+
+local INTEGER_RE, NUMBER_RE = [[^-?\d+$]], [[^-?\d+(\.\d+)?([eE][+-]?\d+)?$]]
+
+-- a parameter's text as the JSON value its schema types allow, or nil
+local function coerce(text, s)
+    local tset = s.tset
+    if not tset or tset.string then
+        return text
+    end
+    if (tset.integer or tset.number) and re_find(text, tset.number and NUMBER_RE or INTEGER_RE, "jo") then
+        return tonumber(text)
+    end
+    if tset.boolean and (text == "true" or text == "false") then
+        return text == "true"
+    end
+end
+
+local function check_param(p, raw)
+    local s = p.s
+    if raw == nil or raw == true then -- absent, or a query key without a value
+        if raw == nil and not p.req then
+            return
+        end
+        if raw == nil then
+            return "required", p.ptr
+        end
+        raw = ""
+    end
+    if s.tset and s.tset.array then
+        local list = type(raw) == "table" and raw or { raw }
+        local values = {}
+        for i, text in ipairs(list) do
+            local v = coerce(text == true and "" or text, s.items or {})
+            if v == nil then
+                return "type", p.ptr .. "/" .. (i - 1)
+            end
+            values[i] = v
+        end
+        return check(values, s, p.ptr)
+    end
+    if type(raw) == "table" then
+        raw = raw[1] -- repeated: the first counts, as in most frameworks
+    end
+    local v = coerce(raw, s)
+    if v == nil then
+        return "type", p.ptr
+    end
+    return check(v, s, p.ptr)
+end
+
+local function body_text()
+    req.read_body()
+    local data = req.get_body_data()
+    if data then
+        return data
+    end
+    local file = req.get_body_file()
+    if not file then
+        return nil
+    end
+    local f = io.open(file, "rb")
+    if not f then
+        return nil
+    end
+    data = f:read("*a")
+    f:close()
+    return data
+end
+
+local function check_body(body)
+    local ct = var.content_type
+    local text = body_text()
+    if not text or text == "" then
+        if body.req then
+            return "required", "/body"
+        end
+        return
+    end
+    if not ct or not (re_find(ct, [[^application/([^;]*\+)?json\s*(;|$)]], "joi")) then
+        return "media-type", "/header/content-type"
+    end
+    local v = json.decode(text)
+    if v == nil then
+        return "json", "/body"
+    end
+    return check(v, body.s, "/body")
+end
+
+local function check_op(op, path_values)
+    local args, headers
+    for _, p in ipairs(op.params) do
+        local where, raw = p["in"]
+        if where == "path" then
+            raw = path_values[p.name]
+        elseif where == "query" then
+            args = args or req.get_uri_args(MAX_ARGS)
+            raw = args[p.name]
+        else
+            headers = headers or req.get_headers(MAX_ARGS)
+            raw = headers[p.name]
+        end
+        local rule, at = check_param(p, raw)
+        if rule then
+            return rule, at
+        end
+    end
+    if op.body then
+        return check_body(op.body)
+    end
+end
+
+-- the path template matching the request's segments (most literal first)
+local function find_template(by_n, segs)
+    local list = by_n[#segs]
+    if not list then
+        return nil
+    end
+    for _, t in ipairs(list) do
+        local ok = true
+        for i = 1, t.n do
+            local lit = t.segs[i]
+            if lit and lit ~= segs[i] then
+                ok = false
+                break
+            end
+        end
+        if ok then
+            return t
+        end
+    end
+end
+
+local function split(path)
+    local segs, i = {}, 2
+    if path == "/" or path == "" then
+        return segs
+    end
+    while true do
+        local j = find(path, "/", i, true)
+        if not j then
+            segs[#segs + 1] = sub(path, i)
+            return segs
+        end
+        segs[#segs + 1] = sub(path, i, j - 1)
+        i = j + 1
+    end
+end
+
+-- the path the document describes: the upstream's, after the prefix is stripped
+local function api_path(api)
+    local uri = var.uri
+    if api.strip and api.plen > 1 then
+        uri = sub(uri, api.plen + 1)
+        if byte(uri, 1) ~= SLASH then
+            uri = "/" .. uri
+        end
+    end
+    return uri
+end
+
+local function refuse(api, s, cause, extra, headers)
+    -- the access phase took the request as admitted: its record becomes a denial's (log_format portico)
+    var.pt_ids = ""
+    var.pt_lim = ""
+    var.pt_api = api.id_s
+    var.pt_sub = s.id_s
+    return problem.send(cause, extra, headers)
+end
+
+local function report(cause, op_id, rule, ptr)
+    local finding = require("portico.logging").escape(cause .. "|" .. op_id .. "|" .. rule .. "|" .. ptr)
+    local ids = var.pt_ids
+    if ids and ids ~= "" then
+        var.pt_ids = ids .. ',"vf":"' .. finding .. '"'
+    else
+        var.pt_vf = finding
+    end
+    return true
+end
+
+-- true when the request may go on (valid, or report mode); refuses otherwise
+function _M.run(api, s)
+    local v = api.validator
+    local segs = split(api_path(api))
+    local t = find_template(v.by_n, segs)
+    if not t then
+        if v.report then
+            return report("unknown-operation", "", "path", "/path")
+        end
+        return refuse(api, s, "unknown-operation")
+    end
+    local method = req.get_method()
+    local op = t.methods[method]
+    if not op then
+        if v.report then
+            return report("method-not-allowed", "", "method", "/method")
+        end
+        return refuse(api, s, "method-not-allowed", nil, { Allow = t.allow })
+    end
+    local path_values = {}
+    for i = 1, t.n do
+        if not t.segs[i] then
+            local name = op.segs[i]
+            path_values[sub(name, 2, -2)] = segs[i]
+        end
+    end
+    local rule, at = check_op(op, path_values)
+    if not rule then
+        return true
+    end
+    if v.report then
+        return report("request-invalid", op.id, rule, at)
+    end
+    return refuse(api, s, "request-invalid", { pointer = at, rule = rule, operation = op.id })
+end
+
+return _M

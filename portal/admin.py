@@ -145,6 +145,7 @@ class ApiAdmin(ServiceAdmin):
 
     def save_formset(self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool) -> None:
         if formset.model is ApiProtection:
+            formset.save(commit=False)  # writes nothing; sets what the admin's change message reads
             for protection_form in formset.forms:
                 if protection_form.has_changed():
                     mode = protection_form.cleaned_data["validation_mode"]

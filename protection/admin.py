@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django import forms
 from django.contrib import admin
+from django.forms import BaseInlineFormSet
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -14,29 +12,25 @@ from protection.selectors import findings_summary
 from protection.services.validation import document_compile
 
 
-class ApiProtectionForm(forms.ModelForm):
+class ApiProtectionFormSet(BaseInlineFormSet):
     """Refuses turning validation on (or keeping it on) with a document the gateway compiler cannot honour."""
 
-    class Meta:
-        model = ApiProtection
-        fields = ["validation_mode"]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        mode = data.get("validation_mode")
-        if mode and mode != ApiProtection.Mode.OFF:
-            # the API as the page submitted it: its new document, not the stored one
-            _, _, error = document_compile(self.instance.api.openapi_document)
-            if error:
-                raise forms.ValidationError(f"The OpenAPI document cannot be enforced: {error}")
-        return data
+    def clean(self) -> None:
+        super().clean()
+        for form in self.forms:
+            mode = getattr(form, "cleaned_data", {}).get("validation_mode")
+            if mode and mode != ApiProtection.Mode.OFF:
+                # the API as the page submitted it (the formset's parent): its new document, not the stored one
+                _, _, error = document_compile(self.instance.openapi_document)
+                if error:
+                    form.add_error("validation_mode", f"The OpenAPI document cannot be enforced: {error}")
 
 
 class ApiProtectionInline(admin.StackedInline):
     """One row per API; saved through protection's service by the API admin (portal/admin.py)."""
 
     model = ApiProtection
-    form = ApiProtectionForm
+    formset = ApiProtectionFormSet
     can_delete = False
     max_num = 1
     fields = ["validation_mode", "compile_status", "findings"]

@@ -52,6 +52,7 @@ def test_admin_edit_of_an_api_and_its_inline_plans_is_published(staff_client, ap
         "plans-0-id": free_plan.pk, "plans-0-api": api.pk, "plans-0-name": "Free", "plans-0-slug": "free",
         "plans-0-description": "", "plans-0-rate_per_second": 3, "plans-0-price_label": "Free",
         "plans-0-is_public": "on", "plans-0-display_order": 1, "plans-0-store_failure_mode": "allow",
+        "protection-TOTAL_FORMS": 0, "protection-INITIAL_FORMS": 0,
     }  # fmt: skip
     response = staff_client.post(f"/admin/portal/api/{api.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:3000]

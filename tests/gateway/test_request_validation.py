@@ -51,6 +51,8 @@ def test_a_valid_request_reaches_the_upstream(gw, key):
         ("GET", "/pets?limit=abc", TENANT, None, "/query/limit", "type"),
         ("GET", "/pets?limit=1.5", TENANT, None, "/query/limit", "type"),
         ("GET", "/pets?limit=101", TENANT, None, "/query/limit", "maximum"),
+        ("GET", "/pets?limit=5&limit=500", TENANT, None, "/query/limit", "maximum"),  # every value of a repeated key
+        ("GET", "/pets?limit=0x10", TENANT, None, "/query/limit", "type"),
         ("GET", "/pets?limit=0", TENANT, None, "/query/limit", "minimum"),
         ("GET", "/pets?sort=colour", TENANT, None, "/query/sort", "enum"),
         ("GET", "/pets?since=2026-13-01", TENANT, None, "/query/since", "format"),

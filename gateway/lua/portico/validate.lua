@@ -16,8 +16,10 @@ local var = ngx.var
 local req = ngx.req
 local re_find = ngx.re.find
 local type, pairs, ipairs, tonumber = type, pairs, ipairs, tonumber
-local byte, sub, find, upper = string.byte, string.sub, string.find, string.upper
+local byte, sub, find, upper, lower, gsub = string.byte, string.sub, string.find, string.upper, string.lower,
+    string.gsub
 local concat, sort = table.concat, table.sort
+local floor = math.floor
 
 json.decode_max_depth(64) -- compiled schemas nest at most 32 deep (protection/openapi.py)
 json.decode_invalid_numbers(false) -- no NaN, Infinity or hex in a JSON body
@@ -33,16 +35,23 @@ local _M = {}
 -- compile (per worker, once per document)
 ---------------------------------------------------------------------------
 
+-- where each parameter's text is read: a path segment's index, the nginx
+-- variable of a header (one lookup, no table of every header), or the
+-- query arguments (parsed once per request, all values of a repeated key)
 local function compile_op(op)
     local params = {}
     for _, p in ipairs(op.params or {}) do
         p.s = compile_schema(p.s)
         p.ptr = "/" .. p["in"] .. "/" .. pointer_token(p.name)
         params[#params + 1] = p
-        if p["in"] == "query" then
-            op.reads_query = true
+        if p["in"] == "path" then
+            for i, seg in ipairs(op.segs) do
+                if seg == "{" .. p.name .. "}" then
+                    p.idx = i
+                end
+            end
         elseif p["in"] == "header" then
-            op.reads_headers = true
+            p.var = "http_" .. gsub(lower(p.name), "-", "_")
         end
     end
     op.params = params
@@ -123,7 +132,25 @@ end
 -- checks (run only for APIs with a validator)
 ---------------------------------------------------------------------------
 
-local INTEGER_RE, NUMBER_RE = [[^-?\d+$]], [[^-?\d+(\.\d+)?([eE][+-]?\d+)?$]]
+local B0, B9, MINUS, DOT, E_LOWER, E_UPPER, PLUS = byte("0"), byte("9"), byte("-"), byte("."), byte("e"),
+    byte("E"), byte("+")
+
+-- decimal text only (tonumber alone takes hex, spaces and "inf"): digits with
+-- a leading "-", and for a number also ".", "e", "E", "+"
+local function numeric(text, fraction)
+    local n = #text
+    if n == 0 or n > 40 then
+        return false
+    end
+    for i = 1, n do
+        local b = byte(text, i)
+        if not ((b >= B0 and b <= B9) or (b == MINUS and (i == 1 or fraction))
+            or (fraction and (b == DOT or b == E_LOWER or b == E_UPPER or b == PLUS))) then
+            return false
+        end
+    end
+    return true
+end
 
 -- a parameter's text as the JSON value its schema types allow, or nil
 local function coerce(text, s)
@@ -131,8 +158,11 @@ local function coerce(text, s)
     if not tset or tset.string then
         return text
     end
-    if (tset.integer or tset.number) and re_find(text, tset.number and NUMBER_RE or INTEGER_RE, "jo") then
-        return tonumber(text)
+    if (tset.integer or tset.number) and numeric(text, tset.number) then
+        local v = tonumber(text)
+        if v and (tset.number or v == floor(v)) then
+            return v
+        end
     end
     if tset.boolean and (text == "true" or text == "false") then
         return text == "true"
@@ -163,7 +193,14 @@ local function check_param(p, raw)
         return check(values, s, p.ptr)
     end
     if type(raw) == "table" then
-        raw = raw[1] -- repeated: the first counts, as in most frameworks
+        -- repeated: every value must pass, whichever one the upstream reads
+        for _, text in ipairs(raw) do
+            local rule, at = check_param(p, text)
+            if rule then
+                return rule, at
+            end
+        end
+        return
     end
     local v = coerce(raw, s)
     if v == nil then
@@ -210,18 +247,17 @@ local function check_body(body)
     return check(v, body.s, "/body")
 end
 
-local function check_op(op, path_values)
-    local args, headers
+local function check_op(op, segs)
+    local args
     for _, p in ipairs(op.params) do
-        local where, raw = p["in"]
-        if where == "path" then
-            raw = path_values[p.name]
-        elseif where == "query" then
+        local raw
+        if p.idx then
+            raw = segs[p.idx]
+        elseif p.var then
+            raw = var[p.var]
+        else
             args = args or req.get_uri_args(MAX_ARGS)
             raw = args[p.name]
-        else
-            headers = headers or req.get_headers(MAX_ARGS)
-            raw = headers[p.name]
         end
         local rule, at = check_param(p, raw)
         if rule then
@@ -321,14 +357,7 @@ function _M.run(api, s)
         end
         return refuse(api, s, "method-not-allowed", nil, { Allow = t.allow })
     end
-    local path_values = {}
-    for i = 1, t.n do
-        if not t.segs[i] then
-            local name = op.segs[i]
-            path_values[sub(name, 2, -2)] = segs[i]
-        end
-    end
-    local rule, at = check_op(op, path_values)
+    local rule, at = check_op(op, segs)
     if not rule then
         return true
     end

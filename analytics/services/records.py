@@ -233,8 +233,9 @@ def records_check(records: Any, *, lo: float, now: float, shift: float = 0.0) ->
             plan, repaired = None, True
         identity = (api, app, org, sub, plan, prefix)
         keep((position, t, status, rt, ut, bi, bo, request_id, method, path, ip, lim, cause, identity))
-        if "vf" in rec:  # rare (report mode found something): one dict lookup for all the others
-            findings.append((identity, t, rec["vf"]))
+        finding = rec.get("vf")  # rare (report mode found something): one dict lookup for all the others
+        if finding:
+            findings.append((identity, t, finding))
         if repaired:
             repaired_records += 1
         else:

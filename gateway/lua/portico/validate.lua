@@ -52,6 +52,8 @@ local function compile_op(op)
             end
         elseif p["in"] == "header" then
             p.var = "http_" .. gsub(lower(p.name), "-", "_")
+        else
+            op.reads_query = true
         end
     end
     op.params = params
@@ -248,7 +250,9 @@ local function check_body(body)
 end
 
 local function check_op(op, segs)
-    local args
+    -- parsed before the loop: a local that changes type inside it (nil, then
+    -- a table) keeps LuaJIT from compiling the loop ("type instability")
+    local args = op.reads_query and req.get_uri_args(MAX_ARGS)
     for _, p in ipairs(op.params) do
         local raw
         if p.idx then
@@ -256,7 +260,6 @@ local function check_op(op, segs)
         elseif p.var then
             raw = var[p.var]
         else
-            args = args or req.get_uri_args(MAX_ARGS)
             raw = args[p.name]
         end
         local rule, at = check_param(p, raw)

@@ -147,6 +147,19 @@ def test_report_mode_passes_and_logs_the_finding(start_gateway, upstream, key):
     assert all(r["lim"] == "ok" and r["dc"] == "" for p, r in records.items() if "dc" in r)
 
 
+@pytest.mark.parametrize("request_id", [None, 'q"1'], ids=["fast-log-format", "escaped-log-format"])
+def test_a_field_name_a_client_chose_is_logged_verbatim_in_either_log_format(start_gateway, upstream, key, request_id):
+    api = api_entry(upstream, 1, "/pets-api", methods=["GET", "POST"], validation=validation("report"))
+    gw = start_gateway(snapshot(1, [api], keys=[key]))
+    headers = {"X-Request-Id": request_id} if request_id else {}
+
+    r = gw.request("POST", "/pets-api/pets", key.secret, headers=headers, json={**GOOD_PET, 'a"b\\c/d': 1})
+
+    assert r.status_code == 200
+    (rec,) = gw.wait_records(1)
+    assert rec["vf"] == 'request-invalid|POST /pets|additionalProperties|/body/a"b\\c~1d'
+
+
 def test_switching_the_mode_by_a_change_reaches_the_gateway(start_gateway, upstream, key):
     api = api_entry(upstream, 1, "/pets-api", methods=["GET"])
     gw = start_gateway(snapshot(1, [api], keys=[key]))

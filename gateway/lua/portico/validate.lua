@@ -331,12 +331,13 @@ local function refuse(api, s, cause, extra, headers)
 end
 
 local function report(cause, op_id, rule, ptr)
-    local finding = require("portico.logging").escape(cause .. "|" .. op_id .. "|" .. rule .. "|" .. ptr)
+    local finding = cause .. "|" .. op_id .. "|" .. rule .. "|" .. ptr
     local ids = var.pt_ids
     if ids and ids ~= "" then
-        var.pt_ids = ids .. ',"vf":"' .. finding .. '"'
+        -- log_format portico_full does no escaping: pointers hold names a client chose
+        var.pt_ids = ids .. ',"vf":"' .. require("portico.logging").escape(finding) .. '"'
     else
-        var.pt_vf = finding
+        var.pt_vf = finding -- log_format portico escapes it (escape=json)
     end
     return true
 end

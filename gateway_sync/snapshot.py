@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from keys.models import ApiKey, OAuthClient, OAuthToken, SigningKey
 from portal.models import Api, Organisation, Plan, Subscription
+from protection.selectors import validators_by_api
 
 _STREAM_ROWS = 5_000  # keys per cursor fetch and per piece of the streamed snapshot
 _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode  # never emits a raw line break
@@ -177,7 +178,14 @@ def subscription_entries(subscriptions: QuerySet[Subscription]) -> list[dict[str
 
 
 def api_entries(apis: QuerySet[Api]) -> list[dict[str, Any]]:
-    return [api_entry(api) for api in apis.order_by("id").values(*_API_FIELDS)]
+    entries = [api_entry(api) for api in apis.order_by("id").values(*_API_FIELDS)]
+    # request validation (docs/protection.md): present only on APIs whose mode is on, one query for all of them
+    validators = validators_by_api([e["id"] for e in entries]) if len(entries) < 1000 else validators_by_api()
+    for entry in entries:
+        validation = validators.get(entry["id"])
+        if validation is not None:
+            entry["validation"] = validation
+    return entries
 
 
 def plan_entries(plans: QuerySet[Plan]) -> list[dict[str, Any]]:

@@ -24,6 +24,9 @@ from portal.services.organisations import (
     membership_remove_by_staff,
     organisation_set_status,
 )
+from protection.admin import ApiProtectionInline
+from protection.models import ApiProtection
+from protection.services.validation import api_protection_save
 
 
 class MembershipInline(admin.TabularInline):
@@ -127,7 +130,7 @@ class ApiAdmin(ServiceAdmin):
     list_filter = ["visibility"]
     search_fields = ["name", "slug", "path_prefix"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [PlanInline]
+    inlines = [PlanInline, ApiProtectionInline]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def save_model(self, request: HttpRequest, obj: Api, form: ModelForm, change: bool) -> None:
@@ -141,6 +144,13 @@ class ApiAdmin(ServiceAdmin):
             api_delete(actor=request.user, api=api)
 
     def save_formset(self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool) -> None:
+        if formset.model is ApiProtection:
+            formset.save(commit=False)  # writes nothing; sets what the admin's change message reads
+            for protection_form in formset.forms:
+                if protection_form.has_changed():
+                    mode = protection_form.cleaned_data["validation_mode"]
+                    api_protection_save(actor=request.user, api=form.instance, validation_mode=mode)
+            return
         if formset.model is not Plan:
             super().save_formset(request, form, formset, change)
             return

@@ -138,6 +138,19 @@ PROBLEM_PAGES: dict[str, ProblemPage] = {
             "Check the request's headers and encoding.",
         ),
         _page(
+            "request-invalid", 400, "Request does not match the API description",
+            "The API validates requests against its OpenAPI description at the gateway, and a path, query or header "
+            "parameter or the JSON body breaks it. The answer's `pointer` names the field (for example "
+            "`/query/limit` or `/body/items/3/name`) and `rule` the constraint (`type`, `maximum`, `required`...); "
+            "the value itself is never repeated.",
+            "Compare the named field with the API's reference on its page and send a value it allows.",
+        ),
+        _page(
+            "unknown-operation", 404, "No such operation",
+            "The API validates requests against its OpenAPI description, which has no operation at this path.",
+            "Check the path against the API's reference on its page.",
+        ),
+        _page(
             "admin-unauthorized", 401, "Signature required",
             "A request to a gateway's admin listener lacked a valid, fresh signature. Only the platform sends these.",
             "Nothing to do as an API consumer; operators check the gateway's push secret and clock.",

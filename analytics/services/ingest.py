@@ -28,12 +28,14 @@ from analytics.services.records import (
     MAX_ID,
     Checked,
     Identity,
+    Resolved,
     identities_lookup,
     identity_resolve,
     records_check,
 )
 from analytics.services.rollups import MinuteCounts, minutes_group, rollups_count, rollups_write
 from keys.models import ApiKey
+from protection.services.findings import finding_parse, findings_count
 
 _DAY = 86_400  # seconds
 
@@ -164,6 +166,7 @@ def _ingest_records(gateway_id: int, work: list[tuple[IngestResult, Any]], now: 
     clean: list[dict[Identity, int]] = []  # per batch: records with nothing repaired yet, by identity
     matchers: dict[int, Matcher] = {}
     asked: set[int | None] = {None}  # API ids whose matchers were looked up for this page
+    findings: list[tuple[Identity, float, Any]] = []  # report mode's validation findings (docs/protection.md)
     for result, records in work:
         checked = records_check(records, lo=lo, now=now_ts, shift=shift)
         events_encode(page.lines, checked.records, gateway_id=gateway_id, sequence=result.sequence, text=text)
@@ -176,6 +179,8 @@ def _ingest_records(gateway_id: int, work: list[tuple[IngestResult, Any]], now: 
         result.records, result.rejected = len(checked.records), checked.refused
         result.sanitised = checked.repaired  # plus the records whose ids are corrected, once the ids are checked
         clean.append(checked.clean)
+        if checked.findings:
+            findings.extend(checked.findings)
     known = identities_lookup(page.lines.keys())
     resolved = {identity: identity_resolve(identity, known) for identity in page.lines}
     for (result, _), batch_clean in zip(work, clean, strict=True):
@@ -207,8 +212,20 @@ def _ingest_records(gateway_id: int, work: list[tuple[IngestResult, Any]], now: 
         _write_quota_usage(admitted)
     if last_used:
         _write_last_used(last_used)
+    if findings:
+        _count_findings(findings, resolved)
     if admitted:
         quota.quota_evaluate(subscription_ids=sorted({sub for sub, _, _ in admitted}), now=now)
+
+
+def _count_findings(findings: list[tuple[Identity, float, Any]], resolved: dict[Identity, Resolved]) -> None:
+    """Report mode's findings into protection's hourly counts, for APIs that exist (the ids as resolved)."""
+    parsed = []
+    for identity, t, value in findings:
+        api, finding = resolved[identity].api, finding_parse(value)
+        if api is not None and finding is not None:
+            parsed.append((api, t, finding))
+    findings_count(parsed)
 
 
 def _write_last_used(last_used: dict[int, float]) -> None:

@@ -55,6 +55,8 @@ DENIAL_CAUSES: tuple[str, ...] = (
     "bad-gateway",
     "gateway-timeout",
     "bad-request",
+    "request-invalid",
+    "unknown-operation",
 )
 _CAUSES = frozenset(DENIAL_CAUSES) | {""}
 
@@ -83,6 +85,8 @@ class CheckedBatch:
     refused: int
     repaired: int  # usable records with a field repaired
     clean: dict[Identity, int]  # usable records with nothing repaired, by identity (its ids are checked later)
+    # (identity, time, "vf") of records carrying a report-mode validation finding (protection/services/findings.py)
+    findings: list[tuple[Identity, float, Any]] | None = None
 
 
 def _text(value: Any, cap: int) -> tuple[str, bool]:
@@ -137,6 +141,7 @@ def records_check(records: Any, *, lo: float, now: float, shift: float = 0.0) ->
         refused = len(records) - MAX_RECORDS_PER_BATCH
         records = records[:MAX_RECORDS_PER_BATCH]
     keep = checked.append
+    findings: list[tuple[Identity, float, Any]] = []
     addresses = _ADDRESSES
     for position, rec in enumerate(records):
         if type(rec) is not dict:
@@ -228,11 +233,14 @@ def records_check(records: Any, *, lo: float, now: float, shift: float = 0.0) ->
             plan, repaired = None, True
         identity = (api, app, org, sub, plan, prefix)
         keep((position, t, status, rt, ut, bi, bo, request_id, method, path, ip, lim, cause, identity))
+        finding = rec.get("vf")  # rare (report mode found something): one dict lookup for all the others
+        if finding:
+            findings.append((identity, t, finding))
         if repaired:
             repaired_records += 1
         else:
             clean[identity] = clean.get(identity, 0) + 1
-    return CheckedBatch(checked, refused=refused, repaired=repaired_records, clean=clean)
+    return CheckedBatch(checked, refused=refused, repaired=repaired_records, clean=clean, findings=findings)
 
 
 def _clients_lookup(prefixes: set[str], apps: dict[int, int]) -> dict[tuple[int, str], int | None]:

@@ -1,7 +1,7 @@
 """Instructions per proxied request (callgrind): deterministic where wrk timings are noisy.
 
-    .venv/bin/python -m bench.gateway.instructions gateway|gateway-token|plain|upstream-via-gateway|upstream-via-plain
-        [--requests 4000] [--edit SED_SCRIPT] [--annotate]
+    .venv/bin/python -m bench.gateway.instructions gateway|gateway-token|gateway-validated|plain|upstream-via-gateway|
+        upstream-via-plain [--requests 4000] [--edit SED_SCRIPT] [--path /demo/bench] [--annotate]
 
 One nginx process (`master_process off`, one worker) runs under valgrind's callgrind behind or in
 front of the demo upstream. After 2,000 warm-up requests on 4 keep-alive connections the counters
@@ -9,7 +9,9 @@ are zeroed, exactly --requests more are sent, and the dump's total is divided by
 that run meanwhile, such as log ingestion, are included). --edit applies a `sed -E` script to the
 rendered nginx.conf of the measured side, to price one feature by taking it out, e.g.
 `--edit '/access_log .*spool/d'` for the access log. gateway-token sends an OAuth2 access token (ES256 JWT,
-verified once, then from the worker's cache) instead of the key. Needs Debian's valgrind.
+verified once, then from the worker's cache) instead of the key. gateway-validated enforces request validation
+(docs/protection.md) with VALIDATED_DOCUMENT: send `--path '/demo/bench?limit=10&sort=name'` to price a typical
+query. Needs Debian's valgrind.
 """
 
 from __future__ import annotations
@@ -29,13 +31,30 @@ from pathlib import Path
 from bench.gateway.run import bench_snapshot, plain_proxy
 from gateway import demo_upstream
 from keys.tokens import generate
+from protection.openapi import compile_document
 from tests.support.gateway import launcher_args
 from tests.support.jwt_tokens import Signer, oauth_member
 from tests.support.ports import free_port
 from tests.support.processes import stop
 from tests.support.waiting import wait_http
 
-TARGETS = ("gateway", "gateway-token", "plain", "upstream-via-gateway", "upstream-via-plain")
+TARGETS = ("gateway", "gateway-token", "gateway-validated", "plain", "upstream-via-gateway", "upstream-via-plain")
+# an operation with a path, two query parameters (one a bounded integer, one an enum) and a header
+VALIDATED_DOCUMENT = {
+    "openapi": "3.0.3",
+    "paths": {
+        "/{name}": {
+            "get": {
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 20}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["name", "age"]}},
+                    {"name": "User-Agent", "in": "header", "schema": {"type": "string", "maxLength": 200}},
+                ]
+            }
+        }
+    },
+}
 
 
 def nginx_command(prefix: Path, conf: Path, edit: str | None, measured: bool, out: Path) -> list[str]:
@@ -65,6 +84,9 @@ def render_front(tmp: Path, target: str, upstream: str) -> tuple[Path, int, int 
         doc["oauth"] = oauth_member(signer)
         token = signer.token(scope="demo", application_id=doc["keys"][0]["application_id"], exp=int(time.time()) + 3600)
         headers = {"Authorization": f"Bearer {token}"}
+    if target == "gateway-validated":
+        ops = compile_document(VALIDATED_DOCUMENT)["ops"]
+        doc["apis"][0]["validation"] = {"mode": "enforce", "digest": "bench", "ops": ops}
     snap.write_text(json.dumps(doc))
     port, admin = free_port(), free_port()
     args = launcher_args("gw", port, admin, tmp / "gw", "bench")
@@ -73,7 +95,7 @@ def render_front(tmp: Path, target: str, upstream: str) -> tuple[Path, int, int 
     return (tmp / "gw").resolve(), port, admin, headers
 
 
-def measure(target: str, requests: int, edit: str | None, annotate: bool) -> float:
+def measure(target: str, requests: int, edit: str | None, annotate: bool, path: str = "/demo/bench") -> float:
     tmp = Path(tempfile.mkdtemp(prefix="portico-instructions-"))
     out = tmp / "callgrind.out"
     procs: list[subprocess.Popen[bytes]] = []
@@ -96,7 +118,7 @@ def measure(target: str, requests: int, edit: str | None, annotate: bool) -> flo
 
         def send(n: int) -> None:
             for i in range(n):
-                conns[i % 4].request("GET", "/demo/bench", headers={"User-Agent": "bench", **headers})
+                conns[i % 4].request("GET", path, headers={"User-Agent": "bench", **headers})
                 answer = conns[i % 4].getresponse()
                 answer.read()
                 if answer.status != 200:
@@ -128,8 +150,9 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=4000)
     ap.add_argument("--edit", help="sed -E script applied to the measured side's nginx.conf")
     ap.add_argument("--annotate", action="store_true", help="print callgrind_annotate's inclusive costs")
+    ap.add_argument("--path", default="/demo/bench", help="the request's path and query")
     ns = ap.parse_args()
-    per_request = measure(ns.target, ns.requests, ns.edit, ns.annotate)
+    per_request = measure(ns.target, ns.requests, ns.edit, ns.annotate, ns.path)
     print(f"{ns.target}: {per_request:,.0f} instructions per request")
     return 0
 

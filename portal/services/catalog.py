@@ -10,6 +10,7 @@ from foundation.audit import audit_record
 from foundation.errors import Conflict
 from gateway_sync import changes as config_changes
 from portal.models import Api, Plan
+from protection.services.validation import api_document_changed
 
 
 @transaction.atomic
@@ -18,6 +19,7 @@ def api_save(*, actor: Any, api: Api) -> Api:
     created = api.pk is None
     api.full_clean()
     api.save()
+    api_document_changed(api=api)  # request validation follows the document (refused if it cannot while on)
     audit_record(action="api.created" if created else "api.updated", actor=actor, target=api, data={"slug": api.slug})
     config_changes.record_api(api.pk)
     return api

@@ -82,7 +82,8 @@ def test_names_are_stored_in_nfc_whichever_way_they_arrive(alice_client, staff_c
             "key_header": "X-API-Key", "connect_timeout_ms": 5000, "read_timeout_ms": 30000,
             "send_timeout_ms": 30000, "visibility": "public", "cors_allowed_origins": "[]",
             "openapi_document": "null", "created_at_0": "2026-01-01", "created_at_1": "00:00:00",
-            "plans-TOTAL_FORMS": 0, "plans-INITIAL_FORMS": 0}  # fmt: skip
+            "plans-TOTAL_FORMS": 0, "plans-INITIAL_FORMS": 0,
+            "protection-TOTAL_FORMS": 0, "protection-INITIAL_FORMS": 0}  # fmt: skip
     assert staff_client.post(f"/admin/portal/api/{api.pk}/change/", form).status_code == 302
     api.refresh_from_db()
     assert api.name == "M\u00e9t\u00e9o"

@@ -53,6 +53,7 @@ def test_admin_edit_of_an_api_and_its_inline_plans_is_published(staff_client, ap
         "plans-0-description": "", "plans-0-rate_per_second": 3, "plans-0-price_label": "Free",
         "plans-0-is_public": "on", "plans-0-display_order": 1, "plans-0-store_failure_mode": "allow",
         "plans-0-quota_scope": "application", "plans-0-rate_scope": "key",
+        "protection-TOTAL_FORMS": 0, "protection-INITIAL_FORMS": 0,
     }  # fmt: skip
     response = staff_client.post(f"/admin/portal/api/{api.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:3000]

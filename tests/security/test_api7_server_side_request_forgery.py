@@ -72,6 +72,7 @@ OUR_APPS = (
     "notifications",
     "anomalies",
     "sso",
+    "protection",
 )
 
 
@@ -191,6 +192,7 @@ def _api_form(upstream: str = "http://10.0.0.5:9000") -> dict[str, str]:
         "connect_timeout_ms": "5000", "read_timeout_ms": "30000", "send_timeout_ms": "30000", "openapi_document": "",
         "created_at_0": "2026-01-01", "created_at_1": "00:00:00",
         "plans-TOTAL_FORMS": "0", "plans-INITIAL_FORMS": "0", "plans-MIN_NUM_FORMS": "0", "plans-MAX_NUM_FORMS": "1000",
+        "protection-TOTAL_FORMS": "0", "protection-INITIAL_FORMS": "0",
     }  # fmt: skip
 
 

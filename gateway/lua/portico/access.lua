@@ -22,6 +22,7 @@ local cors = require "portico.cors"
 local problem = require "portico.problem"
 local refusals = require "portico.refusals"
 local reqheaders = require "portico.reqheaders"
+local validate = require("portico.validate").run
 
 local ngx = ngx
 local var = ngx.var
@@ -428,6 +429,9 @@ function _M.run(mode)
     end
     local ru = var.request_uri
     mark_admitted(k, api, s, plan, ru, rid_unsafe)
+    if api.validator and not validate(api, s) then
+        return -- refused: the request does not match the API's OpenAPI document (docs/protection.md)
+    end
     return stage_forward(api, src, ru, authz, xak, portico, quiet)
 end
 

@@ -35,6 +35,9 @@ local CAUSES = {
     ["bad-gateway"] = { 502, "Upstream unavailable", "The API's upstream could not be reached." },
     ["gateway-timeout"] = { 504, "Upstream timeout", "The API's upstream did not answer in time." },
     ["bad-request"] = { 400, "Bad request", "The request could not be processed." },
+    ["request-invalid"] = { 400, "Request does not match the API description",
+        "A parameter or the body breaks the API's OpenAPI description: see pointer and rule." },
+    ["unknown-operation"] = { 404, "No such operation", "The API's OpenAPI description has no operation at this path." },
     ["admin-unauthorized"] = { 401, "Signature required", "Admin requests must carry a valid, fresh signature." },
     ["admin-not-found"] = { 404, "Not found", "Unknown admin endpoint." },
 }

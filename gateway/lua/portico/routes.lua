@@ -4,6 +4,7 @@
 -- a host-bound API beats a host-less one (docs/gateway-protocol.md, §2).
 local settings = require "portico.settings"
 local url = require "portico.url"
+local validate = require "portico.validate"
 
 local type, tostring, pairs, ipairs = type, tostring, pairs, ipairs
 local byte, sub, find, match, gmatch, lower, upper, gsub = string.byte, string.sub, string.find, string.match,
@@ -105,6 +106,7 @@ local function compile_api(a)
         connect_timeout = ms(a.connect_timeout_ms, CONNECT_TIMEOUT * 1000),
         send_timeout = ms(a.send_timeout_ms, SEND_TIMEOUT * 1000),
         read_timeout = ms(a.read_timeout_ms, READ_TIMEOUT * 1000),
+        validator = validate.compile(a.validation), -- nil unless request validation is on (portico.validate)
     }
 end
 

@@ -61,10 +61,11 @@ print(json.dumps({"seconds": round(elapsed, 2), "mb": round(size / 1e6, 1),
 """
 
 
-def vm_hwm_mb(pid: int) -> float:
-    """A process's peak resident set (VmHWM), in MB."""
+def vm_hwm_mb(pid: int, field: str = "VmHWM") -> float:
+    """A process's peak resident set (VmHWM), or another /proc status field (RssAnon: private, RssShmem: shared
+    memory such as nginx's shared dicts, mapped by every worker), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
 
@@ -247,6 +248,8 @@ def run(args: argparse.Namespace, tmp: Path, processes: list[subprocess.Popen[by
         "p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))], 2) if latencies else None,
         "max_ms": round(latencies[-1], 2) if latencies else None,
         "nginx_peak_rss_mb": {str(pid): vm_hwm_mb(pid) for pid in nginx},
+        "nginx_private_rss_mb": {str(pid): vm_hwm_mb(pid, "RssAnon") for pid in nginx},
+        "nginx_shared_rss_mb": {str(pid): vm_hwm_mb(pid, "RssShmem") for pid in nginx},
     }
     print("gateway, reload under traffic:", results["gateway_reload_under_traffic"], flush=True)
     if args.json:

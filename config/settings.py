@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "notifications",
     "anomalies",
     "sso",
+    "redaction",
 ]
 
 MIDDLEWARE = [

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from keys.models import ApiKey, OAuthClient, OAuthToken, SigningKey
 from portal.models import Api, Organisation, Plan, Subscription
+from redaction.selectors import edge_entries as redaction_entries
 
 
 def _epoch(value: datetime | None) -> int | None:
@@ -155,7 +156,13 @@ def subscription_entries(subscriptions: QuerySet[Subscription]) -> list[dict[str
 
 
 def api_entries(apis: QuerySet[Api]) -> list[dict[str, Any]]:
-    return [api_entry(api) for api in apis.order_by("id").values(*_API_FIELDS)]
+    entries = [api_entry(api) for api in apis.order_by("id").values(*_API_FIELDS)]
+    # redaction rules (docs/redaction.md) travel with their API; absent for APIs without any
+    rules = redaction_entries(entry["id"] for entry in entries)
+    for entry in entries:
+        if entry["id"] in rules:
+            entry["redaction"] = rules[entry["id"]]
+    return entries
 
 
 def plan_entries(plans: QuerySet[Plan]) -> list[dict[str, Any]]:

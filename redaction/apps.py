@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class RedactionConfig(AppConfig):
-    """Per-API rules that keep card numbers, national ids, email addresses and named fields out of what Portico keeps."""
+    """Per-API rules keeping card numbers, national ids, email addresses and named fields out of what Portico stores."""
 
     name = "redaction"
     verbose_name = "Redaction"

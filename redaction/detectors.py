@@ -25,8 +25,8 @@ CARD_RE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
 SSN_RE = re.compile(r"(?<![0-9])([0-9]{3})-([0-9]{2})-([0-9]{4})(?![0-9])")
 # Two prefix letters (D, F, I, Q, U, V never; O never second), six digits (optionally spaced in pairs), suffix A-D.
 NINO_RE = re.compile(
-    r"(?<![A-Za-z0-9])([A-CEGHJ-PR-TW-Za-ceghj-pr-tw-z][A-CEGHJ-NPR-TW-Za-ceghj-npr-tw-z]) ?[0-9]{2} ?[0-9]{2} ?[0-9]{2}"
-    r" ?[A-Da-d](?![A-Za-z0-9])"
+    r"(?<![A-Za-z0-9])([A-CEGHJ-PR-TW-Za-ceghj-pr-tw-z][A-CEGHJ-NPR-TW-Za-ceghj-npr-tw-z])"
+    r" ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Da-d](?![A-Za-z0-9])"
 )
 NINO_BAD_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}")
@@ -136,4 +136,3 @@ def mask_url(url: str, rules: Rules) -> str:
     path, question, query = url.partition("?")
     masked = mask_path(path, rules)
     return masked + question + mask_query(query, rules) if question else masked
-

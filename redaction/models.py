@@ -32,9 +32,7 @@ def validate_fields(value: Any) -> None:
             raise ValidationError(f"{entry[:20]}...: at most {MAX_FIELD_LENGTH} characters.")
         if entry.startswith("/"):
             if not POINTER_RE.fullmatch(entry) or entry.endswith("/"):
-                raise ValidationError(
-                    f"{entry}: not a JSON Pointer (\"/a/b\"; write ~ as ~0 and / inside a name as ~1)."
-                )
+                raise ValidationError(f'{entry}: not a JSON Pointer ("/a/b"; write ~ as ~0 and / inside a name as ~1).')
         elif not NAME_RE.fullmatch(entry):
             raise ValidationError(f"{entry}: a field name has 1-64 letters, digits, _ . or -, or is a JSON Pointer.")
         key = entry.lower()

@@ -20,7 +20,9 @@ SECRETS = (CARD, SSN, EMAIL, quote(EMAIL, safe=""), NINO, PASSWORD)
 
 
 def _files(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file() and (p.suffix == ".log" or "spool" in p.parts or "logs" in p.parts)]
+    return [
+        p for p in root.rglob("*") if p.is_file() and (p.suffix == ".log" or "spool" in p.parts or "logs" in p.parts)
+    ]
 
 
 def _found(root: Path) -> list[tuple[str, str]]:

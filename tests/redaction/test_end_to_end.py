@@ -73,10 +73,16 @@ def test_no_sensitive_value_reaches_the_database_a_log_file_or_a_page(tmp_path: 
             gw.get(f"/echo/ids/{NINO}?to={EMAIL}", key),
             gw.get(f"/echo/account?card_number={CARD_FIELD}&password={PASSWORD}", key),
             gw.get(f"/echo/card_number/{CARD_FIELD}", key),
-            gw.request("POST", "/echo/orders", key, json={
-                "card_number": CARD_FIELD, "account": {"password": PASSWORD, "email": EMAIL},
-                "note": f"card {CARD}, ssn {SSN}, nino {NINO}",
-            }),  # fmt: skip
+            gw.request(
+                "POST",
+                "/echo/orders",
+                key,
+                json={
+                    "card_number": CARD_FIELD,
+                    "account": {"password": PASSWORD, "email": EMAIL},
+                    "note": f"card {CARD}, ssn {SSN}, nino {NINO}",
+                },
+            ),  # fmt: skip
             gw.get(f"/echo/pay/{CARD}"),  # no key: refused, and logged
         ]
         assert [a.status_code for a in answers] == [200] * 7 + [401]

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.gateway.instructions gateway|gateway-token|plain|upstream-via-gateway|upstream-via-plain
         [--requests 4000] [--edit SED_SCRIPT] [--annotate]
+    (also gateway-redaction, gateway-redaction-hit, gateway-redaction-responses: an API with redaction rules)
 
 One nginx process (`master_process off`, one worker) runs under valgrind's callgrind behind or in
 front of the demo upstream. After 2,000 warm-up requests on 4 keep-alive connections the counters
@@ -35,7 +36,14 @@ from tests.support.ports import free_port
 from tests.support.processes import stop
 from tests.support.waiting import wait_http
 
-TARGETS = ("gateway", "gateway-token", "plain", "upstream-via-gateway", "upstream-via-plain")
+TARGETS = (
+    "gateway", "gateway-token", "plain", "upstream-via-gateway", "upstream-via-plain",
+    "gateway-redaction", "gateway-redaction-hit", "gateway-redaction-responses",
+)  # fmt: skip
+# gateway-redaction*: the API has redaction rules (docs/redaction.md): named fields and every detector; -hit sends a
+# card number in the path (masked log path, request moved to the quiet location), -responses masks the echo's JSON
+REDACTION = {"names": ["card_number", "password"], "cards": True, "national_ids": True, "emails": True}
+PATHS = {"gateway-redaction-hit": "/demo/pay/4111111111111111"}
 
 
 def nginx_command(prefix: Path, conf: Path, edit: str | None, measured: bool, out: Path) -> list[str]:
@@ -60,6 +68,8 @@ def render_front(tmp: Path, target: str, upstream: str) -> tuple[Path, int, int 
     snap = tmp / "snapshot.json"
     doc = bench_snapshot(upstream, 1000, key)
     headers = {"X-API-Key": key}
+    if target.startswith("gateway-redaction"):
+        doc["apis"][0]["redaction"] = {**REDACTION, "responses": target.endswith("-responses")}
     if target == "gateway-token":
         signer = Signer()
         doc["oauth"] = oauth_member(signer)
@@ -93,10 +103,11 @@ def measure(target: str, requests: int, edit: str | None, annotate: bool) -> flo
             wait_http(f"http://127.0.0.1:{admin}/_portico/ready", 120)
         wait_http(f"http://127.0.0.1:{port}/demo/", 120)
         conns = [http.client.HTTPConnection("127.0.0.1", port) for _ in range(4)]
+        path = PATHS.get(target, "/demo/bench")
 
         def send(n: int) -> None:
             for i in range(n):
-                conns[i % 4].request("GET", "/demo/bench", headers={"User-Agent": "bench", **headers})
+                conns[i % 4].request("GET", path, headers={"User-Agent": "bench", **headers})
                 answer = conns[i % 4].getresponse()
                 answer.read()
                 if answer.status != 200:

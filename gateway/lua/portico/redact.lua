@@ -27,7 +27,9 @@ local NINO_RE = [[(?<![A-Za-z0-9])([A-CEGHJ-PR-TW-Za-ceghj-pr-tw-z][A-CEGHJ-NPR-
 local EMAIL_RE = [[[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}]]
 local NINO_BAD = { BG = true, GB = true, KN = true, NK = true, NT = true, TN = true, ZZ = true }
 -- a cheap first look: no digit run of 9+ (with separators), no "@" and no letter-digit pair means no hit
-local MAYBE_RE = [[[0-9][0-9 -]{8}|@|%40|[A-Za-z] ?[0-9]{2}]]
+local MAYBE_RE = [[[0-9][0-9 -]{8}|@|[A-Za-z] ?[0-9]{2}]]
+-- the same over a raw URI without "%" (where a space may be "+")
+local QUICK_RE = [[[0-9][0-9 +-]{8}|@|[A-Za-z][ +]?[0-9]{2}]]
 
 local _M = {}
 
@@ -156,26 +158,43 @@ local function query_hit(rd, q)
     return false
 end
 
+-- whether a raw URI may hold anything: one regex for detector candidates and
+-- the field names; any percent-encoding gets the full look (it may hide either)
+local function maybe(rd, u)
+    return find(u, "%", 1, true) or re_find(u, rd.quick_re, "joi")
+end
+
+-- the URI's path masked, or nil when nothing was found in it; and whether
+-- anything in the URI is to hide
+local function scan(rd, u)
+    local q = find(u, "?", 1, true)
+    local path = q and sub(u, 1, q - 1) or u
+    local masked = mask_path(rd, path)
+    if masked ~= path then
+        return masked, true
+    end
+    return nil, q ~= nil and query_hit(rd, sub(u, q + 1))
+end
+
 -- Called by the access phase for APIs with rules: puts the masked path in
 -- $pt_p (the access log's path) when it changed, and says whether the
--- request line holds anything to hide (then nginx's error lines for it must
--- not be written: see @portico_query_key). The query is never logged.
+-- request line or the Referer holds anything to hide (then nginx's error
+-- lines for it must not be written: see @portico_query_key). The query is
+-- never logged.
 function _M.request(rd, ru)
-    local q = find(ru, "?", 1, true)
-    local path = q and sub(ru, 1, q - 1) or ru
-    local masked = mask_path(rd, path)
-    local hit = masked ~= path
-    if hit then
-        var.pt_p = masked
-    end
-    if q and not hit then
-        hit = query_hit(rd, sub(ru, q + 1))
+    local hit = false
+    if maybe(rd, ru) then
+        local masked
+        masked, hit = scan(rd, ru)
+        if masked then
+            var.pt_p = masked
+        end
     end
     if not hit then
-        -- error lines also carry the Referer; a URL there is checked the same way
-        local ref = var.http_referer
-        if ref then
-            hit = mask_path(rd, ref) ~= ref or (find(ref, "?", 1, true) and query_hit(rd, ref)) or false
+        local ref = var.http_referer -- error lines carry it too
+        if ref and maybe(rd, ref) then
+            local _
+            _, hit = scan(rd, ref)
         end
     end
     return hit
@@ -221,6 +240,14 @@ function _M.compile(e)
     if not (any or rd.detects) then
         return nil
     end
+    local quick = {}
+    if rd.detects then
+        quick[1] = QUICK_RE
+    end
+    for n in pairs(names) do
+        quick[#quick + 1] = (gsub(n, "[^%w]", "\\%0"))
+    end
+    rd.quick_re = concat(quick, "|")
     if any and rd.responses then
         -- a named member and its scalar value in JSON text: "name" : "string" | number | literal
         local alts = {}

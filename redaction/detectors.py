@@ -106,9 +106,11 @@ def mask_path(path: str, rules: Rules) -> str:
     segments = path.split("/")
     previous = ""
     for i, raw in enumerate(segments):
-        if previous in rules.names and raw:
+        if not raw:
+            continue  # "//": the segment after a named one is the next non-empty one, as at the gateway
+        if previous in rules.names:
             segments[i] = REDACTED
-        elif rules.detects and raw:
+        elif rules.detects:
             segments[i] = _segment(raw, rules)
         previous = (unquote(raw) if "%" in raw else raw).lower()
     return "/".join(segments)

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from redaction.detectors import Rules, mask_url
-from tests.redaction.cases import CASES
+from tests.redaction.cases import CASES, URLS
 from tests.support.ports import free_port
 from tests.support.snapshots import api_entry, key_entry, snapshot, subscription_entry
 
@@ -66,6 +66,18 @@ def test_the_gateway_masks_like_the_platform(start_gateway, upstream):
     records = gw.wait_records(len(paths))
     rules = Rules(names=frozenset(RULES["names"]), cards=True, national_ids=True, emails=True)
     assert [r["p"] for r in records] == [mask_url(path, rules) for path in paths]
+
+
+def test_the_gateway_masks_urls_like_the_platform(start_gateway, upstream):
+    key = key_entry()
+    names = sorted({name for _, case_names, _ in URLS for name in case_names})
+    rules = {**RULES, "names": names}
+    gw = start_gateway(snapshot(1, [api_entry(upstream, path_prefix="/shop", redaction=rules)], keys=[key]))
+    for url, _, _ in URLS:
+        assert gw.get(url, key.secret).status_code == 200
+    records = gw.wait_records(len(URLS))
+    platform = Rules(names=frozenset(names), cards=True, national_ids=True, emails=True)
+    assert [r["p"] for r in records] == [mask_url(url.split("?")[0], platform) for url, _, _ in URLS]
 
 
 def test_no_error_line_carries_a_sensitive_value(start_gateway, upstream):

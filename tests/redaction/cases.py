@@ -38,4 +38,5 @@ URLS: list[tuple[str, tuple[str, ...], str]] = [
     ("/shop/x?to=ana%40example.com&n=5", (), "/shop/x?to=[email]&n=5"),
     ("/shop/x?Password=hunter2", ("password",), "/shop/x?Password=[redacted]"),
     ("/shop/plain/path?a=1&b", ("password",), "/shop/plain/path?a=1&b"),
+    ("/shop/ssn//123456789/x", ("ssn",), "/shop/ssn//[redacted]/x"),
 ]

@@ -13,6 +13,7 @@ from redaction.detectors import Rules, mask_url
 from tests.redaction.cases import CASES, URLS
 from tests.support.ports import free_port
 from tests.support.snapshots import api_entry, key_entry, snapshot, subscription_entry
+from tests.support.waiting import wait_until
 
 RULES = {"names": ["card_number", "password"], "cards": True, "national_ids": True, "emails": True, "responses": False}
 CARD, SSN, EMAIL, NINO, PASSWORD = "4111111111111111", "123-45-6789", "ana.silva@example.com", "AB123456C", "hunter2xyz"
@@ -145,3 +146,15 @@ def test_adversarial_paths_are_scanned_quickly(start_gateway, upstream):
         answer = gw.get(path, key.secret)
         assert answer.status_code == 200
         assert answer.elapsed.total_seconds() < 1.0
+
+
+def test_a_response_over_the_buffer_is_masked_chunk_by_chunk_and_counted(start_gateway, upstream):
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream, redaction={**RULES, "responses": True})], keys=[key]))
+    filler = "x" * (700 * 1024)  # the echo sends it twice (raw body and decoded JSON): past the 1 MiB buffer
+    answer = gw.request("POST", "/demo/big", key.secret, json={"filler": filler, "note": f"mail {EMAIL}"})
+
+    assert answer.status_code == 200
+    assert answer.json()["json"]["filler"] == filler  # still whole and valid
+    assert EMAIL not in answer.text
+    wait_until(lambda: gw.status()["counters"].get("redaction_partial") == 1, timeout=5, what="counted")

@@ -25,6 +25,10 @@ local SSN_RE = [[(?<![0-9])([0-9]{3})-([0-9]{2})-([0-9]{4})(?![0-9])]]
 local NINO_RE = [[(?<![A-Za-z0-9])([A-CEGHJ-PR-TW-Za-ceghj-pr-tw-z][A-CEGHJ-NPR-TW-Za-ceghj-npr-tw-z]) ?[0-9]{2} ?]]
     .. [[[0-9]{2} ?[0-9]{2} ?[A-Da-d](?![A-Za-z0-9])]]
 local EMAIL_RE = [[[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}]]
+-- a JSON string, unrolled with possessive repeats: linear, and no PCRE stack
+-- per character (a long string would exhaust the JIT stack otherwise)
+local STRING_RE = [["[^"\\]*+(?:\\.[^"\\]*+)*+"]]
+local current -- the rules string_cb masks with (set just before each gsub)
 local NINO_BAD = { BG = true, GB = true, KN = true, NK = true, NT = true, TN = true, ZZ = true }
 -- a cheap first look: no digit run of 9+ (with separators), no "@" and no letter-digit pair means no hit
 local MAYBE_RE = [[[0-9][0-9 -]{8}|@|[A-Za-z] ?[0-9]{2}]]
@@ -254,26 +258,35 @@ function _M.compile(e)
         for n in pairs(names) do
             alts[#alts + 1] = (gsub(n, "[^%w]", "\\%0"))
         end
-        rd.fields_re = [[("(?:]] .. concat(alts, "|") .. [[)"\s*:\s*)(?:"(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+-]*|true|false|null)]]
+        rd.fields_re = [[("(?:]] .. concat(alts, "|") .. [[)"\s*+:\s*+)(?:]] .. STRING_RE
+            .. [[|-?[0-9][0-9.eE+-]*+|true|false|null)]]
     end
     return rd
 end
 
--- a JSON text with named members' scalar values redacted and detector hits
--- masked inside its strings (numbers are left alone: a card number sent as a
--- JSON number is masked only through a named field)
-local STRING_RE = [["(?:[^"\\]|\\.)*"]]
+local function string_cb(m)
+    return mask_text(current, m[0])
+end
 
+-- A JSON text with named members' scalar values redacted and detector hits
+-- masked inside its strings (numbers are left alone: a card number sent as a
+-- JSON number is masked only through a named field). Should PCRE fail (a
+-- limit), the detectors run over the whole text instead: a card number
+-- outside a string may then break the JSON, nothing is let through.
 function _M.mask_json(rd, body)
+    local out, _, err = body, 0, nil
     if rd.fields_re then
-        body = re_gsub(body, rd.fields_re, '$1"' .. REDACTED .. '"', "joi")
+        out, _, err = re_gsub(out, rd.fields_re, '$1"' .. REDACTED .. '"', "joi")
     end
-    if rd.detects then
-        body = re_gsub(body, STRING_RE, function(m)
-            return mask_text(rd, m[0])
-        end, "jo")
+    if out and rd.detects then
+        current = rd
+        out, _, err = re_gsub(out, STRING_RE, string_cb, "jo")
     end
-    return body
+    if not out then
+        ngx.log(ngx.ERR, "response redaction: ", err)
+        return mask_text(rd, body), false
+    end
+    return out, true
 end
 
 return _M

@@ -1,3 +1,5 @@
+"""Staff edit an API's redaction rules here; saves and deletes go through the services, which publish them."""
+
 from __future__ import annotations
 
 from django.contrib import admin
@@ -16,6 +18,10 @@ class RedactionPolicyAdmin(ServiceAdmin):
     list_select_related = ["api"]
     autocomplete_fields = ["api"]
     search_fields = ["api__name", "api__slug"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: RedactionPolicy | None = None) -> list[str]:
+        # a policy stays with its API: moving it would leave the old API's rules at the gateways
+        return ["api"] if obj is not None else []
 
     def save_model(self, request: HttpRequest, obj: RedactionPolicy, form: ModelForm, change: bool) -> None:
         policy_save(actor=request.user, policy=obj)

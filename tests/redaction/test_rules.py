@@ -15,6 +15,8 @@ from foundation.models import AuditEvent
 from gateway_sync.models import ConfigChange
 from gateway_sync.selectors import current_version
 from gateway_sync.snapshot import build_snapshot
+from portal.models import Api
+from portal.services.catalog import api_save
 from redaction.models import RedactionPolicy
 from redaction.services import policy_delete, policy_save
 from tests.support.access_log import batch, record
@@ -70,6 +72,17 @@ def test_staff_edit_rules_in_the_admin_and_gateways_receive_them(staff_client: A
     response = staff_client.post("/admin/redaction/redactionpolicy/add/", {**form, "fields": '["a b"]'})
     assert response.status_code == 200
     assert "a b: a field name" in response.content.decode()
+
+    policy = RedactionPolicy.objects.get()
+    other = api_save(
+        actor=None, api=Api(name="Other", slug="other", path_prefix="/other", upstream_url="http://127.0.0.1:9")
+    )
+    before = current_version()
+    response = staff_client.post(f"/admin/redaction/redactionpolicy/{policy.pk}/change/", {**form, "api": other.pk})
+    assert response.status_code == 302
+    assert RedactionPolicy.objects.get().api_id == api.pk  # the API cannot be changed
+    [change] = ConfigChange.objects.filter(version__gt=before)
+    assert change.object_id == str(api.pk)
 
 
 def test_ingest_masks_paths_the_gateway_logged_raw(alice: Any, gateway: Any, ids: dict[str, Any]) -> None:

@@ -23,6 +23,15 @@ local JSON_TYPE_RE = [[^application/(?:[a-z0-9.-]*\+)?json(?:$|[ ;])]]
 
 local _M = { MAX_RESPONSE = MAX_RESPONSE }
 
+-- the body masked; a PCRE failure (the fallback still masked) is counted as redaction_fallback
+local function masked(rd, body)
+    local out, err = redact.mask_json(rd, body)
+    if err then
+        stats.inc("redaction_fallback")
+    end
+    return out
+end
+
 function _M.header()
     local meta = store.current()
     local api = meta and meta.by_id[var.pt_api or ""]
@@ -54,7 +63,7 @@ function _M.body()
     end
     local chunk, eof = ngx.arg[1], ngx.arg[2]
     if st.streaming then
-        ngx.arg[1] = redact.mask_json(st.rd, chunk)
+        ngx.arg[1] = masked(st.rd, chunk)
         return
     end
     st.size = st.size + #chunk
@@ -63,7 +72,7 @@ function _M.body()
     if st.size > MAX_RESPONSE then
         st.streaming = true
         stats.inc("redaction_partial")
-        ngx.arg[1] = redact.mask_json(st.rd, concat(st.buf, "", 1, st.n))
+        ngx.arg[1] = masked(st.rd, concat(st.buf, "", 1, st.n))
         st.buf = nil
         return
     end
@@ -71,7 +80,7 @@ function _M.body()
         ngx.arg[1] = nil
         return
     end
-    ngx.arg[1] = redact.mask_json(st.rd, concat(st.buf, "", 1, st.n))
+    ngx.arg[1] = masked(st.rd, concat(st.buf, "", 1, st.n))
 end
 
 return _M

@@ -17,6 +17,7 @@ from tests.support.waiting import wait_until
 
 RULES = {"names": ["card_number", "password"], "cards": True, "national_ids": True, "emails": True, "responses": False}
 CARD, SSN, EMAIL, NINO, PASSWORD = "4111111111111111", "123-45-6789", "ana.silva@example.com", "AB123456C", "hunter2xyz"
+CARD_FIELD_VALUE = "opaque-77"
 SECRETS = (CARD, SSN, EMAIL, quote(EMAIL, safe=""), NINO, PASSWORD)
 
 
@@ -151,10 +152,13 @@ def test_adversarial_paths_are_scanned_quickly(start_gateway, upstream):
 def test_a_response_over_the_buffer_is_masked_chunk_by_chunk_and_counted(start_gateway, upstream):
     key = key_entry()
     gw = start_gateway(snapshot(1, [api_entry(upstream, redaction={**RULES, "responses": True})], keys=[key]))
-    filler = "x" * (700 * 1024)  # the echo sends it twice (raw body and decoded JSON): past the 1 MiB buffer
-    answer = gw.request("POST", "/demo/big", key.secret, json={"filler": filler, "note": f"mail {EMAIL}"})
+    # the echo sends the body twice (raw and decoded): past the 1 MiB buffer, with addresses all the way through
+    items = [f"{i} {EMAIL} " + "x" * 300 for i in range(2200)]
+    answer = gw.request("POST", "/demo/big", key.secret, json={"items": items, "card_number": CARD_FIELD_VALUE})
 
     assert answer.status_code == 200
-    assert answer.json()["json"]["filler"] == filler  # still whole and valid
+    echoed = answer.json()["json"]  # still valid JSON
+    assert echoed["items"][1234] == "1234 [email] " + "x" * 300
     assert EMAIL not in answer.text
+    assert echoed["card_number"] == "[redacted]"
     wait_until(lambda: gw.status()["counters"].get("redaction_partial") == 1, timeout=5, what="counted")

@@ -204,6 +204,17 @@ function _M.request(rd, ru)
     return hit
 end
 
+-- a piece of a JSON text too big to buffer: named members as in mask_json,
+-- detectors over all of it (a piece may start inside a string, so strings
+-- cannot be told apart; a card number outside a string is masked unquoted)
+function _M.mask_stream(rd, text)
+    local out = text
+    if rd.fields_re then
+        out = re_gsub(out, rd.fields_re, '$1"' .. REDACTED .. '"', "joi") or out
+    end
+    return mask_text(rd, out)
+end
+
 -- response mode: the location with the filters (portico.redact_filter), and
 -- no error lines, as in @portico_query_key
 function _M.location(api, up)

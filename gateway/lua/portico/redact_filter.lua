@@ -5,8 +5,8 @@
 -- MAX_RESPONSE and sent masked at their end (X-Portico-Redaction: applied).
 -- A body declared bigger, or compressed, passes as it is
 -- (X-Portico-Redaction: skipped); one that turns out bigger while streaming
--- is masked chunk by chunk from there (a hit split across two chunks can
--- escape), counted as redaction_partial in /_portico/status.
+-- is masked piece by piece from there (portico.redact.mask_stream), counted
+-- as redaction_partial in /_portico/status.
 local redact = require "portico.redact"
 local store = require "portico.store"
 local stats = require "portico.stats"
@@ -15,7 +15,7 @@ local ngx = ngx
 local var = ngx.var
 local re_find = ngx.re.find
 local type, tonumber = type, tonumber
-local lower = string.lower
+local byte, sub, lower = string.byte, string.sub, string.lower
 local concat = table.concat
 
 local MAX_RESPONSE = 1024 * 1024
@@ -56,6 +56,33 @@ function _M.header()
     ngx.ctx.redact = { rd = rd, buf = {}, n = 0, size = 0 }
 end
 
+-- In streaming mode a piece is cut after its last "," (within TAIL bytes of
+-- its end) and the rest held for the next one, so a value is never split
+-- between two pieces unless it runs past TAIL bytes.
+local TAIL = 4096
+local COMMA = 44
+
+local function cut(text)
+    local n = #text
+    for i = n, n > TAIL and n - TAIL or 1, -1 do
+        if byte(text, i) == COMMA then
+            return sub(text, 1, i), sub(text, i + 1)
+        end
+    end
+    return text, nil
+end
+
+local function stream(st, text, eof)
+    if st.tail then
+        text = st.tail .. text
+        st.tail = nil
+    end
+    if not eof then
+        text, st.tail = cut(text)
+    end
+    return redact.mask_stream(st.rd, text)
+end
+
 function _M.body()
     local st = ngx.ctx.redact
     if not st then
@@ -63,7 +90,7 @@ function _M.body()
     end
     local chunk, eof = ngx.arg[1], ngx.arg[2]
     if st.streaming then
-        ngx.arg[1] = masked(st.rd, chunk)
+        ngx.arg[1] = stream(st, chunk, eof)
         return
     end
     st.size = st.size + #chunk
@@ -72,7 +99,7 @@ function _M.body()
     if st.size > MAX_RESPONSE then
         st.streaming = true
         stats.inc("redaction_partial")
-        ngx.arg[1] = masked(st.rd, concat(st.buf, "", 1, st.n))
+        ngx.arg[1] = stream(st, concat(st.buf, "", 1, st.n), eof)
         st.buf = nil
         return
     end

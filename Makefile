@@ -48,12 +48,14 @@ lint: setup-dev
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/bandit -q -c pyproject.toml -b .bandit-baseline.json -r foundation portal keys analytics gateway_sync webhooks notifications anomalies sso config gateway
 	$(VENV)/bin/bandit -q -c pyproject.toml -b .bandit-baseline.json -r protection
+	$(VENV)/bin/bandit -q -c pyproject.toml -b .bandit-baseline.json -r redaction
 	$(VENV)/bin/mypy foundation/ portal/services/ portal/selectors.py keys/services/ keys/selectors.py keys/tokens.py \
 		gateway_sync/services.py gateway_sync/changes.py gateway_sync/selectors.py gateway_sync/scopes.py \
 		gateway_sync/secrets.py gateway_sync/admin_client.py analytics/ \
 		webhooks/services.py webhooks/selectors.py webhooks/transport.py webhooks/signing.py webhooks/outbox.py \
 		notifications/services/ notifications/selectors.py anomalies/services.py anomalies/selectors.py sso/services.py sso/oidc.py
 	$(VENV)/bin/mypy protection/services/ protection/selectors.py protection/openapi.py
+	$(VENV)/bin/mypy redaction/services.py redaction/selectors.py redaction/detectors.py
 
 test: setup-dev
 	scripts/ensure-services.sh --postgres

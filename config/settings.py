@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "anomalies",
     "sso",
     "protection",
+    "redaction",
 ]
 
 MIDDLEWARE = [

@@ -22,6 +22,7 @@ from django.utils import timezone
 from keys.models import ApiKey, OAuthClient, OAuthToken, SigningKey
 from portal.models import Api, Organisation, Plan, Subscription
 from protection.selectors import validators_by_api
+from redaction.selectors import edge_entries as redaction_entries
 
 _STREAM_ROWS = 5_000  # keys per cursor fetch and per piece of the streamed snapshot
 _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode  # never emits a raw line break
@@ -185,6 +186,11 @@ def api_entries(apis: QuerySet[Api]) -> list[dict[str, Any]]:
         validation = validators.get(entry["id"])
         if validation is not None:
             entry["validation"] = validation
+    # redaction rules (docs/redaction.md) travel with their API; absent for APIs without any
+    rules = redaction_entries(entry["id"] for entry in entries)
+    for entry in entries:
+        if entry["id"] in rules:
+            entry["redaction"] = rules[entry["id"]]
     return entries
 
 

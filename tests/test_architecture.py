@@ -15,6 +15,7 @@ PACKAGES = (
     "foundation", "portal", "keys", "analytics", "gateway_sync", "webhooks", "notifications", "anomalies", "sso",
     "config", "gateway", "bench",
     "protection",
+    "redaction",
 )  # fmt: skip
 MAX_MODULE_LINES = 500
 

@@ -36,6 +36,8 @@ from analytics.services.records import (
 from analytics.services.rollups import MinuteCounts, minutes_group, rollups_count, rollups_write
 from keys.models import ApiKey
 from protection.services.findings import finding_parse, findings_count
+from redaction.detectors import Rules, mask_url
+from redaction.selectors import rules_all
 
 _DAY = 86_400  # seconds
 
@@ -157,6 +159,16 @@ def _use_count(page: _Page, checked: list[Checked]) -> None:
             admitted[day] = admitted.get(day, 0) + 1
 
 
+def _redact(records: list[Checked], rules: dict[int, Rules]) -> None:
+    """Paths masked by their API's redaction rules before anything is stored: a gateway on an older config (or
+    one that logged before the rules reached it) cannot leak into the database (docs/redaction.md)."""
+    if rules:
+        for i, r in enumerate(records):
+            api_rules = rules.get(r[13][0]) if r[13][0] is not None else None
+            if api_rules is not None:
+                records[i] = r[:9] + (mask_url(r[9], api_rules),) + r[10:]
+
+
 def _ingest_records(gateway_id: int, work: list[tuple[IngestResult, Any]], now: datetime, shift: float) -> None:
     """Check, encode and count the new batches' records, then write events, rollups, quota counters and key use."""
     now_ts = now.timestamp()
@@ -167,8 +179,10 @@ def _ingest_records(gateway_id: int, work: list[tuple[IngestResult, Any]], now: 
     matchers: dict[int, Matcher] = {}
     asked: set[int | None] = {None}  # API ids whose matchers were looked up for this page
     findings: list[tuple[Identity, float, Any]] = []  # report mode's validation findings (docs/protection.md)
+    redaction_rules = rules_all()
     for result, records in work:
         checked = records_check(records, lo=lo, now=now_ts, shift=shift)
+        _redact(checked.records, redaction_rules)
         events_encode(page.lines, checked.records, gateway_id=gateway_id, sequence=result.sequence, text=text)
         apis = {r[13][0] for r in checked.records} - asked  # the identity's API id, as logged
         if apis:

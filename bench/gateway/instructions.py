@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.gateway.instructions gateway|gateway-token|gateway-validated|plain|upstream-via-gateway|
         upstream-via-plain [--requests 4000] [--edit SED_SCRIPT] [--path /demo/bench] [--annotate]
+    (also gateway-redaction, gateway-redaction-hit, gateway-redaction-responses: an API with redaction rules)
 
 One nginx process (`master_process off`, one worker) runs under valgrind's callgrind behind or in
 front of the demo upstream. After 2,000 warm-up requests on 4 keep-alive connections the counters
@@ -38,7 +39,10 @@ from tests.support.ports import free_port
 from tests.support.processes import stop
 from tests.support.waiting import wait_http
 
-TARGETS = ("gateway", "gateway-token", "gateway-validated", "plain", "upstream-via-gateway", "upstream-via-plain")
+TARGETS = (
+    "gateway", "gateway-token", "gateway-validated", "plain", "upstream-via-gateway", "upstream-via-plain",
+    "gateway-redaction", "gateway-redaction-hit", "gateway-redaction-responses",
+)  # fmt: skip
 # an operation with a path, two query parameters (one a bounded integer, one an enum) and a header
 VALIDATED_DOCUMENT = {
     "openapi": "3.0.3",
@@ -55,6 +59,10 @@ VALIDATED_DOCUMENT = {
         }
     },
 }
+# gateway-redaction*: the API has redaction rules (docs/redaction.md): named fields and every detector; -hit sends a
+# card number in the path (masked log path, request moved to the quiet location), -responses masks the echo's JSON
+REDACTION = {"names": ["card_number", "password"], "cards": True, "national_ids": True, "emails": True}
+PATHS = {"gateway-redaction-hit": "/demo/pay/4111111111111111"}
 
 
 def nginx_command(prefix: Path, conf: Path, edit: str | None, measured: bool, out: Path) -> list[str]:
@@ -79,6 +87,8 @@ def render_front(tmp: Path, target: str, upstream: str) -> tuple[Path, int, int 
     snap = tmp / "snapshot.json"
     doc = bench_snapshot(upstream, 1000, key)
     headers = {"X-API-Key": key}
+    if target.startswith("gateway-redaction"):
+        doc["apis"][0]["redaction"] = {**REDACTION, "responses": target.endswith("-responses")}
     if target == "gateway-token":
         signer = Signer()
         doc["oauth"] = oauth_member(signer)
@@ -115,6 +125,7 @@ def measure(target: str, requests: int, edit: str | None, annotate: bool, path: 
             wait_http(f"http://127.0.0.1:{admin}/_portico/ready", 120)
         wait_http(f"http://127.0.0.1:{port}/demo/", 120)
         conns = [http.client.HTTPConnection("127.0.0.1", port) for _ in range(4)]
+        path = PATHS.get(target, "/demo/bench")
 
         def send(n: int) -> None:
             for i in range(n):

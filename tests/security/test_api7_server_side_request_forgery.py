@@ -73,6 +73,7 @@ OUR_APPS = (
     "anomalies",
     "sso",
     "protection",
+    "redaction",
 )
 
 

@@ -23,6 +23,8 @@ local problem = require "portico.problem"
 local refusals = require "portico.refusals"
 local reqheaders = require "portico.reqheaders"
 local validate = require("portico.validate").run
+local redact = require "portico.redact"
+local redact_request, redact_location = redact.request, redact.location
 
 local ngx = ngx
 local var = ngx.var
@@ -381,6 +383,9 @@ local function stage_forward(api, src, ru, authz, xak, portico, quiet)
     if api.balanced then
         var.pt_api = api.id_s -- how the balancer finds the API: no ngx.ctx table per request
     end
+    if api.redact_out then
+        return ngx.exec(redact_location(api, up))
+    end
     if up.scheme == "https" then
         var.pt_uhost = up.host
         if not api.tls_verify then
@@ -402,6 +407,11 @@ function _M.run(mode)
     local api = route(meta, var.uri, meta.host_routing and var.host)
     if not api then
         return problem.send("no-route")
+    end
+    -- redaction (docs/redaction.md): the logged path masked; a request line holding
+    -- anything to hide runs where nginx writes no error lines, like a query key
+    if api.redact and redact_request(api.redact, var.request_uri) and not mode then
+        return ngx.exec("@portico_query_key")
     end
     if not mode and api.query_var and var[api.query_var] then
         return ngx.exec("@portico_query_key")

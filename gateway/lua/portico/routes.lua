@@ -5,6 +5,7 @@
 local settings = require "portico.settings"
 local url = require "portico.url"
 local validate = require "portico.validate"
+local redact = require "portico.redact"
 
 local type, tostring, pairs, ipairs = type, tostring, pairs, ipairs
 local byte, sub, find, match, gmatch, lower, upper, gsub = string.byte, string.sub, string.find, string.match,
@@ -110,6 +111,13 @@ local function compile_api(a)
     }
 end
 
+-- redaction rules (portico.redact): nil for an API without any, so requests test one field
+local function with_redaction(api, a)
+    api.redact = redact.compile(a.redaction)
+    api.redact_out = api.redact and api.redact.responses or nil -- JSON responses masked too (@portico_redact*)
+    return api
+end
+
 -- Adds the route index for the snapshot's `apis` to the compiled config `c`:
 -- routes (longest prefix first), by_id (id string -> API, for the balancer),
 -- by_seg (first path segment -> candidates), roots (APIs at "/"), host_routing.
@@ -117,7 +125,7 @@ function _M.compile(c, apis)
     c.routes, c.by_id = {}, {}
     for _, a in ipairs(apis) do
         if type(a) == "table" then
-            local api = compile_api(a)
+            local api = with_redaction(compile_api(a), a)
             api.query_var = api.query_key and "arg_" .. api.query_key
             -- the config's proxy_*_timeout are these defaults: the balancer skips set_timeouts
             api.custom_timeouts = api.connect_timeout ~= CONNECT_TIMEOUT or api.send_timeout ~= SEND_TIMEOUT

@@ -276,7 +276,7 @@ def server_side(queries: list[tuple[str, Any]], repeat: int = 5) -> tuple[float,
         for _ in range(repeat):
             total = 0.0
             for sql, params in queries:
-                cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+                cursor.execute(f"EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {sql}", params)
                 found = cursor.fetchone()[0]
                 plan = (json.loads(found) if isinstance(found, str) else found)[0]
                 ms = plan["Planning Time"] + plan["Execution Time"]

@@ -425,7 +425,7 @@ def main() -> None:
         results[name] = timing
         print(
             f"{name:48} p50 {timing['p50_ms']:7.1f}  p95 {timing['p95_ms']:7.1f}  max {timing['max_ms']:7.1f}"
-            f"  Python CPU {timing['python_cpu_ms']:6.1f}  PostgreSQL {timing['postgres_ms']:6.1f} ms ({len(queries)} q)",
+            f"  CPU {timing['python_cpu_ms']:6.1f}  PostgreSQL {timing['postgres_ms']:6.1f} ms ({len(queries)} q)",
             flush=True,
         )
     print(json.dumps(results["sizes"], indent=2))

@@ -15,8 +15,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Avg, Count, F, Q, QuerySet, Sum
 
-from analytics.models import LATENCY_FIELDS, QuotaUsage, RequestEvent, UsageRollup
-from analytics.selectors import floor_to, period_starts, usage_percentiles
+from analytics.models import LATENCY_FIELDS, QuotaUsage, RequestEvent
+from analytics.selectors import floor_to, period_starts, rollups_in, usage_percentiles
 from gateway_sync.models import Gateway
 from portal.models import Api, Application, Subscription
 
@@ -26,6 +26,7 @@ QUOTA_ROWS = 50
 GATEWAY_WINDOW = timedelta(hours=24)  # raw events are many: the per-gateway table looks at the last day at most
 _COUNTERS = {"requests": Sum("requests"), "errors": Sum("errors"), "denied": Sum("denied")}
 _LATENCY = {name: Sum(name) for name in LATENCY_FIELDS}
+_SUMMED = (*_COUNTERS, *LATENCY_FIELDS)
 
 
 @dataclass
@@ -73,29 +74,33 @@ def heavy_reads() -> Iterator[None]:
         yield
 
 
-def _whole_days(granularity: str, start: datetime, end: datetime) -> Q:
-    """The rollups of [start, end): hour rollups for the partial days at its ends, day rollups (which ingest counts
-    from the same events) for the whole UTC days between, so 7 days read 24 hours of hour rollups, not 168."""
+def _whole_days(granularity: str, start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]]:
+    """The rollups of [start, end) as (granularity, start, end) parts: hour rollups for the partial days at its ends,
+    day rollups (which ingest counts from the same events) for the whole UTC days between, so 7 days read 24 hours
+    of hour rollups, not 168."""
     first, last = floor_to(start + timedelta(days=1) - timedelta.resolution, "day"), floor_to(end, "day")
     if granularity != "hour" or first >= last:
-        return Q(granularity=granularity, bucket__gte=start, bucket__lt=end)
-    return (
-        Q(granularity="hour", bucket__gte=start, bucket__lt=first)
-        | Q(granularity="day", bucket__gte=first, bucket__lt=last)
-        | Q(granularity="hour", bucket__gte=last, bucket__lt=end)
-    )
+        return [(granularity, start, end)]
+    parts = [("hour", start, first), ("day", first, last), ("hour", last, end)]
+    return [part for part in parts if part[1] < part[2]]
 
 
 def rollup_groups(*, granularity: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Counters and latency histograms per (application, API) in [start, end): one scan of the rollups, from which
-    the top consumers, the per-API and the per-plan tables are all summed (they used to be four scans)."""
-    rows = (
-        UsageRollup.objects.filter(_whole_days(granularity, start, end))
-        .values("application_id", "api_id")
-        .annotate(**_COUNTERS, **_LATENCY)
-        .order_by("application_id", "api_id")
-    )
-    return [dict(row) for row in rows]
+    """Counters and latency histograms per (application, API) in [start, end), from which the top consumers, the
+    per-API and the per-plan tables are all summed (they used to be four scans). One range scan per part of
+    _whole_days (an OR of them made PostgreSQL scan the whole table)."""
+    sums: dict[tuple[int, int], dict[str, Any]] = {}
+    for part, part_start, part_end in _whole_days(granularity, start, end):
+        rows = (
+            rollups_in(granularity=part, start=part_start, end=part_end)
+            .values("application_id", "api_id")
+            .annotate(**_COUNTERS, **_LATENCY)
+        )
+        for row in rows:
+            found = sums.setdefault((row["application_id"], row["api_id"]), dict.fromkeys(_SUMMED, 0))
+            for name in _SUMMED:
+                found[name] += int(row[name] or 0)
+    return [{"application_id": app, "api_id": api, **sums[app, api]} for app, api in sorted(sums)]
 
 
 def top_consumers(*, groups: list[dict[str, Any]], by: str) -> list[Traffic]:

@@ -260,7 +260,7 @@ def captured(fn: Any) -> list[tuple[str, Any]]:
     found: list[tuple[str, Any]] = []
 
     def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if sql.lstrip().upper().startswith("SELECT"):
+        if sql.lstrip().upper().startswith(("SELECT", "SET LOCAL")):
             found.append((sql, params))
         return execute(sql, params, many, context)
 
@@ -272,13 +272,18 @@ def captured(fn: Any) -> list[tuple[str, Any]]:
 def server_side(queries: list[tuple[str, Any]], repeat: int = 5) -> tuple[float, str]:
     """PostgreSQL's planning + execution time of the queries (the median of `repeat` passes), and the EXPLAIN
     (ANALYZE, BUFFERS) of the slowest."""
-    from django.db import connection
+    from django.db import connection, transaction
 
     passes, slowest = [], (0.0, "")
-    with connection.cursor() as cursor:
+    settings = [sql for sql, _ in queries if sql.upper().startswith("SET LOCAL")]
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql in settings:  # what the page set for its transaction (the staff overview turns JIT off)
+            cursor.execute(sql)
         for _ in range(repeat):
             total = 0.0
             for sql, params in queries:
+                if sql in settings:
+                    continue
                 cursor.execute(f"EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {sql}", params)
                 found = cursor.fetchone()[0]
                 plan = (json.loads(found) if isinstance(found, str) else found)[0]

@@ -140,16 +140,18 @@ def traffic_per_api(*, groups: list[dict[str, Any]]) -> list[Traffic]:
 def traffic_per_plan(*, groups: list[dict[str, Any]]) -> list[Traffic]:
     """Each plan's traffic: rollups have no plan, so (application, API) is mapped to the plan of its subscription
     now (a plan change moves past traffic with it). One query."""
-    subscriptions = Subscription.objects.exclude(status=Subscription.Status.CANCELLED).select_related("plan__api")
-    plans = {(s.application_id, s.api_id): s.plan for s in subscriptions}
+    # Names only: a whole subscription with its plan and API would decode each API's OpenAPI document per row.
+    subscriptions = Subscription.objects.exclude(status=Subscription.Status.CANCELLED).values_list(
+        "application_id", "api_id", "plan_id", "plan__name", "plan__api__name"
+    )
+    plans = {(app, api): (plan, f"{api_name} · {name}") for app, api, plan, name, api_name in subscriptions}
     answer: dict[int, Traffic] = {}
     for row in groups:
         if not row["application_id"]:
             continue
-        plan = plans.get((row["application_id"], row["api_id"]))
-        pk = plan.pk if plan else 0
+        pk, label = plans.get((row["application_id"], row["api_id"]), (0, "No current subscription"))
         if pk not in answer:
-            answer[pk] = Traffic(f"{plan.api.name} · {plan.name}" if plan else "No current subscription")
+            answer[pk] = Traffic(label)
         answer[pk].add(row)
     return sorted(answer.values(), key=lambda t: -t.requests)
 

@@ -71,12 +71,12 @@ def _grouped(
         if name in scope:
             where.append(f"{name} = %s")
             params.append(scope[name])
-    # Counters are bigint: casting the sums back avoids numeric arithmetic and Decimal results.
-    sums = ", ".join(f"SUM({n})" + ("" if n == "latency_sum_ms" else "::bigint") + f" AS {n}" for n in summed)
+    # SUM of a bigint is a numeric: cast back, so the counters arrive as ints, not Decimals.
+    summed_sql = ", ".join(f"SUM({n})" + ("" if n == "latency_sum_ms" else "::bigint") + f" AS {n}" for n in summed)
     columns = [name for name in _COLUMNS if any(name in g for g in groupings)]
     sets = ", ".join(f"({', '.join(g)})" for g in groupings)
     sql = (
-        f"SELECT GROUPING({', '.join(columns)}) AS grouping_set, {', '.join(columns)}, {sums}"
+        f"SELECT GROUPING({', '.join(columns)}) AS grouping_set, {', '.join(columns)}, {summed_sql}"
         f" FROM {UsageRollup._meta.db_table} WHERE {' AND '.join(where)} GROUP BY GROUPING SETS ({sets})"
     )
     with connection.cursor() as cursor:

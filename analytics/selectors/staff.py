@@ -96,7 +96,8 @@ def rollup_groups(*, granularity: str, start: datetime, end: datetime) -> list[d
             .values("application_id", "api_id")
             .annotate(**_COUNTERS, **_LATENCY)
         )
-        for row in rows:
+        summed: list[dict[str, Any]] = [dict(row) for row in rows]
+        for row in summed:
             found = sums.setdefault((row["application_id"], row["api_id"]), dict.fromkeys(_SUMMED, 0))
             for name in _SUMMED:
                 found[name] += int(row[name] or 0)

@@ -94,25 +94,27 @@ class UsageRollupAdmin(ReadOnlyAdmin):
         now = timezone.now()
         end = floor_to(now, granularity) + (timedelta(hours=1) if granularity == "hour" else timedelta(days=1))
         start = end - span
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Usage overview",
-            "form": form,
-            "range": name,
-            "range_label": label,
-            "ranges": [(n, lbl) for n, (lbl, _, _) in STAFF_RANGES.items()],
-            "start": start,
-            "end": end,
-            "gateway_start": max(start, end - staff_selectors.GATEWAY_WINDOW),
-            "top_requests": staff_selectors.top_consumers(granularity=granularity, start=start, end=end, by="requests"),
-            "top_errors": staff_selectors.top_consumers(granularity=granularity, start=start, end=end, by="errors"),
-            "per_api": staff_selectors.traffic_per_api(granularity=granularity, start=start, end=end),
-            "per_plan": staff_selectors.traffic_per_plan(granularity=granularity, start=start, end=end),
-            "per_gateway": staff_selectors.traffic_per_gateway(start=start, end=end),
-            "quotas": staff_selectors.quota_pressure(now=now),
-            "quota_near": int(staff_selectors.QUOTA_NEAR * 100),
-            "changelist_url": reverse("admin:analytics_usagerollup_changelist"),
-        }
+        with staff_selectors.heavy_reads():
+            groups = staff_selectors.rollup_groups(granularity=granularity, start=start, end=end)
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Usage overview",
+                "form": form,
+                "range": name,
+                "range_label": label,
+                "ranges": [(n, lbl) for n, (lbl, _, _) in STAFF_RANGES.items()],
+                "start": start,
+                "end": end,
+                "gateway_start": max(start, end - staff_selectors.GATEWAY_WINDOW),
+                "top_requests": staff_selectors.top_consumers(groups=groups, by="requests"),
+                "top_errors": staff_selectors.top_consumers(groups=groups, by="errors"),
+                "per_api": staff_selectors.traffic_per_api(groups=groups),
+                "per_plan": staff_selectors.traffic_per_plan(groups=groups),
+                "per_gateway": staff_selectors.traffic_per_gateway(start=start, end=end),
+                "quotas": staff_selectors.quota_pressure(now=now),
+                "quota_near": int(staff_selectors.QUOTA_NEAR * 100),
+                "changelist_url": reverse("admin:analytics_usagerollup_changelist"),
+            }
         return TemplateResponse(request, "analytics/admin/overview.html", context)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:

@@ -11,6 +11,9 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
 from analytics.models import UsageRollup
 
 WIDTH, HEIGHT = 720, 240
@@ -46,6 +49,15 @@ class Bar:
     label: str
     segments: list[Segment] = field(default_factory=list)
 
+    def svg(self) -> SafeString:
+        """The bar as SVG markup: a bar per bucket and a rect per class are many for the template engine."""
+        rects = format_html_join(
+            "",
+            '<rect class="chart-s{}" x="{}" y="{}" width="{}" height="{}"></rect>',
+            ((s.status_class, self.x, s.y, self.width, s.height) for s in self.segments),
+        )
+        return format_html("<g><title>{}</title>{}</g>", self.label, rects)
+
 
 @dataclass
 class Tick:
@@ -71,6 +83,10 @@ class Chart:
     y_max: int
     total: int
     peak: int
+
+    def bars_svg(self) -> SafeString:
+        """Every bar with requests, as SVG markup."""
+        return format_html_join("", "{}", ((bar.svg(),) for bar in self.bars if bar.total))
 
 
 def nice_ceiling(value: int) -> int:
@@ -183,6 +199,15 @@ class OutcomeBar:
     counts: dict[str, int]
     parts: list[Part] = field(default_factory=list)
 
+    def svg(self) -> SafeString:
+        """The bar as SVG markup, as Bar.svg."""
+        rects = format_html_join(
+            "",
+            '<rect class="chart-o-{}" x="{}" y="{}" width="{}" height="{}"></rect>',
+            ((p.key, self.x, p.y, self.width, p.height) for p in self.parts),
+        )
+        return format_html("<g><title>{}</title>{}</g>", self.label, rects)
+
 
 @dataclass
 class OutcomeChart:
@@ -200,6 +225,10 @@ class OutcomeChart:
     categories: tuple[tuple[str, str], ...]
     totals: dict[str, int]
     total: int
+
+    def bars_svg(self) -> SafeString:
+        """Every bar with requests, as SVG markup."""
+        return format_html_join("", "{}", ((bar.svg(),) for bar in self.bars if bar.total))
 
     @property
     def description(self) -> str:
@@ -303,6 +332,14 @@ class Line:
     name: str  # p50, p95, p99
     polylines: list[str]  # SVG `points` attributes
     dots: list[Dot]
+
+    def svg(self) -> SafeString:
+        """The polylines and dots as SVG markup (inside the line's <g>)."""
+        lines = format_html_join("", '<polyline points="{}"></polyline>', ((points,) for points in self.polylines))
+        dots = format_html_join(
+            "", '<circle cx="{}" cy="{}" r="2.5"><title>{}</title></circle>', ((d.x, d.y, d.label) for d in self.dots)
+        )
+        return format_html("{}{}", lines, dots)
 
 
 @dataclass

@@ -109,6 +109,18 @@ class RequestEvent(models.Model):
                 fields=["application_id", "time", "gateway_id", "sequence", "position"], name="request_event_log_idx"
             ),
             models.Index(fields=["application_id", "request_id"], name="request_event_rid_idx"),
+            # Filters on a denial cause or an error status that match few rows (or none) would otherwise walk the
+            # application's whole log index; partial, so they cost ingest only for the few denied or failed requests.
+            models.Index(
+                fields=["application_id", "denial_cause", "time", "gateway_id", "sequence", "position"],
+                condition=~models.Q(denial_cause=""),
+                name="request_event_denial_idx",
+            ),
+            models.Index(
+                fields=["application_id", "status", "time", "gateway_id", "sequence", "position"],
+                condition=models.Q(status__gte=400),
+                name="request_event_error_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -15,8 +15,9 @@ from django.utils.text import slugify
 from analytics import selectors
 from analytics.charts import latency_chart, outcomes_chart, requests_chart
 from analytics.forms import RequestLogForm, UsagePeriodForm
-from analytics.selectors.endpoints import OUTCOMES, outcomes_over_time, usage_by_operation
+from analytics.selectors.endpoints import OUTCOMES
 from analytics.selectors.organisation import usage_for_organisation
+from analytics.selectors.page import usage_page
 from analytics.services.exports import request_log_export_record
 from foundation.errors import NotFound, ValidationFailed
 from foundation.spreadsheet import csv_stream
@@ -47,13 +48,10 @@ def application_usage(request: HttpRequest, application_id: int) -> HttpResponse
     now = timezone.now()
     granularity, start, end = selectors.usage_window(period=period, now=now)
     window: dict[str, Any] = {"application": application, "granularity": granularity, "start": start, "end": end}
-    usage = selectors.usage_for_application(**window, key_id=key_id, client_id=client_id)
-    counts = selectors.usage_by_status_class(**window, key_id=key_id, client_id=client_id)
-    by_key = selectors.usage_by_key(**window)
-    by_client = selectors.usage_by_client(**window)
+    found = usage_page(**window, key_id=key_id, client_id=client_id)
+    usage, by_key, by_client = found.usage, found.by_key, found.by_client
     step = selectors.STEP[granularity]
-    chart = requests_chart(granularity=granularity, start=start, end=end, step=step, counts=counts)
-    outcomes = outcomes_over_time(**window, key_id=key_id, client_id=client_id)
+    chart = requests_chart(granularity=granularity, start=start, end=end, step=step, counts=found.counts)
     points = {p.time: (p.requests, p.percentiles) for p in usage.series if p.time is not None}
     context = {
         "application": application,
@@ -72,10 +70,10 @@ def application_usage(request: HttpRequest, application_id: int) -> HttpResponse
         "by_client": by_client,
         "client": {row.key_id: row for row in by_client}.get(client_id or 0),
         "outcome_chart": outcomes_chart(
-            granularity=granularity, start=start, end=end, step=step, counts=outcomes, categories=OUTCOMES
+            granularity=granularity, start=start, end=end, step=step, counts=found.outcomes, categories=OUTCOMES
         ),
         "latency_chart": latency_chart(granularity=granularity, start=start, end=end, step=step, points=points),
-        "by_operation": usage_by_operation(**window, key_id=key_id, client_id=client_id),
+        "by_operation": found.by_operation,
         "quotas": selectors.quota_states(application=application, now=now),
         "now": now,
     }

@@ -37,6 +37,13 @@ class UsageQuerySerializer(StrictSerializer):
     to = BoundedDateTimeField(required=False, help_text="End of the range (exclusive); default now.")
     api = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1, help_text="Only this API.")
     key = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1, help_text="Only this key.")
+    client = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="Only this OAuth client's access-token traffic (its id, as the usage page's client filter); "
+        "another application's client matches nothing.",
+    )
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -159,6 +166,7 @@ class OrganisationUsageQuerySerializer(UsageQuerySerializer):
 
     api = None  # type: ignore[assignment]
     key = None  # type: ignore[assignment]
+    client = None  # type: ignore[assignment]
 
 
 class ApplicationUsageSerializer(serializers.Serializer):

@@ -59,6 +59,7 @@ class ApplicationUsageView(ApplicationScopedView):
             end=params["end"],
             api_id=params.get("api"),
             key_id=params.get("key"),
+            client_id=params.get("client"),
         )
         return self.output(
             UsageSerializer,
@@ -103,6 +104,7 @@ class ApplicationEndpointUsageView(ApplicationScopedView):
             end=params["end"],
             api_id=params.get("api"),
             key_id=params.get("key"),
+            client_id=params.get("client"),
         )
         return self.output(
             EndpointUsageSerializer,

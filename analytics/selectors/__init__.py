@@ -209,7 +209,12 @@ def usage_by_key(*, application: Application, granularity: str, start: datetime,
         .annotate(requests=Sum("requests"), errors=Sum("errors"), denied=Sum("denied"))
         .order_by("key_id")
     )
-    by_key: dict[int, dict[str, Any]] = {row["key_id"]: dict(row) for row in sums}
+    return key_usage_rows(application, {row["key_id"]: dict(row) for row in sums})
+
+
+def key_usage_rows(application: Application, by_key: dict[int, dict[str, Any]]) -> list[KeyUsage]:
+    """Each of the application's keys with its sums (requests, errors, denied) from `by_key`, busiest first: one
+    query."""
     keys = application.keys.order_by("-created_at", "-id").values_list("id", "name", "prefix", "status", "last_used_at")
     answer = []
     for pk, name, prefix, status, last_used_at in keys:
@@ -239,7 +244,11 @@ def usage_by_client(*, application: Application, granularity: str, start: dateti
         .annotate(requests=Sum("requests"), errors=Sum("errors"), denied=Sum("denied"))
         .order_by("client_id")
     )
-    by_client: dict[int, dict[str, Any]] = {row["client_id"]: dict(row) for row in sums}
+    return client_usage_rows(application, {row["client_id"]: dict(row) for row in sums})
+
+
+def client_usage_rows(application: Application, by_client: dict[int, dict[str, Any]]) -> list[KeyUsage]:
+    """key_usage_rows for the application's OAuth clients: one query."""
     clients = application.oauth_clients.order_by("-created_at", "-id")
     answer = []
     for c in clients.values("id", "name", "client_id", "revoked_at", "last_used_at"):

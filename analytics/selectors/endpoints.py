@@ -7,6 +7,7 @@ operations were. Callers scope first (portal.selectors.application_get), as for 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -97,7 +98,12 @@ def usage_by_operation(
         )
         .order_by("api_id", "operation")
     )
-    found: list[dict[str, Any]] = [dict(row) for row in rows]
+    return operations_from([dict(row) for row in rows])
+
+
+def operations_from(found: list[dict[str, Any]]) -> list[OperationUsage]:
+    """OperationUsage rows, in the table's order, from sums per (api_id, operation): n, n_4xx, n_5xx, n_denied and
+    the latency histogram. One query (the APIs' names)."""
     names = dict(Api.objects.filter(pk__in={row["api_id"] for row in found}).values_list("pk", "name"))
     answer = []
     for row in found:
@@ -136,6 +142,11 @@ def outcomes_over_time(
         .annotate(n=Sum("requests"), auth=Sum("auth_failures"), throttled=Sum("throttled"))
         .order_by("bucket", "status_class")
     )
+    return outcomes_from(rows)
+
+
+def outcomes_from(rows: Iterable[Mapping[str, Any]]) -> dict[datetime, dict[str, int]]:
+    """Requests per bucket and outcome from sums per (bucket, status_class): n, auth and throttled."""
     answer: dict[datetime, dict[str, int]] = {}
     for row in rows:
         counts = answer.setdefault(row["bucket"], dict.fromkeys((key for key, _ in OUTCOMES), 0))

@@ -6,15 +6,17 @@ events); rollups have no gateway, so that table reads raw events, over at most G
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import connection, transaction
 from django.db.models import Avg, Count, F, Q, QuerySet, Sum
 
 from analytics.models import LATENCY_FIELDS, QuotaUsage, RequestEvent
-from analytics.selectors import period_starts, rollups_in, usage_percentiles
+from analytics.selectors import floor_to, period_starts, rollups_in, usage_percentiles
 from gateway_sync.models import Gateway
 from portal.models import Api, Application, Subscription
 
@@ -24,6 +26,7 @@ QUOTA_ROWS = 50
 GATEWAY_WINDOW = timedelta(hours=24)  # raw events are many: the per-gateway table looks at the last day at most
 _COUNTERS = {"requests": Sum("requests"), "errors": Sum("errors"), "denied": Sum("denied")}
 _LATENCY = {name: Sum(name) for name in LATENCY_FIELDS}
+_SUMMED = (*_COUNTERS, *LATENCY_FIELDS)
 
 
 @dataclass
@@ -58,55 +61,98 @@ def _application_labels(ids: set[int]) -> dict[int, str]:
     return {a.pk: f"{a.name} ({a.organisation.name})" for a in rows}
 
 
-def top_consumers(*, granularity: str, start: datetime, end: datetime, by: str) -> list[Traffic]:
-    """The TOP applications by requests or by errors in [start, end), with their organisation: two queries."""
-    rows = list(
-        rollups_in(granularity=granularity, start=start, end=end)
-        .exclude(application_id=0)
-        .values("application_id")
-        .annotate(**_COUNTERS)
-        .filter(**({"errors__gt": 0} if by == "errors" else {}))
-        .order_by(f"-{by}", "application_id")[:TOP]
-    )
-    labels = _application_labels({row["application_id"] for row in rows})
+@contextmanager
+def heavy_reads() -> Iterator[None]:
+    """For the overview's reads of hundreds of thousands of rollups or events, in this transaction only: no JIT
+    (PostgreSQL spent about 250 ms compiling each such query, longer than running it) and room to hash a few
+    thousand groups in memory (the default 4 MB made it sort them on disk)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+                cursor.execute("SET LOCAL work_mem = '64MB'")
+        yield
+
+
+def _whole_days(granularity: str, start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]]:
+    """The rollups of [start, end) as (granularity, start, end) parts: hour rollups for the partial days at its ends,
+    day rollups (which ingest counts from the same events) for the whole UTC days between, so 7 days read 24 hours
+    of hour rollups, not 168."""
+    first, last = floor_to(start + timedelta(days=1) - timedelta.resolution, "day"), floor_to(end, "day")
+    if granularity != "hour" or first >= last:
+        return [(granularity, start, end)]
+    parts = [("hour", start, first), ("day", first, last), ("hour", last, end)]
+    return [part for part in parts if part[1] < part[2]]
+
+
+def rollup_groups(*, granularity: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Counters and latency histograms per (application, API) in [start, end), from which the top consumers, the
+    per-API and the per-plan tables are all summed (they used to be four scans). One range scan per part of
+    _whole_days (an OR of them made PostgreSQL scan the whole table)."""
+    sums: dict[tuple[int, int], dict[str, Any]] = {}
+    for part, part_start, part_end in _whole_days(granularity, start, end):
+        rows = (
+            rollups_in(granularity=part, start=part_start, end=part_end)
+            .values("application_id", "api_id")
+            .annotate(**_COUNTERS, **_LATENCY)
+        )
+        summed: list[dict[str, Any]] = [dict(row) for row in rows]
+        for row in summed:
+            found = sums.setdefault((row["application_id"], row["api_id"]), dict.fromkeys(_SUMMED, 0))
+            for name in _SUMMED:
+                found[name] += int(row[name] or 0)
+    return [{"application_id": app, "api_id": api, **sums[app, api]} for app, api in sorted(sums)]
+
+
+def top_consumers(*, groups: list[dict[str, Any]], by: str) -> list[Traffic]:
+    """The TOP applications by requests or by errors (those with any), with their organisation: one query."""
+    per_application: dict[int, dict[str, int]] = {}
+    for row in groups:
+        if row["application_id"]:
+            sums = per_application.setdefault(row["application_id"], dict.fromkeys(_COUNTERS, 0))
+            for name in _COUNTERS:
+                sums[name] += int(row[name] or 0)
+    ranked = sorted(
+        ((pk, sums) for pk, sums in per_application.items() if by != "errors" or sums["errors"] > 0),
+        key=lambda item: (-item[1][by], item[0]),
+    )[:TOP]
+    labels = _application_labels({pk for pk, _ in ranked})
     answer = []
-    for row in rows:
-        traffic = Traffic(labels.get(row["application_id"], f"Deleted application #{row['application_id']}"))
-        traffic.add(row)
+    for pk, sums in ranked:
+        traffic = Traffic(labels.get(pk, f"Deleted application #{pk}"))
+        traffic.add(sums)
         answer.append(traffic)
     return answer
 
 
-def traffic_per_api(*, granularity: str, start: datetime, end: datetime) -> list[Traffic]:
-    """Each API's traffic, error rate and latency in [start, end), busiest first: two queries."""
-    rows = rollups_in(granularity=granularity, start=start, end=end).values("api_id").annotate(**_COUNTERS, **_LATENCY)
+def traffic_per_api(*, groups: list[dict[str, Any]]) -> list[Traffic]:
+    """Each API's traffic, error rate and latency, busiest first: one query (the APIs' names)."""
     names = dict(Api.objects.values_list("pk", "name"))
-    answer = []
-    for row in rows.order_by("api_id"):
-        traffic = Traffic(names.get(row["api_id"], "No API (unrouted)" if not row["api_id"] else "Deleted API"))
-        traffic.add(row)
-        answer.append(traffic)
-    return sorted(answer, key=lambda t: -t.requests)
-
-
-def traffic_per_plan(*, granularity: str, start: datetime, end: datetime) -> list[Traffic]:
-    """Each plan's traffic in [start, end): rollups have no plan, so (application, API) is mapped to the plan of its
-    subscription now (a plan change moves past traffic with it). Two queries."""
-    rows = (
-        rollups_in(granularity=granularity, start=start, end=end)
-        .exclude(application_id=0)
-        .values("application_id", "api_id")
-        .annotate(**_COUNTERS, **_LATENCY)
-        .order_by("application_id", "api_id")
-    )
-    subscriptions = Subscription.objects.exclude(status=Subscription.Status.CANCELLED).select_related("plan__api")
-    plans = {(s.application_id, s.api_id): s.plan for s in subscriptions}
     answer: dict[int, Traffic] = {}
-    for row in rows:
-        plan = plans.get((row["application_id"], row["api_id"]))
-        pk = plan.pk if plan else 0
+    for row in groups:
+        api = row["api_id"]
+        if api not in answer:
+            answer[api] = Traffic(names.get(api, "No API (unrouted)" if not api else "Deleted API"))
+        answer[api].add(row)
+    by_id = [answer[api] for api in sorted(answer)]  # ties in requests stay in API order
+    return sorted(by_id, key=lambda t: -t.requests)
+
+
+def traffic_per_plan(*, groups: list[dict[str, Any]]) -> list[Traffic]:
+    """Each plan's traffic: rollups have no plan, so (application, API) is mapped to the plan of its subscription
+    now (a plan change moves past traffic with it). One query."""
+    # Names only: a whole subscription with its plan and API would decode each API's OpenAPI document per row.
+    subscriptions = Subscription.objects.exclude(status=Subscription.Status.CANCELLED).values_list(
+        "application_id", "api_id", "plan_id", "plan__name", "plan__api__name"
+    )
+    plans = {(app, api): (plan, f"{api_name} · {name}") for app, api, plan, name, api_name in subscriptions}
+    answer: dict[int, Traffic] = {}
+    for row in groups:
+        if not row["application_id"]:
+            continue
+        pk, label = plans.get((row["application_id"], row["api_id"]), (0, "No current subscription"))
         if pk not in answer:
-            answer[pk] = Traffic(f"{plan.api.name} · {plan.name}" if plan else "No current subscription")
+            answer[pk] = Traffic(label)
         answer[pk].add(row)
     return sorted(answer.values(), key=lambda t: -t.requests)
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
+from django.db.models import Sum
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
-from analytics.models import QuotaUsage
+from analytics.models import LATENCY_FIELDS, QuotaUsage, UsageRollup
+from analytics.selectors import staff
 from analytics.services.ingest import batch_ingest
 from keys.services import key_issue
 from portal.services.applications import subscription_create
@@ -89,3 +93,27 @@ def test_the_overview_is_staff_only_and_linked_from_the_admin_index(staff_client
     assert alice_client.get(URL, follow=True).redirect_chain[-1][0] == "/"
     assert URL in staff_client.get("/admin/").content.decode()
     assert URL in staff_client.get("/admin/analytics/usagerollup/").content.decode()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_week_reads_day_rollups_for_whole_days_and_sums_the_same(
+    gateway: Any, ids: dict[str, Any], traffic: Any
+) -> None:
+    # More traffic four days ago, and at 13:10 seven days ago: in the partial first day of the week from 13:00.
+    moments = (datetime(2026, 11, 19, 17, 40, tzinfo=UTC), datetime(2026, 11, 16, 13, 10, tzinfo=UTC))
+    for sequence, moment in enumerate(moments, start=2):
+        records = [record(ids, t=moment.timestamp(), rt=0.200, s=status) for status in (200, 200, 503)]
+        batch_ingest(gateway_id=gateway.pk, batch=batch(sequence, records), now=moment)
+    end = datetime(2026, 11, 23, 13, tzinfo=UTC)
+    start = end - timedelta(days=7)
+    hours = list(
+        UsageRollup.objects.filter(granularity="hour", bucket__gte=start, bucket__lt=end)
+        .values("application_id", "api_id")
+        .annotate(**{name: Sum(name) for name in ("requests", "errors", "denied", *LATENCY_FIELDS)})
+        .order_by("application_id", "api_id")
+    )
+    with CaptureQueriesContext(connection) as queries:
+        groups = staff.rollup_groups(granularity="hour", start=start, end=end)
+
+    assert groups == hours and sum(g["requests"] for g in groups) == 13
+    assert len(queries) == 3 and "'day'" in queries[1]["sql"]  # the whole days between: day rollups

@@ -19,6 +19,7 @@ from gateway_sync import secrets
 from gateway_sync.models import Gateway
 from gateway_sync.snapshot import build_snapshot
 from keys.services.clients import oauth_client_issue
+from tests.api.conftest import assert_problem
 from tests.factories import ApplicationFactory
 from tests.portal.pages_helpers import text
 from tests.support.access_log import batch, record
@@ -126,3 +127,23 @@ def test_token_traffic_through_a_real_gateway_is_the_clients_after_one_collectio
     minutes = UsageRollup.objects.filter(granularity="minute", application_id=application.pk)
     assert sum(minutes.filter(client_id=client.pk, key_id=0).values_list("requests", flat=True)) == 3
     assert RequestEvent.objects.filter(application_id=application.pk, key_prefix=client.client_id[:20]).count() == 3
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_rest_usage_narrows_to_a_client_like_the_page(
+    alice_api: Any, application: Any, client_traffic: Any, charlie: Any, charlie_org: Any, signing_key: Any
+) -> None:
+    usage = f"/api/v1/applications/{application.pk}/usage/"
+    endpoints = f"{usage}endpoints/"
+
+    assert alice_api.get(usage, {"granularity": "minute"}).json()["totals"]["requests"] == 4
+    body = alice_api.get(usage, {"granularity": "minute", "client": client_traffic.pk}).json()
+    assert (body["totals"]["requests"], body["totals"]["errors"]) == (3, 1)
+    rows = alice_api.get(endpoints, {"granularity": "minute", "client": client_traffic.pk}).json()["results"]
+    assert sum(row["requests"] for row in rows) == 3
+    # another organisation's client narrows this application's rollups to nothing; a bad id is a 400 problem
+    other = ApplicationFactory(organisation=charlie_org, name="Charlie's app", created_by=charlie)
+    foreign, _ = oauth_client_issue(actor=charlie, application=other, name="Foreign")
+    assert alice_api.get(usage, {"granularity": "minute", "client": foreign.pk}).json()["totals"]["requests"] == 0
+    for bad in ("0", "x", ""):
+        assert_problem(alice_api.get(usage, {"client": bad}), 400)

@@ -39,6 +39,11 @@ SQL_BASELINE = {
     ),
     ("analytics/services/ingest.py", "_write_quota_usage"): (2, "table name from the model; constant QUOTA_UPSERT"),
     ("analytics/services/rollups.py", "rollups_write"): (3, "staging table and column constants"),
+    ("analytics/selectors/page.py", "_grouped"): (
+        1,
+        "table name from the model; column names from module constants (scope keys picked from a fixed list); "
+        "values as %s placeholders",
+    ),
     ("analytics/services/storage.py", "partition_create"): (5, "partition names and range bounds from our own dates"),
     ("analytics/services/storage.py", "partitions_maintain"): (2, "partition names from our own dates"),
 }

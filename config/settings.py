@@ -45,6 +45,7 @@ PORTICO_GATEWAY_URL = env.str("PORTICO_GATEWAY_URL", default="http://127.0.0.1:8
 # Extra secret mixed into key digests is deliberately NOT used: keys are 256-bit random, so a plain SHA-256
 # is sufficient (ASVS 6.5.2) and lets gateways verify keys without holding any platform secret.
 PORTICO_MAX_ACTIVE_KEYS_PER_APPLICATION = _positive_int("PORTICO_MAX_ACTIVE_KEYS_PER_APPLICATION", 5)
+PORTICO_MAX_CLIENT_CERTIFICATES_PER_APPLICATION = _positive_int("PORTICO_MAX_CLIENT_CERTIFICATES_PER_APPLICATION", 10)
 # Resource caps (OWASP API4): what one tenant or user can create, so a loop or a leaked token cannot flood the
 # platform. Keys rotated but still in their grace period count separately, up to the same number again.
 PORTICO_MAX_APPLICATIONS_PER_ORGANISATION = _positive_int("PORTICO_MAX_APPLICATIONS_PER_ORGANISATION", 100)
@@ -88,6 +89,7 @@ INSTALLED_APPS = [
     "notifications",
     "anomalies",
     "sso",
+    "certificates",
 ]
 
 MIDDLEWARE = [

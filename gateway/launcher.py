@@ -237,6 +237,9 @@ def render(opts: GatewayOptions) -> Path:
             f"ssl_certificate_key {Path(opts.tls_key).resolve()};",
             "ssl_protocols TLSv1.2 TLSv1.3;",
             "ssl_session_cache shared:portico_tls:10m;",
+            # ask every client for a certificate, judge none here: APIs requiring mTLS check the pinned
+            # fingerprints in Lua (portico.mtls, docs/mtls.md); a client without one connects as before
+            "ssl_verify_client optional_no_ca;",
             'add_header Strict-Transport-Security "max-age=31536000" always;',
         ]
     # add_header in a location hides the server's, so HSTS is repeated there

@@ -89,6 +89,7 @@ class ConfigChange(models.Model):
         SIGNING_KEY = "signing_key", "JWT signing key (public JWK)"
         OAUTH_CLIENT = "oauth_client", "Revoked OAuth client"
         OAUTH_TOKEN = "oauth_token", "Revoked OAuth access token"
+        CLIENT_CERT = "client_cert", "Client certificate (mTLS)"
 
     class Op(models.TextChoices):
         UPSERT = "upsert", "Upsert"

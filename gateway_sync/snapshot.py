@@ -16,6 +16,7 @@ from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from certificates.models import ClientCertificate
 from keys.models import ApiKey, OAuthClient, OAuthToken, SigningKey
 from portal.models import Api, Organisation, Plan, Subscription
 
@@ -25,7 +26,7 @@ def _epoch(value: datetime | None) -> int | None:
 
 
 def api_entry(api: dict[str, Any]) -> dict[str, Any]:
-    return {
+    entry = {
         "id": api["id"],
         "slug": api["slug"],
         "host": api["host"] or None,
@@ -44,6 +45,11 @@ def api_entry(api: dict[str, Any]) -> dict[str, Any]:
         # The portal's own origin is always allowed: its try-it console calls APIs from the browser.
         "cors_origins": sorted({*api["cors_allowed_origins"], portal_origin()}),
     }
+    mode = api.get("mtls_policy__mode")
+    if mode and mode != "off":  # present only when on: APIs without mTLS look exactly as before (docs/mtls.md)
+        entry["mtls"] = mode
+        entry["mtls_ca"] = api.get("mtls_policy__ca_pem") or None
+    return entry
 
 
 def portal_origin() -> str:
@@ -94,6 +100,8 @@ _API_FIELDS = (
     "send_timeout_ms",
     "upstream_tls_verify",
     "cors_allowed_origins",
+    "mtls_policy__mode",
+    "mtls_policy__ca_pem",
 )
 _PLAN_FIELDS = ("id", "rate_per_second", "rate_per_minute", "quota_per_day", "quota_per_month", "store_failure_mode")
 _SUB_FIELDS = ("id", "application_id", "api_id", "plan_id", "status", "blocked_until", "blocked_reason")
@@ -147,6 +155,31 @@ def key_entries(keys: QuerySet[ApiKey]) -> list[dict[str, Any]]:
             "allowed_cidrs": [] if cidrs == "[]" else json.loads(cidrs),
         }
         for key_id, digest, prefix, application_id, organisation_id, status, expires_at, cidrs in rows
+    ]
+
+
+def enforced_client_certificates(now: datetime) -> QuerySet[ClientCertificate]:
+    """Certificates a gateway should hold: not past their end, in an active organisation (revoked ones too, marked,
+    so a refusal can say `certificate-revoked`)."""
+    active_orgs = Organisation.objects.filter(status=Organisation.Status.ACTIVE)
+    return ClientCertificate.objects.shipped_at(now).filter(application__organisation__in=active_orgs)
+
+
+def client_certificate_entries(certs: QuerySet[ClientCertificate]) -> list[dict[str, Any]]:
+    """The pinned fingerprints (SHA-256 of the DER, hex), owners and validity; never more of the certificate."""
+    rows = certs.order_by("id").values_list(
+        "fingerprint", "application_id", "application__organisation_id", "not_before", "not_after", "revoked_at"
+    )
+    return [
+        {
+            "fingerprint": fingerprint,
+            "application_id": application_id,
+            "organisation_id": organisation_id,
+            "not_before": _epoch(not_before),
+            "not_after": _epoch(not_after),
+            "status": "revoked" if revoked_at else "active",
+        }
+        for fingerprint, application_id, organisation_id, not_before, not_after, revoked_at in rows
     ]
 
 
@@ -205,4 +238,5 @@ def build_snapshot(*, version: int) -> dict[str, Any]:
         "subscriptions": subscription_entries(enforced_subscriptions()),
         "keys": key_entries(enforced_keys(now)),
         "oauth": oauth_entry(now),
+        "client_certs": client_certificate_entries(enforced_client_certificates(now)),
     }

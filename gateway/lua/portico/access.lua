@@ -22,6 +22,7 @@ local cors = require "portico.cors"
 local problem = require "portico.problem"
 local refusals = require "portico.refusals"
 local reqheaders = require "portico.reqheaders"
+local mtls_run = require("portico.mtls").run
 
 local ngx = ngx
 local var = ngx.var
@@ -415,7 +416,12 @@ function _M.run(mode)
     if origin and cors.grant(api, origin) then
         return -- a preflight, answered
     end
-    local k, src = stage_key(meta, api, authz, header_key)
+    local k, src
+    if api.mtls then -- client certificate required (portico.mtls): the only cost to other APIs is this check
+        k, src = mtls_run(meta, api, stage_key, authz, header_key)
+    else
+        k, src = stage_key(meta, api, authz, header_key)
+    end
     if not k then
         return
     end

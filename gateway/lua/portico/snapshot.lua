@@ -74,7 +74,7 @@ function _M.load(text, opts)
         return false, "not newer"
     end
     local meta = { version = version }
-    for _, f in ipairs({ "apis", "plans", "subscriptions" }) do
+    for _, f in ipairs({ "apis", "plans", "subscriptions", "client_certs" }) do
         local v = member(f)
         meta[f] = type(v) == "table" and v or {}
     end

@@ -1,0 +1,180 @@
+-- Consumer mutual TLS (docs/mtls.md). The TLS listener asks every client for
+-- a certificate without judging it (ssl_verify_client optional_no_ca): the
+-- handshake proves the client holds the private key, and this module decides
+-- per API. An API whose config has `mtls` ("with_key" or "alone") gets
+-- api.mtls set at compile time; every other API pays one nil check in
+-- access.lua and nothing here.
+--
+-- The presented certificate is pinned: the SHA-256 of its DER must be one the
+-- platform shipped (snapshot member "client_certs", delta kind "client_cert"),
+-- not revoked and within its validity dates. With an API CA (`mtls_ca`) the
+-- certificate must also be signed by that CA (one level, X509_verify).
+local ffi = require "ffi"
+local lrucache = require "resty.lrucache"
+local crypto = require "portico.crypto" -- declares EVP_PKEY and EVP_PKEY_free
+local refusals = require "portico.refusals"
+
+local C = ffi.C
+local ngx = ngx
+local var = ngx.var
+local now = ngx.now
+local type, tostring, ipairs = type, tostring, ipairs
+local sub, find, gsub = string.sub, string.find, string.gsub
+local decode_base64 = ngx.decode_base64
+local refuse = refusals.refuse
+local sha256, hex32_to_raw = crypto.sha256, crypto.hex32_to_raw
+
+ffi.cdef [[
+typedef struct x509_st X509;
+X509 *d2i_X509(X509 **a, const unsigned char **in, long len);
+void X509_free(X509 *a);
+EVP_PKEY *X509_get_pubkey(X509 *x);
+int X509_verify(X509 *a, EVP_PKEY *r);
+]]
+
+local _M = {}
+
+local BEGIN, END = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
+local FP_SHOWN = 16 -- hex characters of the fingerprint in the access log's "key" ("cert:" + these)
+local LIMITER_ID_LEN = 12 -- as portico.store: raw bytes naming the limiter's counters
+
+-- the client's PEM (nginx's $ssl_client_raw_cert) -> { fp = raw SHA-256, der = DER }: one decode
+-- and digest per certificate per worker, not per request (keep-alive reuses the same string)
+local seen = assert(lrucache.new(2000))
+
+local function der_of(pem)
+    local i = find(pem, BEGIN, 1, true)
+    local j = i and find(pem, END, i, true)
+    if not j then
+        return nil
+    end
+    return decode_base64((gsub(sub(pem, i + #BEGIN, j - 1), "%s", "")))
+end
+
+local function x509_of(der)
+    local pp = ffi.new("const unsigned char *[1]", ffi.cast("const unsigned char *", der))
+    local x = C.d2i_X509(nil, pp, #der)
+    if x == nil then
+        C.ERR_clear_error()
+        return nil
+    end
+    return ffi.gc(x, C.X509_free)
+end
+
+-- whether the CA's key signed the certificate (DER); errors mean no
+local function signed_by(ca_key, der)
+    local x = x509_of(der)
+    local ok = x and C.X509_verify(x, ca_key) == 1
+    C.ERR_clear_error()
+    return ok or false
+end
+
+local function compile_ca(pem)
+    local der = type(pem) == "string" and der_of(pem)
+    local x = der and x509_of(der)
+    local key = x and C.X509_get_pubkey(x)
+    if key == nil or not key then
+        return nil
+    end
+    return ffi.gc(key, C.EVP_PKEY_free)
+end
+
+-- Called by portico.compile once per config: certificate records by raw
+-- fingerprint (c.certs), and the mTLS policy on each compiled API. An API
+-- whose CA cannot be read refuses every certificate ("certificate-untrusted")
+-- rather than dropping the check.
+function _M.compile(c, apis, certs)
+    local by_fp = {}
+    for _, e in ipairs(type(certs) == "table" and certs or {}) do
+        local raw = type(e) == "table" and hex32_to_raw(e.fingerprint)
+        if raw and type(e.application_id) == "number" and type(e.organisation_id) == "number" then
+            by_fp[raw] = {
+                app = e.application_id, org = e.organisation_id,
+                app_s = tostring(e.application_id), org_s = tostring(e.organisation_id),
+                nb = type(e.not_before) == "number" and e.not_before or 0,
+                na = type(e.not_after) == "number" and e.not_after or 0,
+                revoked = e.status ~= "active",
+                prefix = "cert:" .. sub(e.fingerprint, 1, FP_SHOWN),
+                lid = sub(raw, 1, LIMITER_ID_LEN),
+                loggable = true,
+            }
+        end
+    end
+    c.certs = by_fp
+    for _, a in ipairs(apis) do
+        local api = type(a) == "table" and (a.mtls == "with_key" or a.mtls == "alone") and c.by_id[tostring(a.id)]
+        if api then
+            api.mtls = a.mtls
+            if type(a.mtls_ca) == "string" and a.mtls_ca ~= "" then
+                api.mtls_ca = compile_ca(a.mtls_ca) or false
+                api.mtls_ok = {} -- raw fingerprint -> whether the CA signed it (this config only)
+            end
+        end
+    end
+end
+
+-- The certificate record of this connection's client for `api`, or nil after refusing.
+local function certificate(meta, api)
+    local pem = var.ssl_client_raw_cert
+    if not pem or pem == "" then
+        return refuse(api, nil, "certificate-required")
+    end
+    local cert = seen:get(pem)
+    if not cert then
+        local der = der_of(pem)
+        if not der then
+            return refuse(api, nil, "certificate-unknown")
+        end
+        cert = { fp = sha256(der), der = der }
+        seen:set(pem, cert)
+    end
+    local rec = meta.certs[cert.fp]
+    if not rec then
+        return refuse(api, nil, "certificate-unknown")
+    end
+    if rec.revoked then
+        return refuse(api, nil, "certificate-revoked")
+    end
+    local t = now()
+    if rec.na <= t or rec.nb > t then
+        return refuse(api, nil, "certificate-expired")
+    end
+    local ok_cache = api.mtls_ok
+    if ok_cache then
+        local ok = ok_cache[cert.fp]
+        if ok == nil then
+            ok = api.mtls_ca and signed_by(api.mtls_ca, cert.der) or false
+            ok_cache[cert.fp] = ok
+        end
+        if not ok then
+            return refuse(api, nil, "certificate-untrusted")
+        end
+    end
+    return rec
+end
+
+-- The access phase's credential stage for an mTLS API: returns the record
+-- the rest of the pipeline uses (the key's or token's, or the certificate's
+-- with mode "alone") and the credential source, or nil after refusing.
+function _M.run(meta, api, stage_key, authz, header_key)
+    local rec = certificate(meta, api)
+    if not rec then
+        return nil
+    end
+    if api.mtls == "alone" then
+        var.pt_key = rec.prefix -- the log names the certificate where it names a key
+        var.pt_app = rec.app_s
+        var.pt_org = rec.org_s
+        return rec, 0 -- source 0: no credential header to strip
+    end
+    local k, src = stage_key(meta, api, authz, header_key)
+    if not k then
+        return nil
+    end
+    if k.app ~= rec.app then
+        return refuse(api, nil, "certificate-mismatch")
+    end
+    return k, src
+end
+
+return _M

@@ -52,6 +52,8 @@ lint: setup-dev
 		gateway_sync/secrets.py gateway_sync/admin_client.py analytics/ \
 		webhooks/services.py webhooks/selectors.py webhooks/transport.py webhooks/signing.py webhooks/outbox.py \
 		notifications/services/ notifications/selectors.py anomalies/services.py anomalies/selectors.py sso/services.py sso/oidc.py
+	$(VENV)/bin/bandit -q -c pyproject.toml -b .bandit-baseline.json -r certificates
+	$(VENV)/bin/mypy certificates/services.py certificates/selectors.py certificates/pem.py
 
 test: setup-dev
 	scripts/ensure-services.sh --postgres

@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGES = (
     "foundation", "portal", "keys", "analytics", "gateway_sync", "webhooks", "notifications", "anomalies", "sso",
     "config", "gateway", "bench",
+    "certificates",
 )  # fmt: skip
 MAX_MODULE_LINES = 500
 

@@ -72,6 +72,7 @@ OUR_APPS = (
     "notifications",
     "anomalies",
     "sso",
+    "certificates",
 )
 
 

@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 
 from certificates.models import ClientCertificate
 from foundation.errors import NotFound
+from foundation.ids import as_object_id
 from portal.models import Application
 
 
@@ -13,14 +14,12 @@ def certificates_of(application: Application) -> QuerySet[ClientCertificate]:
     return ClientCertificate.objects.filter(application=application).select_related("created_by")
 
 
-def certificate_for_user(user: object, application: Application, certificate_id: int) -> ClientCertificate:
-    """One of the application's certificates, visible to `user`; foreign ids are simply not found."""
-    cert = (
-        ClientCertificate.objects.for_user(user)
-        .filter(application=application, pk=certificate_id)
-        .select_related("application__organisation")
-        .first()
-    )
+def certificate_get(*, user: object, certificate_id: object, application_id: object = None) -> ClientCertificate:
+    """A certificate of an application `user` belongs to (optionally a given one); foreign ids are not found."""
+    found = ClientCertificate.objects.for_user(user).filter(pk=as_object_id(certificate_id))
+    if application_id is not None:
+        found = found.filter(application_id=as_object_id(application_id))
+    cert = found.select_related("application__organisation").distinct().first()
     if cert is None:
-        raise NotFound("No such certificate.")
+        raise NotFound("Certificate not found.")
     return cert

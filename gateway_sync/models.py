@@ -95,7 +95,7 @@ class ConfigChange(models.Model):
         UPSERT = "upsert", "Upsert"
         DELETE = "delete", "Delete"
 
-    TEXT_IDS = frozenset({Kind.KEY, Kind.SIGNING_KEY, Kind.OAUTH_CLIENT, Kind.OAUTH_TOKEN})
+    TEXT_IDS = frozenset({Kind.KEY, Kind.SIGNING_KEY, Kind.OAUTH_CLIENT, Kind.OAUTH_TOKEN, Kind.CLIENT_CERT})
 
     version = models.BigIntegerField(primary_key=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -402,6 +402,10 @@ CELERY_BEAT_SCHEDULE |= {
 CELERY_BEAT_SCHEDULE |= {
     "notifications-check-quotas": {"task": "notifications.tasks.check_quotas", "schedule": 60.0},
     "notifications-check-key-expiry": {"task": "notifications.tasks.check_key_expiry", "schedule": 3600.0},
+    "notifications-check-certificate-expiry": {
+        "task": "notifications.tasks.check_certificate_expiry",
+        "schedule": 3600.0,
+    },
     "notifications-send-due": {"task": "notifications.tasks.send_due", "schedule": 60.0},
     "notifications-prune": {"task": "notifications.tasks.prune", "schedule": 3600.0},
 }

@@ -9,7 +9,9 @@ are zeroed, exactly --requests more are sent, and the dump's total is divided by
 that run meanwhile, such as log ingestion, are included). --edit applies a `sed -E` script to the
 rendered nginx.conf of the measured side, to price one feature by taking it out, e.g.
 `--edit '/access_log .*spool/d'` for the access log. gateway-token sends an OAuth2 access token (ES256 JWT,
-verified once, then from the worker's cache) instead of the key. Needs Debian's valgrind.
+verified once, then from the worker's cache) instead of the key. gateway-tls, gateway-mtls and gateway-mtls-key
+run the gateway with a TLS listener (docs/mtls.md): the key to an API without mTLS, a registered client
+certificate alone, and both. Needs Debian's valgrind.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -29,13 +32,21 @@ from pathlib import Path
 from bench.gateway.run import bench_snapshot, plain_proxy
 from gateway import demo_upstream
 from keys.tokens import generate
+from tests.support.client_certs import make_client_cert
 from tests.support.gateway import launcher_args
 from tests.support.jwt_tokens import Signer, oauth_member
 from tests.support.ports import free_port
 from tests.support.processes import stop
+from tests.support.tls import self_signed_certificate
 from tests.support.waiting import wait_http
 
-TARGETS = ("gateway", "gateway-token", "plain", "upstream-via-gateway", "upstream-via-plain")
+TARGETS = (
+    "gateway", "gateway-token", "plain", "upstream-via-gateway", "upstream-via-plain",
+    "gateway-tls", "gateway-mtls", "gateway-mtls-key",
+)  # fmt: skip
+# TLS targets (docs/mtls.md): gateway-tls sends the key over TLS to an API without mTLS; gateway-mtls presents a
+# registered client certificate to an API with mtls "alone"; gateway-mtls-key both, to an API with "with_key"
+MTLS_MODES = {"gateway-mtls": "alone", "gateway-mtls-key": "with_key"}
 
 
 def nginx_command(prefix: Path, conf: Path, edit: str | None, measured: bool, out: Path) -> list[str]:
@@ -50,12 +61,14 @@ def nginx_command(prefix: Path, conf: Path, edit: str | None, measured: bool, ou
     return cmd
 
 
-def render_front(tmp: Path, target: str, upstream: str) -> tuple[Path, int, int | None, dict[str, str]]:
-    """The proxy side's config: (prefix, port, admin port or None, request headers)."""
+def render_front(
+    tmp: Path, target: str, upstream: str
+) -> tuple[Path, int, int | None, dict[str, str], ssl.SSLContext | None]:
+    """The proxy side's config: (prefix, port, admin port or None, request headers, client TLS context or None)."""
     if target.endswith("plain"):
         port = free_port()
         conf, _ = plain_proxy(tmp, 1, upstream, port)
-        return conf.parents[1], port, None, {}
+        return conf.parents[1], port, None, {}, None
     key = generate("live").token
     snap = tmp / "snapshot.json"
     doc = bench_snapshot(upstream, 1000, key)
@@ -65,12 +78,24 @@ def render_front(tmp: Path, target: str, upstream: str) -> tuple[Path, int, int 
         doc["oauth"] = oauth_member(signer)
         token = signer.token(scope="demo", application_id=doc["keys"][0]["application_id"], exp=int(time.time()) + 3600)
         headers = {"Authorization": f"Bearer {token}"}
+    context, tls = None, []
+    if target.startswith("gateway-tls") or target in MTLS_MODES:
+        server_cert, server_key = self_signed_certificate(tmp / "tls")
+        tls = ["--tls-cert", str(server_cert), "--tls-key", str(server_key)]
+        context = ssl.create_default_context(cafile=str(server_cert))
+        if target in MTLS_MODES:
+            client = make_client_cert(tmp / "client", "bench-client")
+            context.load_cert_chain(*client.pair)
+            doc["apis"][0]["mtls"] = MTLS_MODES[target]
+            doc["client_certs"] = [client.entry(application_id=doc["keys"][0]["application_id"])]
+            if target == "gateway-mtls":
+                headers = {}
     snap.write_text(json.dumps(doc))
     port, admin = free_port(), free_port()
     args = launcher_args("gw", port, admin, tmp / "gw", "bench")
-    args += ["--workers", "1", "--snapshot-file", str(snap), "--keys-dict-size", "64m", "--render-only"]
+    args += ["--workers", "1", "--snapshot-file", str(snap), "--keys-dict-size", "64m", "--render-only", *tls]
     subprocess.run([sys.executable, "-m", "gateway.launcher", *args], check=True, stdout=subprocess.DEVNULL)
-    return (tmp / "gw").resolve(), port, admin, headers
+    return (tmp / "gw").resolve(), port, admin, headers, context
 
 
 def measure(target: str, requests: int, edit: str | None, annotate: bool) -> float:
@@ -85,14 +110,19 @@ def measure(target: str, requests: int, edit: str | None, annotate: bool) -> flo
         up_cmd = nginx_command((tmp / "up").resolve(), up_conf, edit, up_measured, out)
         procs.append(subprocess.Popen(up_cmd, stderr=subprocess.DEVNULL))
         wait_http(f"http://{upstream}/", 120)
-        prefix, port, admin, headers = render_front(tmp, target, upstream)
+        prefix, port, admin, headers, context = render_front(tmp, target, upstream)
         front_cmd = nginx_command(prefix, prefix / "conf" / "nginx.conf", edit, not up_measured, out)
         procs.append(subprocess.Popen(front_cmd, stderr=subprocess.DEVNULL))
         measured = procs[0] if up_measured else procs[1]
         if admin:
             wait_http(f"http://127.0.0.1:{admin}/_portico/ready", 120)
-        wait_http(f"http://127.0.0.1:{port}/demo/", 120)
-        conns = [http.client.HTTPConnection("127.0.0.1", port) for _ in range(4)]
+        wait_http(f"http://127.0.0.1:{port}/demo/", 120)  # over TLS: nginx's 400 for plain HTTP says it is up
+        if context:
+            conns: list[http.client.HTTPConnection] = [
+                http.client.HTTPSConnection("127.0.0.1", port, context=context) for _ in range(4)
+            ]
+        else:
+            conns = [http.client.HTTPConnection("127.0.0.1", port) for _ in range(4)]
 
         def send(n: int) -> None:
             for i in range(n):

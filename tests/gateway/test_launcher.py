@@ -150,7 +150,8 @@ def test_the_token_leeway_and_the_upstream_ca_reach_the_config(tmp_path):
 
     assert json.loads((tmp_path / "rt" / "conf" / "portico.json").read_text())["token_leeway"] == 12
     assert f"proxy_ssl_trusted_certificate {ca.resolve()};" in conf
-    assert conf.count("proxy_ssl_verify on;") == 2  # @portico_https and its query-key twin, not the unverified pair
+    # @portico_https, @portico_https_client (docs/mtls.md) and their query-key twins, not the unverified ones
+    assert conf.count("proxy_ssl_verify on;") == 4
 
 
 def test_a_missing_upstream_ca_bundle_is_refused(tmp_path):

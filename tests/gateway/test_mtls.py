@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.support.certificates import ThrowawayCA
+from tests.support.certificates import ThrowawayCA, https_server
 from tests.support.client_certs import make_client_cert
 from tests.support.snapshots import api_entry, change, key_entry, snapshot, subscription_entry
 from tests.support.tls import self_signed_certificate
@@ -141,3 +141,36 @@ def test_a_subscription_is_still_needed_with_a_certificate_alone(start_gateway, 
 
     assert r.status_code == 403
     assert r.json()["type"].endswith("/forbidden-api")
+
+
+# --- the API's own client certificate towards its upstream ---------------------------------------------------------
+
+
+def test_an_api_presents_its_client_certificate_to_an_upstream_that_requires_one(start_gateway, tmp_path):
+    server_ca, client_ca = ThrowawayCA(tmp_path / "server-ca"), ThrowawayCA(tmp_path / "client-ca")
+    client = make_client_cert(tmp_path / "c", "portico-edge", issuer=(client_ca.cert, client_ca.key))
+    key = key_entry()
+    with https_server(*server_ca.issue("localhost"), client_ca=client_ca.path) as port:
+        with_cert = api_entry(
+            f"https://localhost:{port}",
+            upstream_client_cert=client.pem,
+            upstream_client_key=client.key.read_text(),
+            allow_query_key=True,
+        )
+        without = api_entry(f"https://localhost:{port}", id=2, path_prefix="/plain")
+        snap = snapshot(
+            1,
+            [with_cert, without],
+            keys=[key],
+            subscriptions=[subscription_entry(), subscription_entry(id=8, api_id=2)],
+        )
+        gw = start_gateway(snap, extra=["--upstream-ca-file", str(server_ca.path)])
+
+        r = gw.get("/demo/x", key.secret)
+        query = gw.get(f"/demo/x?api_key={key.secret}")
+        plain = gw.get("/plain/x", key.secret)
+
+    assert r.status_code == 200, r.text
+    assert r.json() == {"path": "/x", "tls": True, "client": "portico-edge"}
+    assert query.json()["client"] == "portico-edge"
+    assert plain.status_code == 502  # the other API to the same upstream presents nothing: refused in the handshake

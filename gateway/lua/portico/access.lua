@@ -22,7 +22,8 @@ local cors = require "portico.cors"
 local problem = require "portico.problem"
 local refusals = require "portico.refusals"
 local reqheaders = require "portico.reqheaders"
-local mtls_run = require("portico.mtls").run
+local mtls = require "portico.mtls"
+local mtls_run = mtls.run
 
 local ngx = ngx
 local var = ngx.var
@@ -383,6 +384,9 @@ local function stage_forward(api, src, ru, authz, xak, portico, quiet)
     end
     if up.scheme == "https" then
         var.pt_uhost = up.host
+        if api.up_cert then
+            return mtls.to_upstream(api, quiet) -- the API's own client certificate towards its upstream
+        end
         if not api.tls_verify then
             return ngx.exec(quiet and "@portico_query_key_https_unverified" or "@portico_https_unverified")
         end

@@ -1,4 +1,7 @@
--- Consumer mutual TLS (docs/mtls.md). The TLS listener asks every client for
+-- Mutual TLS (docs/mtls.md): consumers' client certificates, and an API's own
+-- client certificate towards its upstream (to_upstream, at the end).
+--
+-- Consumers. The TLS listener asks every client for
 -- a certificate without judging it (ssl_verify_client optional_no_ca): the
 -- handshake proves the client holds the private key, and this module decides
 -- per API. An API whose config has `mtls` ("with_key" or "alone") gets
@@ -102,6 +105,13 @@ function _M.compile(c, apis, certs)
     end
     c.certs = by_fp
     for _, a in ipairs(apis) do
+        local up_api = type(a) == "table" and type(a.upstream_client_cert) == "string"
+            and type(a.upstream_client_key) == "string" and c.by_id[tostring(a.id)]
+        if up_api then
+            up_api.up_cert, up_api.up_key = a.upstream_client_cert, a.upstream_client_key
+            -- no keepalive pool shared with other APIs (gateway.conf.tmpl); the balancer needs $pt_api
+            up_api.up_name, up_api.balanced = "portico_upstream_cc", true
+        end
         local api = type(a) == "table" and (a.mtls == "with_key" or a.mtls == "alone") and c.by_id[tostring(a.id)]
         if api then
             api.mtls = a.mtls
@@ -175,6 +185,19 @@ function _M.run(meta, api, stage_key, authz, header_key)
         return refuse(api, nil, "certificate-mismatch")
     end
     return k, src
+end
+
+-- Towards an https upstream that asks for a client certificate: nginx loads the
+-- API's certificate and key from these variables (proxy_ssl_certificate data:$pt_ucert)
+-- in a location of its own, so no other API pays for it.
+function _M.to_upstream(api, quiet)
+    var.pt_ucert = api.up_cert
+    var.pt_ukey = api.up_key
+    local verify = api.tls_verify
+    if quiet then
+        return ngx.exec(verify and "@portico_query_key_https_client" or "@portico_query_key_https_client_unverified")
+    end
+    return ngx.exec(verify and "@portico_https_client" or "@portico_https_client_unverified")
 end
 
 return _M

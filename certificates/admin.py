@@ -11,8 +11,8 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 
 from certificates import services
-from certificates.forms import MtlsPolicyForm
-from certificates.models import ClientCertificate, MtlsPolicy
+from certificates.forms import MtlsPolicyForm, UpstreamCertificateForm
+from certificates.models import ClientCertificate, MtlsPolicy, UpstreamCertificate
 from foundation.admin import AuditedModelAdmin, run_per_object
 
 
@@ -68,3 +68,31 @@ class MtlsPolicyAdmin(AuditedModelAdmin):
     def save_model(self, request: HttpRequest, obj: MtlsPolicy, form: ModelForm, change: bool) -> None:
         saved = services.mtls_policy_set(actor=request.user, api=obj.api, mode=obj.mode, ca_pem=obj.ca_pem)
         obj.pk = saved.pk
+
+
+@admin.register(UpstreamCertificate)
+class UpstreamCertificateAdmin(AuditedModelAdmin):
+    """The client certificate an API presents to its upstream; the key is write-only (stored encrypted)."""
+
+    form = UpstreamCertificateForm
+    list_display = ["api", "subject", "fingerprint", "not_after", "updated_at"]
+    list_select_related = ["api"]
+    readonly_fields = ["fingerprint", "subject", "not_after"]
+
+    def get_fields(self, request: HttpRequest, obj: UpstreamCertificate | None = None) -> list[str]:
+        return ["api", "certificate_pem", "key_pem", *self.readonly_fields]
+
+    def save_model(self, request: HttpRequest, obj: UpstreamCertificate, form: ModelForm, change: bool) -> None:
+        saved = services.upstream_certificate_set(
+            actor=request.user,
+            api=obj.api,
+            certificate_pem=form.cleaned_data["certificate_pem"],
+            key_pem=form.cleaned_data["key_pem"],
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: UpstreamCertificate) -> None:
+        services.upstream_certificate_remove(actor=request.user, api=obj.api)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is not None  # one at a time, through the service (the bulk action would bypass it)

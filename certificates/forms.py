@@ -6,8 +6,8 @@ from typing import Any
 
 from django import forms
 
-from certificates.models import MtlsPolicy
-from certificates.pem import MAX_PEM_BYTES, read_certificate
+from certificates.models import MtlsPolicy, UpstreamCertificate
+from certificates.pem import MAX_PEM_BYTES, read_certificate, read_private_key_for
 from foundation.errors import ValidationFailed
 
 
@@ -48,3 +48,26 @@ class MtlsPolicyForm(forms.ModelForm):
             except ValidationFailed as error:
                 raise forms.ValidationError(error.field_errors["ca_pem"]) from None
         return text
+
+
+class UpstreamCertificateForm(forms.ModelForm):
+    """The admin's form: the private key is write-only (never shown again) and must match the certificate."""
+
+    key_pem = forms.CharField(
+        label="Private key (PEM)",
+        widget=forms.Textarea(attrs={"rows": 6, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="Unencrypted PEM; stored encrypted and never shown again. Paste it again to replace the certificate.",
+    )
+
+    class Meta:
+        model = UpstreamCertificate
+        fields = ["api", "certificate_pem"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        try:
+            facts = read_certificate(data.get("certificate_pem") or "", field="certificate_pem")
+            read_private_key_for(facts.certificate, data.get("key_pem") or "")
+        except ValidationFailed as error:
+            raise forms.ValidationError(error.field_errors) from None
+        return data

@@ -93,3 +93,22 @@ class MtlsPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.api} mTLS {self.mode}"
+
+
+class UpstreamCertificate(models.Model):
+    """The client certificate an API's gateways present to its https upstream; the private key encrypted at rest
+    (gateway_sync.secrets) and decrypted only into the gateways' config."""
+
+    api = models.OneToOneField(Api, on_delete=models.CASCADE, related_name="upstream_certificate")
+    certificate_pem = models.TextField()
+    key_encrypted = models.TextField(editable=False)
+    fingerprint = models.CharField(max_length=64, editable=False)
+    subject = models.CharField(max_length=500, editable=False)
+    not_after = models.DateTimeField(editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "upstream client certificate"
+
+    def __str__(self) -> str:
+        return f"{self.api} → upstream as {self.subject}"

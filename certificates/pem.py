@@ -102,3 +102,27 @@ def issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     except (ValueError, TypeError, InvalidSignature):
         return False
     return True
+
+
+MAX_KEY_PEM_BYTES = 16 * 1024
+
+
+def read_private_key_for(cert: x509.Certificate, text: str, *, field: str = "key_pem") -> str:
+    """An unencrypted PEM private key that belongs to `cert`, normalised to PKCS#8 (what nginx loads)."""
+    raw = text.strip().encode()
+    if not raw:
+        raise _fail(field, "Paste the certificate's private key (PEM).")
+    if len(raw) > MAX_KEY_PEM_BYTES:
+        raise _fail(field, "This is too big for a private key.")
+    try:
+        key = serialization.load_pem_private_key(raw, password=None)
+    except (ValueError, TypeError):
+        raise _fail(field, "Not a readable, unencrypted PEM private key.") from None
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(serialization.Encoding.DER, public) != cert.public_key().public_bytes(
+        serialization.Encoding.DER, public
+    ):
+        raise _fail(field, "This key does not belong to the certificate.")
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()

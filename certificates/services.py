@@ -8,12 +8,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from certificates.models import ClientCertificate, MtlsPolicy
-from certificates.pem import read_certificate
+from certificates.models import ClientCertificate, MtlsPolicy, UpstreamCertificate
+from certificates.pem import read_certificate, read_private_key_for
 from foundation.audit import audit_record
 from foundation.errors import Conflict, ValidationFailed
 from foundation.limits import limit_check, owner_lock
 from gateway_sync import changes as config_changes
+from gateway_sync import secrets
 from portal.models import Api, Application
 
 
@@ -98,3 +99,30 @@ def mtls_policy_set(*, actor: Any, api: Api, mode: str, ca_pem: str = "") -> Mtl
     )
     config_changes.record_api(api.pk)
     return policy
+
+
+@transaction.atomic
+def upstream_certificate_set(*, actor: Any, api: Api, certificate_pem: str, key_pem: str) -> UpstreamCertificate:
+    """The client certificate the API's gateways present to its https upstream; the key is stored encrypted."""
+    facts = read_certificate(certificate_pem, field="certificate_pem")
+    key = read_private_key_for(facts.certificate, key_pem)
+    found, _ = UpstreamCertificate.objects.select_for_update().get_or_create(
+        api=api, defaults={"not_after": facts.not_after}
+    )
+    found.certificate_pem, found.key_encrypted = facts.pem, secrets.encrypt(key)
+    found.fingerprint, found.subject, found.not_after = facts.fingerprint, facts.subject, facts.not_after
+    found.save()
+    audit_record(
+        action="api.upstream_certificate_set", actor=actor, target=api, data={"fingerprint": facts.fingerprint}
+    )
+    config_changes.record_api(api.pk)
+    return found
+
+
+@transaction.atomic
+def upstream_certificate_remove(*, actor: Any, api: Api) -> None:
+    """Stop presenting a client certificate to the API's upstream."""
+    deleted, _ = UpstreamCertificate.objects.filter(api=api).delete()
+    if deleted:
+        audit_record(action="api.upstream_certificate_removed", actor=actor, target=api)
+        config_changes.record_api(api.pk)

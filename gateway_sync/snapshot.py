@@ -1,4 +1,5 @@
-"""The full gateway configuration snapshot (docs/gateway-protocol.md): only what the edge needs, never secrets.
+"""The full gateway configuration snapshot (docs/gateway-protocol.md): only what the edge needs, and no secret but
+the private keys of the client certificates APIs present to their upstreams (docs/mtls.md).
 
 Built with flat `values()` queries so 100,000 keys cost a handful of queries, not one per key.
 """
@@ -17,6 +18,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from certificates.models import ClientCertificate
+from gateway_sync import secrets
 from keys.models import ApiKey, OAuthClient, OAuthToken, SigningKey
 from portal.models import Api, Organisation, Plan, Subscription
 
@@ -49,6 +51,10 @@ def api_entry(api: dict[str, Any]) -> dict[str, Any]:
     if mode and mode != "off":  # present only when on: APIs without mTLS look exactly as before (docs/mtls.md)
         entry["mtls"] = mode
         entry["mtls_ca"] = api.get("mtls_policy__ca_pem") or None
+    if api.get("upstream_certificate__key_encrypted"):
+        # the one secret in the config: the API's key towards its upstream (docs/mtls.md, "Secrets")
+        entry["upstream_client_cert"] = api["upstream_certificate__certificate_pem"]
+        entry["upstream_client_key"] = secrets.decrypt(api["upstream_certificate__key_encrypted"])
     return entry
 
 
@@ -102,6 +108,8 @@ _API_FIELDS = (
     "cors_allowed_origins",
     "mtls_policy__mode",
     "mtls_policy__ca_pem",
+    "upstream_certificate__certificate_pem",
+    "upstream_certificate__key_encrypted",
 )
 _PLAN_FIELDS = ("id", "rate_per_second", "rate_per_minute", "quota_per_day", "quota_per_month", "store_failure_mode")
 _SUB_FIELDS = ("id", "application_id", "api_id", "plan_id", "status", "blocked_until", "blocked_reason")

@@ -6,6 +6,7 @@ from django.db import models
 from oauth2_provider.settings import oauth2_settings
 
 from foundation.fields import HttpURLField
+from gateway_sync import secrets
 
 
 class Gateway(models.Model):
@@ -114,4 +115,5 @@ class ConfigChange(models.Model):
     def as_delta(self) -> dict[str, object]:
         """The change as the gateway protocol's delta entry (docs/gateway-protocol.md §3)."""
         object_id: str | int = self.object_id if self.kind in self.TEXT_IDS else int(self.object_id)
-        return {"version": self.version, "kind": self.kind, "op": self.op, "id": object_id, "data": self.data}
+        data = secrets.unseal(self.data)  # an upstream client key is stored encrypted (docs/mtls.md)
+        return {"version": self.version, "kind": self.kind, "op": self.op, "id": object_id, "data": data}

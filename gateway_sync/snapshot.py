@@ -52,9 +52,10 @@ def api_entry(api: dict[str, Any]) -> dict[str, Any]:
         entry["mtls"] = mode
         entry["mtls_ca"] = api.get("mtls_policy__ca_pem") or None
     if api.get("upstream_certificate__key_encrypted"):
-        # the one secret in the config: the API's key towards its upstream (docs/mtls.md, "Secrets")
+        # the one secret in the config, the API's key towards its upstream: encrypted here and in the change feed,
+        # decrypted only into what a gateway receives (secrets.unseal; docs/mtls.md, "Secrets")
         entry["upstream_client_cert"] = api["upstream_certificate__certificate_pem"]
-        entry["upstream_client_key"] = secrets.decrypt(api["upstream_certificate__key_encrypted"])
+        entry["upstream_client_key_encrypted"] = api["upstream_certificate__key_encrypted"]
     return entry
 
 
@@ -241,7 +242,7 @@ def build_snapshot(*, version: int) -> dict[str, Any]:
     return {
         "version": version,
         "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "apis": api_entries(Api.objects.all()),
+        "apis": [secrets.unseal(entry) for entry in api_entries(Api.objects.all())],
         "plans": plan_entries(Plan.objects.all()),
         "subscriptions": subscription_entries(enforced_subscriptions()),
         "keys": key_entries(enforced_keys(now)),

@@ -27,12 +27,13 @@ def test_the_key_is_stored_encrypted_and_shipped_with_the_api(alice, api, tmp_pa
     entry = build_snapshot(version=1)["apis"][0]
     assert entry["upstream_client_cert"] == edge.pem and entry["upstream_client_key"] == key_pem
     change = ConfigChange.objects.filter(kind="api").latest("version")
-    assert change.data["upstream_client_key"] == key_pem  # what a push delivers: the same entry
+    assert "upstream_client_key" not in change.data and key_pem not in str(change.data)  # encrypted in the feed
+    assert change.as_delta()["data"]["upstream_client_key"] == key_pem  # decrypted into what gateways get
 
     upstream_certificate_remove(actor=alice, api=api)
 
     assert "upstream_client_cert" not in build_snapshot(version=1)["apis"][0]
-    assert "upstream_client_key" not in ConfigChange.objects.filter(kind="api").latest("version").data
+    assert "upstream_client_key" not in ConfigChange.objects.filter(kind="api").latest("version").as_delta()["data"]
 
 
 def test_a_key_of_another_certificate_or_an_encrypted_key_is_refused(alice, api, tmp_path):

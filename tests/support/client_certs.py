@@ -79,4 +79,3 @@ def make_client_cert(
     )
     fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
     return ClientCert(cert_path, key_path, fingerprint, pem.decode())
-

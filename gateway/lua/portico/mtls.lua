@@ -38,7 +38,9 @@ int X509_verify(X509 *a, EVP_PKEY *r);
 local _M = {}
 
 local BEGIN, END = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
-local FP_SHOWN = 16 -- hex characters of the fingerprint in the access log's "key" ("cert:" + these)
+-- hex characters of the fingerprint in the access log's "key": "cert:" and these make 20,
+-- a key prefix's length, where the platform caps the field
+local FP_SHOWN = 15
 local LIMITER_ID_LEN = 12 -- as portico.store: raw bytes naming the limiter's counters
 
 -- the client's PEM (nginx's $ssl_client_raw_cert) -> { fp = raw SHA-256, der = DER }: one decode

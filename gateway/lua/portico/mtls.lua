@@ -43,9 +43,13 @@ local BEGIN, END = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
 local FP_SHOWN = 15
 local LIMITER_ID_LEN = 12 -- as portico.store: raw bytes naming the limiter's counters
 
--- the client's PEM (nginx's $ssl_client_raw_cert) -> { fp = raw SHA-256, der = DER }: one decode
--- and digest per certificate per worker, not per request (keep-alive reuses the same string)
-local seen = assert(lrucache.new(2000))
+-- What the client of a connection presented: nginx's connection serial number ($connection, unique
+-- per worker) -> { fp = raw SHA-256, der = DER }, or false for none. A connection's certificate
+-- cannot change (nginx refuses renegotiation; TLS 1.3 has none), and $ssl_client_raw_cert makes
+-- nginx write the certificate out as PEM on every read: keep-alive requests skip that, the
+-- decoding and the digest.
+local by_connection = assert(lrucache.new(4000))
+local NONE = false
 
 local function der_of(pem)
     local i = find(pem, BEGIN, 1, true)
@@ -127,18 +131,16 @@ end
 
 -- The certificate record of this connection's client for `api`, or nil after refusing.
 local function certificate(meta, api)
-    local pem = var.ssl_client_raw_cert
-    if not pem or pem == "" then
-        return refuse(api, nil, "certificate-required")
+    local conn = var.connection
+    local cert = by_connection:get(conn)
+    if cert == nil then
+        local pem = var.ssl_client_raw_cert
+        local der = pem and pem ~= "" and der_of(pem)
+        cert = der and { fp = sha256(der), der = der } or NONE
+        by_connection:set(conn, cert)
     end
-    local cert = seen:get(pem)
     if not cert then
-        local der = der_of(pem)
-        if not der then
-            return refuse(api, nil, "certificate-unknown")
-        end
-        cert = { fp = sha256(der), der = der }
-        seen:set(pem, cert)
+        return refuse(api, nil, "certificate-required")
     end
     local rec = meta.certs[cert.fp]
     if not rec then

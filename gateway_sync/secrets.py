@@ -56,6 +56,6 @@ def unseal(data: Any) -> Any:
     token = data.get(f"{SEALED_FIELD}_encrypted") if isinstance(data, dict) else None
     if not token:
         return data
-    opened = {key: value for key, value in data.items() if key != f"{SEALED_FIELD}_encrypted"}
+    opened = {name: value for name, value in data.items() if name != f"{SEALED_FIELD}_encrypted"}
     opened[SEALED_FIELD] = decrypt(token)
     return opened

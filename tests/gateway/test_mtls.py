@@ -9,6 +9,7 @@ import requests
 
 from tests.support.certificates import ThrowawayCA, https_server
 from tests.support.client_certs import make_client_cert
+from tests.support.jwt_tokens import Signer, oauth_member
 from tests.support.snapshots import api_entry, change, key_entry, snapshot, subscription_entry
 from tests.support.tls import self_signed_certificate
 
@@ -174,3 +175,21 @@ def test_an_api_presents_its_client_certificate_to_an_upstream_that_requires_one
     assert r.json() == {"path": "/x", "tls": True, "client": "portico-edge"}
     assert query.json()["client"] == "portico-edge"
     assert plain.status_code == 502  # the other API to the same upstream presents nothing: refused in the handshake
+
+
+def test_with_an_access_token_the_certificate_must_be_of_the_tokens_application(
+    start_gateway, upstream, tls_files, tmp_path
+):
+    signer = Signer()
+    mine, theirs = make_client_cert(tmp_path / "c", "mine"), make_client_cert(tmp_path / "c", "theirs")
+    snap = snapshot(1, [api_entry(upstream, mtls="with_key")], oauth=oauth_member(signer))
+    snap["client_certs"] = [mine.entry(), theirs.entry(application_id=6)]
+    gw = start_gateway(snap, extra=["--tls-cert", str(tls_files[0]), "--tls-key", str(tls_files[1])])
+    url = f"https://127.0.0.1:{gw.port}/demo/x"
+    token = {"Authorization": f"Bearer {signer.token()}"}  # application 5
+
+    ok = requests.get(url, headers=token, cert=mine.pair, verify=str(tls_files[0]), timeout=10)
+    other = requests.get(url, headers=token, cert=theirs.pair, verify=str(tls_files[0]), timeout=10)
+
+    assert ok.status_code == 200, ok.text
+    assert other.json()["type"].endswith("/certificate-mismatch")

@@ -56,6 +56,8 @@ lint: setup-dev
 		notifications/services/ notifications/selectors.py anomalies/services.py anomalies/selectors.py sso/services.py sso/oidc.py
 	$(VENV)/bin/mypy protection/services/ protection/selectors.py protection/openapi.py
 	$(VENV)/bin/mypy redaction/services.py redaction/selectors.py redaction/detectors.py
+	$(VENV)/bin/bandit -q -c pyproject.toml -b .bandit-baseline.json -r certificates
+	$(VENV)/bin/mypy certificates/services.py certificates/selectors.py certificates/pem.py
 
 test: setup-dev
 	scripts/ensure-services.sh --postgres

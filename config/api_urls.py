@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("analytics.api.urls")),
     path("", include("webhooks.api.urls")),
     path("", include("anomalies.api.urls")),
+    path("", include("certificates.api.urls")),
 ]

@@ -45,6 +45,7 @@ PORTICO_GATEWAY_URL = env.str("PORTICO_GATEWAY_URL", default="http://127.0.0.1:8
 # Extra secret mixed into key digests is deliberately NOT used: keys are 256-bit random, so a plain SHA-256
 # is sufficient (ASVS 6.5.2) and lets gateways verify keys without holding any platform secret.
 PORTICO_MAX_ACTIVE_KEYS_PER_APPLICATION = _positive_int("PORTICO_MAX_ACTIVE_KEYS_PER_APPLICATION", 5)
+PORTICO_MAX_CLIENT_CERTIFICATES_PER_APPLICATION = _positive_int("PORTICO_MAX_CLIENT_CERTIFICATES_PER_APPLICATION", 10)
 # Resource caps (OWASP API4): what one tenant or user can create, so a loop or a leaked token cannot flood the
 # platform. Keys rotated but still in their grace period count separately, up to the same number again.
 PORTICO_MAX_APPLICATIONS_PER_ORGANISATION = _positive_int("PORTICO_MAX_APPLICATIONS_PER_ORGANISATION", 100)
@@ -90,6 +91,7 @@ INSTALLED_APPS = [
     "sso",
     "protection",
     "redaction",
+    "certificates",
 ]
 
 MIDDLEWARE = [
@@ -402,6 +404,10 @@ CELERY_BEAT_SCHEDULE |= {
 CELERY_BEAT_SCHEDULE |= {
     "notifications-check-quotas": {"task": "notifications.tasks.check_quotas", "schedule": 60.0},
     "notifications-check-key-expiry": {"task": "notifications.tasks.check_key_expiry", "schedule": 3600.0},
+    "notifications-check-certificate-expiry": {
+        "task": "notifications.tasks.check_certificate_expiry",
+        "schedule": 3600.0,
+    },
     "notifications-send-due": {"task": "notifications.tasks.send_due", "schedule": 60.0},
     "notifications-prune": {"task": "notifications.tasks.prune", "schedule": 3600.0},
 }

@@ -152,10 +152,13 @@ def _seconds_at_most_300(text: str) -> int:
     return value
 
 
-def upstream_tls_directives(ca_file: Path | None, *, verify: bool) -> list[str]:
+def upstream_tls_directives(ca_file: Path | None, *, verify: bool, client_cert: bool = False) -> list[str]:
     """How the gateway speaks TLS to an https upstream: SNI always; with `verify`, the certificate chain against
-    ca_file and the host name of the API's upstream URL (nginx checks neither unless told)."""
+    ca_file and the host name of the API's upstream URL (nginx checks neither unless told); with `client_cert`,
+    the API's own client certificate and key, from variables the access phase sets (docs/mtls.md)."""
     lines = ["proxy_ssl_server_name on;", "proxy_ssl_name $pt_uhost;", "proxy_ssl_protocols TLSv1.2 TLSv1.3;"]
+    if client_cert:
+        lines += ["proxy_ssl_certificate data:$pt_ucert;", "proxy_ssl_certificate_key data:$pt_ukey;"]
     if verify and ca_file is not None:
         lines += [
             "proxy_ssl_verify on;",
@@ -237,6 +240,9 @@ def render(opts: GatewayOptions) -> Path:
             f"ssl_certificate_key {Path(opts.tls_key).resolve()};",
             "ssl_protocols TLSv1.2 TLSv1.3;",
             "ssl_session_cache shared:portico_tls:10m;",
+            # ask every client for a certificate, judge none here: APIs requiring mTLS check the pinned
+            # fingerprints in Lua (portico.mtls, docs/mtls.md); a client without one connects as before
+            "ssl_verify_client optional_no_ca;",
             'add_header Strict-Transport-Security "max-age=31536000" always;',
         ]
     # add_header in a location hides the server's, so HSTS is repeated there
@@ -277,6 +283,16 @@ def render(opts: GatewayOptions) -> Path:
         ("http", "http", ""),
         ("https", "https", _indent(upstream_tls_directives(opts.upstream_ca_file, verify=True), 12)),
         ("https_unverified", "https", _indent(upstream_tls_directives(None, verify=False), 12)),
+        (
+            "https_client",
+            "https",
+            _indent(upstream_tls_directives(opts.upstream_ca_file, verify=True, client_cert=True), 12),
+        ),
+        (
+            "https_client_unverified",
+            "https",
+            _indent(upstream_tls_directives(None, verify=False, client_cert=True), 12),
+        ),
     ):
         text = render_template(
             "proxy.conf.tmpl",

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from certificates.models import ClientCertificate
 from gateway_sync import snapshot
 from gateway_sync.models import ConfigChange, FeedState
 from gateway_sync.selectors import current_version
@@ -127,6 +128,7 @@ def record_organisation(organisation: Organisation) -> None:
     now = timezone.now()
     record_keys(ApiKey.objects.usable_at(now).filter(application__organisation=organisation))
     record_subscriptions(Subscription.objects.live().filter(application__organisation=organisation))
+    record_client_certificates(ClientCertificate.objects.shipped_at(now).filter(application__organisation=organisation))
 
 
 def record_signing_keys(kids: Iterable[str]) -> None:
@@ -161,3 +163,25 @@ def record_revoked_client(client: OAuthClient) -> None:
     """A revoked client: gateways refuse every token whose `sub` it is, until the longest lifetime has passed."""
     entries = snapshot.revoked_client_entries(OAuthClient.objects.filter(pk=client.pk), timezone.now())
     _record([(ConfigChange.Kind.OAUTH_CLIENT, ConfigChange.Op.UPSERT, e["client_id"], e) for e in entries])
+
+
+def record_client_certificates(certs: Iterable[ClientCertificate]) -> None:
+    """Publish client certificates (docs/mtls.md): upsert while a gateway should hold them, delete otherwise."""
+    ids = sorted(cert.pk for cert in certs)
+    if not ids:
+        return
+    live = {
+        e["fingerprint"]: e
+        for e in snapshot.client_certificate_entries(
+            snapshot.enforced_client_certificates(timezone.now()).filter(pk__in=ids)
+        )
+    }
+    fingerprints = ClientCertificate.objects.filter(pk__in=ids).order_by("pk").values_list("fingerprint", flat=True)
+    _record(
+        [
+            (ConfigChange.Kind.CLIENT_CERT, ConfigChange.Op.UPSERT, fp, live[fp])
+            if fp in live
+            else (ConfigChange.Kind.CLIENT_CERT, ConfigChange.Op.DELETE, fp, None)
+            for fp in fingerprints
+        ]
+    )

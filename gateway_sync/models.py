@@ -6,6 +6,7 @@ from django.db import models
 from oauth2_provider.settings import oauth2_settings
 
 from foundation.fields import HttpURLField
+from gateway_sync import secrets
 
 
 class Gateway(models.Model):
@@ -89,12 +90,13 @@ class ConfigChange(models.Model):
         SIGNING_KEY = "signing_key", "JWT signing key (public JWK)"
         OAUTH_CLIENT = "oauth_client", "Revoked OAuth client"
         OAUTH_TOKEN = "oauth_token", "Revoked OAuth access token"
+        CLIENT_CERT = "client_cert", "Client certificate (mTLS)"
 
     class Op(models.TextChoices):
         UPSERT = "upsert", "Upsert"
         DELETE = "delete", "Delete"
 
-    TEXT_IDS = frozenset({Kind.KEY, Kind.SIGNING_KEY, Kind.OAUTH_CLIENT, Kind.OAUTH_TOKEN})
+    TEXT_IDS = frozenset({Kind.KEY, Kind.SIGNING_KEY, Kind.OAUTH_CLIENT, Kind.OAUTH_TOKEN, Kind.CLIENT_CERT})
 
     version = models.BigIntegerField(primary_key=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -113,4 +115,5 @@ class ConfigChange(models.Model):
     def as_delta(self) -> dict[str, object]:
         """The change as the gateway protocol's delta entry (docs/gateway-protocol.md §3)."""
         object_id: str | int = self.object_id if self.kind in self.TEXT_IDS else int(self.object_id)
-        return {"version": self.version, "kind": self.kind, "op": self.op, "id": object_id, "data": self.data}
+        data = secrets.unseal(self.data)  # an upstream client key is stored encrypted (docs/mtls.md)
+        return {"version": self.version, "kind": self.kind, "op": self.op, "id": object_id, "data": data}

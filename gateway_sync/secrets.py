@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import functools
 import hmac
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -44,3 +45,17 @@ def decrypt(token: str, *, max_age_seconds: int | None = None) -> str:
 def constant_time_equal(a: str, b: str) -> bool:
     """Compare secrets without leaking where they differ."""
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+SEALED_FIELD = "upstream_client_key"  # an API's private key towards its upstream (docs/mtls.md)
+
+
+def unseal(data: Any) -> Any:
+    """A config entry as it leaves for a gateway: a field stored encrypted (`<name>_encrypted`, in the change feed
+    too) decrypted into `<name>`; anything else unchanged. So the database never holds the plaintext."""
+    token = data.get(f"{SEALED_FIELD}_encrypted") if isinstance(data, dict) else None
+    if not token:
+        return data
+    opened = {name: value for name, value in data.items() if name != f"{SEALED_FIELD}_encrypted"}
+    opened[SEALED_FIELD] = decrypt(token)
+    return opened

@@ -1,4 +1,5 @@
-"""The full gateway configuration snapshot (docs/gateway-protocol.md): only what the edge needs, never secrets.
+"""The full gateway configuration snapshot (docs/gateway-protocol.md): only what the edge needs, and no secret but
+the private keys of the client certificates APIs present to their upstreams (docs/mtls.md).
 
 Built with flat `values()` queries so 100,000 keys cost a handful of queries, not one per key. Sent as a stream
 (`snapshot_chunks`): the keys come last, one per line, read from a server-side cursor, so neither the platform
@@ -19,6 +20,8 @@ from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from certificates.models import ClientCertificate
+from gateway_sync import secrets
 from keys.models import ApiKey, OAuthClient, OAuthToken, SigningKey
 from portal.models import Api, Organisation, Plan, Subscription
 from protection.selectors import validators_by_api
@@ -33,7 +36,7 @@ def _epoch(value: datetime | None) -> int | None:
 
 
 def api_entry(api: dict[str, Any]) -> dict[str, Any]:
-    return {
+    entry = {
         "id": api["id"],
         "slug": api["slug"],
         "host": api["host"] or None,
@@ -52,6 +55,16 @@ def api_entry(api: dict[str, Any]) -> dict[str, Any]:
         # The portal's own origin is always allowed: its try-it console calls APIs from the browser.
         "cors_origins": sorted({*api["cors_allowed_origins"], portal_origin()}),
     }
+    mode = api.get("mtls_policy__mode")
+    if mode and mode != "off":  # present only when on: APIs without mTLS look exactly as before (docs/mtls.md)
+        entry["mtls"] = mode
+        entry["mtls_ca"] = api.get("mtls_policy__ca_pem") or None
+    if api.get("upstream_certificate__key_encrypted"):
+        # the one secret in the config, the API's key towards its upstream: encrypted here and in the change feed,
+        # decrypted only into what a gateway receives (secrets.unseal; docs/mtls.md, "Secrets")
+        entry["upstream_client_cert"] = api["upstream_certificate__certificate_pem"]
+        entry["upstream_client_key_encrypted"] = api["upstream_certificate__key_encrypted"]
+    return entry
 
 
 def portal_origin() -> str:
@@ -104,6 +117,10 @@ _API_FIELDS = (
     "send_timeout_ms",
     "upstream_tls_verify",
     "cors_allowed_origins",
+    "mtls_policy__mode",
+    "mtls_policy__ca_pem",
+    "upstream_certificate__certificate_pem",
+    "upstream_certificate__key_encrypted",
 )
 _PLAN_FIELDS = (
     "id",
@@ -174,6 +191,31 @@ def key_entries(keys: QuerySet[ApiKey]) -> list[dict[str, Any]]:
     return list(_key_rows(keys))
 
 
+def enforced_client_certificates(now: datetime) -> QuerySet[ClientCertificate]:
+    """Certificates a gateway should hold: not past their end, in an active organisation (revoked ones too, marked,
+    so a refusal can say `certificate-revoked`)."""
+    active_orgs = Organisation.objects.filter(status=Organisation.Status.ACTIVE)
+    return ClientCertificate.objects.shipped_at(now).filter(application__organisation__in=active_orgs)
+
+
+def client_certificate_entries(certs: QuerySet[ClientCertificate]) -> list[dict[str, Any]]:
+    """The pinned fingerprints (SHA-256 of the DER, hex), owners and validity; never more of the certificate."""
+    rows = certs.order_by("id").values_list(
+        "fingerprint", "application_id", "application__organisation_id", "not_before", "not_after", "revoked_at"
+    )
+    return [
+        {
+            "fingerprint": fingerprint,
+            "application_id": application_id,
+            "organisation_id": organisation_id,
+            "not_before": _epoch(not_before),
+            "not_after": _epoch(not_after),
+            "status": "revoked" if revoked_at else "active",
+        }
+        for fingerprint, application_id, organisation_id, not_before, not_after, revoked_at in rows
+    ]
+
+
 def subscription_entries(subscriptions: QuerySet[Subscription]) -> list[dict[str, Any]]:
     return [subscription_entry(sub) for sub in subscriptions.order_by("id").values(*_SUB_FIELDS)]
 
@@ -235,10 +277,11 @@ def snapshot_head(*, version: int, now: datetime) -> dict[str, Any]:
     return {
         "version": version,
         "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "apis": api_entries(Api.objects.all()),
+        "apis": [secrets.unseal(entry) for entry in api_entries(Api.objects.all())],
         "plans": plan_entries(Plan.objects.all()),
         "subscriptions": subscription_entries(enforced_subscriptions()),
         "oauth": oauth_entry(now),
+        "client_certs": client_certificate_entries(enforced_client_certificates(now)),
     }
 
 

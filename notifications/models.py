@@ -15,6 +15,7 @@ class Kind(models.TextChoices):
     KEY_CHANGED = "key_changed", "API key revoked or rotated by someone else"
     SUBSCRIPTION = "subscription", "Subscription approved or rejected"
     ANOMALY = "anomaly", "Unusual traffic, errors or denials of an API key"
+    CERTIFICATE_EXPIRY = "certificate_expiry", "Client certificate expires soon"
 
 
 class NotificationQuerySet(models.QuerySet["Notification"]):

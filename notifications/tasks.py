@@ -32,6 +32,12 @@ def check_key_expiry() -> None:
     services.key_expiry_evaluate(now=timezone.now())
 
 
+@shared_task(ignore_result=True, expires=600)
+def check_certificate_expiry() -> None:
+    """Client certificates that expire within 30, 7 or 1 days."""
+    services.certificate_expiry_evaluate(now=timezone.now())
+
+
 @shared_task(ignore_result=True, expires=3600)
 def prune() -> None:
     """Sent and skipped notifications past the outbox retention."""

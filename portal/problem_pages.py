@@ -69,6 +69,39 @@ PROBLEM_PAGES: dict[str, ProblemPage] = {
             "Request a token whose scope includes this API (subscribe the application to it first).",
         ),
         _page(
+            "certificate-required", 401, "Client certificate required",
+            "This API requires mutual TLS: the TLS handshake carried no client certificate.",
+            "Register a certificate on your application's page and configure your client to present it with its "
+            "private key (docs: mTLS).",
+        ),
+        _page(
+            "certificate-unknown", 401, "Client certificate unknown",
+            "The certificate your client presented is not registered to any application.",
+            "Register it on your application's page (its SHA-256 fingerprint is shown there), or present the one "
+            "you registered.",
+        ),
+        _page(
+            "certificate-revoked", 401, "Client certificate revoked",
+            "The certificate was revoked on its application's page.",
+            "Register a new certificate and present it instead.",
+        ),
+        _page(
+            "certificate-expired", 401, "Client certificate expired",
+            "The certificate is outside its validity dates (expired, or not valid yet).",
+            "Issue a new certificate, register it, and present it instead.",
+        ),
+        _page(
+            "certificate-untrusted", 401, "Client certificate not from the API's CA",
+            "This API accepts only client certificates issued by its own certificate authority, and this one "
+            "was not.",
+            "Ask the API's team for a certificate from their CA, then register that one.",
+        ),
+        _page(
+            "certificate-mismatch", 401, "Client certificate does not match the credential",
+            "The client certificate and the API key or access token belong to different applications.",
+            "Present the certificate registered to the same application as the key or token.",
+        ),
+        _page(
             "forbidden-api", 403, "Key not allowed for this API",
             "The key's application has no active subscription to this API, the subscription waits for approval, "
             "or the key is scoped to other APIs.",

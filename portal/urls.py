@@ -63,4 +63,5 @@ urlpatterns = [
     path("account/security/", account.account_security, name="account_security"),
     # API keys and personal access tokens (their names join this namespace: portal:key_create, …)
     path("", include("keys.urls")),
+    path("", include("certificates.urls")),  # client certificates (mTLS): portal:certificate_list, …
 ]

@@ -16,6 +16,7 @@ PACKAGES = (
     "config", "gateway", "bench",
     "protection",
     "redaction",
+    "certificates",
 )  # fmt: skip
 MAX_MODULE_LINES = 500
 

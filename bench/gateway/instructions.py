@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.gateway.instructions gateway|gateway-token|gateway-validated|plain|upstream-via-gateway|
         upstream-via-plain [--requests 4000] [--edit SED_SCRIPT] [--path /demo/bench] [--annotate]
-    (also gateway-redaction, gateway-redaction-hit, gateway-redaction-responses: an API with redaction rules)
+    (also gateway-redaction, gateway-redaction-hit, gateway-redaction-responses: an API with redaction rules;
+    gateway-tls, gateway-mtls, gateway-mtls-key: a TLS listener)
 
 One nginx process (`master_process off`, one worker) runs under valgrind's callgrind behind or in
 front of the demo upstream. After 2,000 warm-up requests on 4 keep-alive connections the counters
@@ -12,7 +13,9 @@ rendered nginx.conf of the measured side, to price one feature by taking it out,
 `--edit '/access_log .*spool/d'` for the access log. gateway-token sends an OAuth2 access token (ES256 JWT,
 verified once, then from the worker's cache) instead of the key. gateway-validated enforces request validation
 (docs/protection.md) with VALIDATED_DOCUMENT: send `--path '/demo/bench?limit=10&sort=name'` to price a typical
-query. Needs Debian's valgrind.
+query. gateway-tls, gateway-mtls and gateway-mtls-key run the gateway with a TLS listener
+(docs/mtls.md): the key to an API without mTLS, a registered client certificate alone, and both.
+Needs Debian's valgrind.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import json
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -33,15 +37,18 @@ from bench.gateway.run import bench_snapshot, plain_proxy
 from gateway import demo_upstream
 from keys.tokens import generate
 from protection.openapi import compile_document
+from tests.support.client_certs import make_client_cert
 from tests.support.gateway import launcher_args
 from tests.support.jwt_tokens import Signer, oauth_member
 from tests.support.ports import free_port
 from tests.support.processes import stop
+from tests.support.tls import self_signed_certificate
 from tests.support.waiting import wait_http
 
 TARGETS = (
     "gateway", "gateway-token", "gateway-validated", "plain", "upstream-via-gateway", "upstream-via-plain",
     "gateway-redaction", "gateway-redaction-hit", "gateway-redaction-responses",
+    "gateway-tls", "gateway-mtls", "gateway-mtls-key",
 )  # fmt: skip
 # an operation with a path, two query parameters (one a bounded integer, one an enum) and a header
 VALIDATED_DOCUMENT = {
@@ -63,6 +70,9 @@ VALIDATED_DOCUMENT = {
 # card number in the path (masked log path, request moved to the quiet location), -responses masks the echo's JSON
 REDACTION = {"names": ["card_number", "password"], "cards": True, "national_ids": True, "emails": True}
 PATHS = {"gateway-redaction-hit": "/demo/pay/4111111111111111"}
+# TLS targets (docs/mtls.md): gateway-tls sends the key over TLS to an API without mTLS; gateway-mtls presents a
+# registered client certificate to an API with mtls "alone"; gateway-mtls-key both, to an API with "with_key"
+MTLS_MODES = {"gateway-mtls": "alone", "gateway-mtls-key": "with_key"}
 
 
 def nginx_command(prefix: Path, conf: Path, edit: str | None, measured: bool, out: Path) -> list[str]:
@@ -77,12 +87,14 @@ def nginx_command(prefix: Path, conf: Path, edit: str | None, measured: bool, ou
     return cmd
 
 
-def render_front(tmp: Path, target: str, upstream: str) -> tuple[Path, int, int | None, dict[str, str]]:
-    """The proxy side's config: (prefix, port, admin port or None, request headers)."""
+def render_front(
+    tmp: Path, target: str, upstream: str
+) -> tuple[Path, int, int | None, dict[str, str], ssl.SSLContext | None]:
+    """The proxy side's config: (prefix, port, admin port or None, request headers, client TLS context or None)."""
     if target.endswith("plain"):
         port = free_port()
         conf, _ = plain_proxy(tmp, 1, upstream, port)
-        return conf.parents[1], port, None, {}
+        return conf.parents[1], port, None, {}, None
     key = generate("live").token
     snap = tmp / "snapshot.json"
     doc = bench_snapshot(upstream, 1000, key)
@@ -97,12 +109,24 @@ def render_front(tmp: Path, target: str, upstream: str) -> tuple[Path, int, int 
     if target == "gateway-validated":
         ops = compile_document(VALIDATED_DOCUMENT)["ops"]
         doc["apis"][0]["validation"] = {"mode": "enforce", "digest": "bench", "ops": ops}
+    context, tls = None, []
+    if target.startswith("gateway-tls") or target in MTLS_MODES:
+        server_cert, server_key = self_signed_certificate(tmp / "tls")
+        tls = ["--tls-cert", str(server_cert), "--tls-key", str(server_key)]
+        context = ssl.create_default_context(cafile=str(server_cert))
+        if target in MTLS_MODES:
+            client = make_client_cert(tmp / "client", "bench-client")
+            context.load_cert_chain(*client.pair)
+            doc["apis"][0]["mtls"] = MTLS_MODES[target]
+            doc["client_certs"] = [client.entry(application_id=doc["keys"][0]["application_id"])]
+            if target == "gateway-mtls":
+                headers = {}
     snap.write_text(json.dumps(doc))
     port, admin = free_port(), free_port()
     args = launcher_args("gw", port, admin, tmp / "gw", "bench")
-    args += ["--workers", "1", "--snapshot-file", str(snap), "--keys-dict-size", "64m", "--render-only"]
+    args += ["--workers", "1", "--snapshot-file", str(snap), "--keys-dict-size", "64m", "--render-only", *tls]
     subprocess.run([sys.executable, "-m", "gateway.launcher", *args], check=True, stdout=subprocess.DEVNULL)
-    return (tmp / "gw").resolve(), port, admin, headers
+    return (tmp / "gw").resolve(), port, admin, headers, context
 
 
 def measure(target: str, requests: int, edit: str | None, annotate: bool, path: str = "/demo/bench") -> float:
@@ -117,15 +141,20 @@ def measure(target: str, requests: int, edit: str | None, annotate: bool, path: 
         up_cmd = nginx_command((tmp / "up").resolve(), up_conf, edit, up_measured, out)
         procs.append(subprocess.Popen(up_cmd, stderr=subprocess.DEVNULL))
         wait_http(f"http://{upstream}/", 120)
-        prefix, port, admin, headers = render_front(tmp, target, upstream)
+        prefix, port, admin, headers, context = render_front(tmp, target, upstream)
         front_cmd = nginx_command(prefix, prefix / "conf" / "nginx.conf", edit, not up_measured, out)
         procs.append(subprocess.Popen(front_cmd, stderr=subprocess.DEVNULL))
         measured = procs[0] if up_measured else procs[1]
         if admin:
             wait_http(f"http://127.0.0.1:{admin}/_portico/ready", 120)
-        wait_http(f"http://127.0.0.1:{port}/demo/", 120)
-        conns = [http.client.HTTPConnection("127.0.0.1", port) for _ in range(4)]
-        path = PATHS.get(target, "/demo/bench")
+        wait_http(f"http://127.0.0.1:{port}/demo/", 120)  # over TLS: nginx's 400 for plain HTTP says it is up
+        if context:
+            conns: list[http.client.HTTPConnection] = [
+                http.client.HTTPSConnection("127.0.0.1", port, context=context) for _ in range(4)
+            ]
+        else:
+            conns = [http.client.HTTPConnection("127.0.0.1", port) for _ in range(4)]
+        path = PATHS.get(target, path)
 
         def send(n: int) -> None:
             for i in range(n):

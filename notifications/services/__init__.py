@@ -7,9 +7,15 @@ from notifications.services.outbox import (
     notifications_send_due,
 )
 from notifications.services.preferences import opt_out_set, unsubscribe_token, unsubscribe_token_read
-from notifications.services.triggers import event_record, key_expiry_evaluate, quota_thresholds_evaluate
+from notifications.services.triggers import (
+    certificate_expiry_evaluate,
+    event_record,
+    key_expiry_evaluate,
+    quota_thresholds_evaluate,
+)
 
 __all__ = [
+    "certificate_expiry_evaluate",
     "event_record",
     "key_expiry_evaluate",
     "notification_send",

@@ -11,6 +11,7 @@ from django.db.models import Case, F, IntegerField, When
 from analytics.models import QuotaUsage
 from analytics.selectors import period_ends, period_starts
 from analytics.selectors.shared_quota import organisation_usage
+from certificates.models import ClientCertificate
 from foundation.models import AuditEvent
 from keys.models import ApiKey
 from notifications.models import Kind
@@ -22,6 +23,9 @@ QUOTA_THRESHOLDS = (80, 100)
 # Warnings before a key expires, widest first; "1d" inside the 1-day window supersedes "7d".
 EXPIRY_WARNINGS = (("7d", timedelta(days=7)), ("1d", timedelta(days=1)))
 KEY_EVENTS = {"key.revoked": "revoked", "key.rotated": "rotated"}
+# Warnings before a client certificate expires (docs/mtls.md), widest first: a new certificate is issued and
+# registered by hand, so the first warning comes a month ahead; a later threshold supersedes an earlier one.
+CERTIFICATE_WARNINGS = (("30d", timedelta(days=30)), ("7d", timedelta(days=7)), ("1d", timedelta(days=1)))
 DECISIONS = {"approved", "rejected", "plan_change_approved", "plan_change_rejected"}
 
 
@@ -174,6 +178,37 @@ def key_expiry_evaluate(*, now: datetime) -> int:
                 "warning": due[-1],
                 "application": key.application.name,
                 "application_id": key.application_id,
+            },
+            people=people,
+        )
+    return len(notifications_record(drafts))
+
+
+@transaction.atomic
+def certificate_expiry_evaluate(*, now: datetime) -> int:
+    """Record the 30-, 7- and 1-day warnings for unrevoked client certificates that expire soon, once per threshold."""
+    soon = (
+        ClientCertificate.objects.active()
+        .filter(not_after__gt=now, not_after__lte=now + CERTIFICATE_WARNINGS[0][1])
+        .select_related("application")
+    )
+    drafts: list[Draft] = []
+    people: dict[int, list[Any]] = {}
+    for cert in soon:
+        due = [label for label, ahead in CERTIFICATE_WARNINGS if cert.not_after <= now + ahead]
+        drafts += _drafts(
+            kind=Kind.CERTIFICATE_EXPIRY,
+            organisation_id=cert.application.organisation_id,
+            subject=f"certificate:{cert.pk}",
+            occurrences=[f"{label}:{cert.not_after.isoformat()}" for label in due],
+            context={
+                "certificate": cert.name,
+                "fingerprint": cert.fingerprint[:16],
+                "subject": cert.subject,
+                "expires_at": cert.not_after.isoformat(),
+                "warning": due[-1],
+                "application": cert.application.name,
+                "application_id": cert.application_id,
             },
             people=people,
         )

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from certificates.services import certificate_revoke
 from foundation import events
 from foundation.audit import audit_record
 from foundation.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -79,6 +80,8 @@ def application_delete(*, membership: Membership, application: Application) -> N
         key_revoke(actor=membership.user, key=key)
     for client in application.oauth_clients.active():
         oauth_client_revoke(actor=membership.user, client=client)  # its live tokens reach the gateways' deny-list
+    for certificate in application.client_certificates.active():
+        certificate_revoke(actor=membership.user, certificate=certificate)  # gateways drop it before the row goes
     application.delete()
 
 

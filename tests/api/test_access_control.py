@@ -57,6 +57,7 @@ def test_the_matrix_covers_every_id_kind() -> None:
         "oauth_client_id",
         "endpoint_id",
         "delivery_id",
+        "certificate_id",
     }
     assert len(ID_ROUTES) >= 25
     # Read-only usage routes are walked like the rest (outsiders 404, no credentials 401), the newest included.

@@ -150,8 +150,9 @@ def test_the_token_leeway_and_the_upstream_ca_reach_the_config(tmp_path):
 
     assert json.loads((tmp_path / "rt" / "conf" / "portico.json").read_text())["token_leeway"] == 12
     assert f"proxy_ssl_trusted_certificate {ca.resolve()};" in conf
-    # @portico_https, its query-key and redaction twins, not the unverified ones
-    assert conf.count("proxy_ssl_verify on;") == 3
+    # @portico_https, @portico_https_client (docs/mtls.md), their query-key twins and the redaction one
+    # (docs/redaction.md), not the unverified ones
+    assert conf.count("proxy_ssl_verify on;") == 5
 
 
 def test_a_missing_upstream_ca_bundle_is_refused(tmp_path):

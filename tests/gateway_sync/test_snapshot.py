@@ -47,8 +47,9 @@ def test_snapshot_query_count_does_not_grow_with_keys(
     settings.PORTICO_MAX_ACTIVE_KEYS_PER_APPLICATION = 100
     for index in range(30):
         key_issue(actor=alice, application=application, name=f"k{index}", apis=[subscription.api])
-    # APIs, their validators and redaction rules, plans, subscriptions, keys and their scopes, and 3 for OAuth2
+    # APIs, their validators, redaction rules and mTLS policies, plans, subscriptions, keys and their scopes, client
+    # certificates, and 3 for OAuth2
     # (the JWKS, revoked clients, revoked tokens)
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         snapshot = build_snapshot(version=1)
     assert len(snapshot["keys"]) == 30 and all(k["api_ids"] == [subscription.api_id] for k in snapshot["keys"])

@@ -13,6 +13,7 @@ from keys.services import access_token_issue
 from portal.models import Application, Invitation, Membership, Role
 from portal.services.organisations import invitation_create
 from tests.portal.pages_helpers import text
+from tests.support.api_fixtures import registered_certificate
 
 # Routes that only accept POST: a GET answers 405 whoever asks, so it reveals nothing about the id.
 POST_ONLY = {
@@ -62,6 +63,7 @@ def alice_objects(
         "key_id": api_key[0].pk,
         "token_id": token.pk,
         "oauth_client_id": oauth_client[0].pk,
+        "certificate_id": registered_certificate(application).pk,
     }
 
 

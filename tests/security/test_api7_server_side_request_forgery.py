@@ -45,6 +45,7 @@ API_INPUTS = {
     "OAuthClientRotateRequest": {"grace"},
     "WebhookEndpointCreateRequest": {"url", "event_types", "description"},
     "WebhookEndpointUpdateRequest": {"url", "event_types", "description", "is_active"},
+    "ClientCertificateCreateRequest": {"name", "pem"},
 }
 # The only URLs a developer may enter: webhook endpoints, refused when internal at registration and resolved and
 # checked again at every delivery (tests/webhooks/test_ssrf.py walks every internal form).
@@ -74,6 +75,7 @@ OUR_APPS = (
     "sso",
     "protection",
     "redaction",
+    "certificates",
 )
 
 

@@ -22,6 +22,7 @@ KNOWN_MOUNTS = (
     "accounts/", "api/", "admin/", "gateway/v1/", "o/token/", "oauth/", "healthz", "readyz", "favicon.ico"
 )  # fmt: skip
 PORTAL_APPS = ("portal", "keys", "analytics", "webhooks", "notifications", "anomalies", "sso")
+PORTAL_APPS += ("certificates",)
 # Endpoints the full django-oauth-toolkit URLconf would add: client registration with redirect URIs of the
 # caller's choosing, authorization and device flows, introspection, metadata.
 OAUTH_EXTRAS = [

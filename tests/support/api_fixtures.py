@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
+from certificates.models import ClientCertificate
+from certificates.services import certificate_register
 from keys.services import access_token_issue
 from portal.models import Membership, Role
 from portal.services.organisations import invitation_create
+from tests.support.client_certs import make_client_cert
 from tests.support.problems import token_client
 from tests.support.request_log import log_request
 from tests.support.webhooks import endpoint_with_delivery
+
+
+def registered_certificate(application: Any) -> ClientCertificate:
+    """A client certificate registered to `application` by its creator, through the service."""
+    client = make_client_cert(Path(tempfile.mkdtemp(prefix="portico-cert-")), "registered")
+    return certificate_register(actor=application.created_by, application=application, name="CI", pem=client.pem)
 
 
 @pytest.fixture
@@ -63,4 +74,5 @@ def alices_things(
         "request_id": log_request(subscription),
         "slug": "weather",
         **endpoint_with_delivery(owner),
+        "certificate_id": registered_certificate(application).pk,
     }

@@ -83,7 +83,11 @@ class ThrowawayCA:
 
 class _Echo(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        body = json.dumps({"path": self.path, "tls": True}).encode()
+        reply: dict[str, object] = {"path": self.path, "tls": True}
+        peer = self.connection.getpeercert()  # type: ignore[attr-defined]  (an ssl.SSLSocket)
+        if peer:  # only when the server asked for a client certificate (https_server's client_ca)
+            reply["client"] = dict(pair[0] for pair in peer["subject"])["commonName"]
+        body = json.dumps(reply).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -95,11 +99,15 @@ class _Echo(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def https_server(cert: Path, key: Path) -> Iterator[int]:
-    """An HTTPS echo server on a free loopback port, presenting cert; yields its port."""
+def https_server(cert: Path, key: Path, client_ca: Path | None = None) -> Iterator[int]:
+    """An HTTPS echo server on a free loopback port, presenting cert; yields its port. With client_ca it requires
+    a client certificate issued by that CA and echoes its common name as "client"."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
+    if client_ca is not None:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cafile=str(client_ca))
     server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

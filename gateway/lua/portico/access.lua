@@ -25,6 +25,8 @@ local reqheaders = require "portico.reqheaders"
 local validate = require("portico.validate").run
 local redact = require "portico.redact"
 local redact_request, redact_location = redact.request, redact.location
+local mtls = require "portico.mtls"
+local mtls_run = mtls.run
 
 local ngx = ngx
 local var = ngx.var
@@ -388,6 +390,9 @@ local function stage_forward(api, src, ru, authz, xak, portico, quiet)
     end
     if up.scheme == "https" then
         var.pt_uhost = up.host
+        if api.up_cert then
+            return mtls.to_upstream(api, quiet) -- the API's own client certificate towards its upstream
+        end
         if not api.tls_verify then
             return ngx.exec(quiet and "@portico_query_key_https_unverified" or "@portico_https_unverified")
         end
@@ -426,7 +431,12 @@ function _M.run(mode)
     if origin and cors.grant(api, origin) then
         return -- a preflight, answered
     end
-    local k, src = stage_key(meta, api, authz, header_key)
+    local k, src
+    if api.mtls then -- client certificate required (portico.mtls): the only cost to other APIs is this check
+        k, src = mtls_run(meta, api, stage_key, authz, header_key)
+    else
+        k, src = stage_key(meta, api, authz, header_key)
+    end
     if not k then
         return
     end

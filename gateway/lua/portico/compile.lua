@@ -6,6 +6,7 @@
 -- with the strings requests need made once here.
 local routes = require "portico.routes"
 local tokens = require "portico.tokens"
+local mtls = require "portico.mtls"
 
 local type, tonumber, tostring, ipairs = type, tonumber, tostring, ipairs
 
@@ -17,6 +18,7 @@ function _M.compile(meta)
     local c = { version = meta.version, plans = {}, subs = {} }
     routes.compile(c, meta.apis or {})
     c.oauth = tokens.compile(meta.oauth, c.routes) -- consumer access tokens: keys, deny lists
+    mtls.compile(c, meta.apis or {}, meta.client_certs) -- pinned client certificates, per-API mTLS policy
     for _, p in ipairs(meta.plans or {}) do
         if type(p) == "table" and p.id then
             p.id_s = tostring(p.id)

@@ -25,28 +25,32 @@ local NO_MEMORY = "no memory" -- what safe_set says when the dict is full
 
 local _M = {}
 
-local function by_id(list, id)
+local function by_id(list, id, field)
     for i, x in ipairs(list) do
-        if type(x) == "table" and x.id == id then
+        if type(x) == "table" and x[field] == id then
             return i
         end
     end
 end
 
-local META_KIND = { api = "apis", plan = "plans", subscription = "subscriptions" }
+-- client_cert: pinned client certificates (portico.mtls), by fingerprint (the change's id)
+local META_KIND = { api = "apis", plan = "plans", subscription = "subscriptions", client_cert = "client_certs" }
+-- the field naming an entry of each meta list (api, plan and subscription entries are named by "id")
+local ID_FIELD = { client_certs = "fingerprint" }
 
 -- applies an api/plan/subscription change to meta (a Lua table)
 local function apply_meta(meta, c, field)
     local l = meta[field] or {}
     meta[field] = l
-    local i = by_id(l, c.id)
+    local id_field = ID_FIELD[field] or "id"
+    local i = by_id(l, c.id, id_field)
     if c.op == "delete" then
         if i then
             remove(l, i)
         end
     elseif type(c.data) == "table" then
-        if c.data.id == nil then
-            c.data.id = c.id
+        if c.data[id_field] == nil then
+            c.data[id_field] = c.id
         end
         l[i or #l + 1] = c.data
     end

@@ -74,7 +74,7 @@ local function load(member, each_keys, save, opts)
         return false, "not newer"
     end
     local meta = { version = version }
-    for _, f in ipairs({ "apis", "plans", "subscriptions" }) do
+    for _, f in ipairs({ "apis", "plans", "subscriptions", "client_certs" }) do
         local v = member(f)
         meta[f] = type(v) == "table" and v or {}
     end

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from keys.models import ApiKey, OAuthClient, OAuthToken, SigningKey
 from portal.models import Api, Organisation, Plan, Subscription
-from protection.selectors import validators_by_api
+from protection.selectors import signatures_by_api, validators_by_api
 
 _STREAM_ROWS = 5_000  # keys per cursor fetch and per piece of the streamed snapshot
 _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode  # never emits a raw line break
@@ -180,11 +180,17 @@ def subscription_entries(subscriptions: QuerySet[Subscription]) -> list[dict[str
 def api_entries(apis: QuerySet[Api]) -> list[dict[str, Any]]:
     entries = [api_entry(api) for api in apis.order_by("id").values(*_API_FIELDS)]
     # request validation (docs/protection.md): present only on APIs whose mode is on, one query for all of them
-    validators = validators_by_api([e["id"] for e in entries]) if len(entries) < 1000 else validators_by_api()
+    ids = [e["id"] for e in entries] if len(entries) < 1000 else None
+    validators = validators_by_api(ids)
+    # attack signatures (docs/protection.md): the mode, likewise only where it is not off
+    signatures = signatures_by_api(ids)
     for entry in entries:
         validation = validators.get(entry["id"])
         if validation is not None:
             entry["validation"] = validation
+        mode = signatures.get(entry["id"])
+        if mode is not None:
+            entry["signatures"] = mode
     return entries
 
 

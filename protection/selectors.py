@@ -24,6 +24,14 @@ def validators_by_api(api_ids: Iterable[int] | None = None) -> dict[int, dict[st
     }
 
 
+def signatures_by_api(api_ids: Iterable[int] | None = None) -> dict[int, str]:
+    """The attack signatures mode per API id ("report" or "enforce"), for APIs where it is not off."""
+    rows = ApiProtection.objects.exclude(signatures_mode=ApiProtection.SignaturesMode.OFF)
+    if api_ids is not None:
+        rows = rows.filter(api_id__in=list(api_ids))
+    return dict(rows.values_list("api_id", "signatures_mode"))
+
+
 def findings_summary(*, api_id: int, now: datetime, limit: int = 50) -> list[dict[str, Any]]:
     """Report mode's findings for one API: per operation, cause, rule and pointer, counts over 24 hours and 7 days."""
     day, week = now - timedelta(hours=24), now - timedelta(days=7)

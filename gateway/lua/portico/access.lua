@@ -23,6 +23,7 @@ local problem = require "portico.problem"
 local refusals = require "portico.refusals"
 local reqheaders = require "portico.reqheaders"
 local validate = require("portico.validate").run
+local signatures = require("portico.signatures").run
 
 local ngx = ngx
 local var = ngx.var
@@ -429,6 +430,9 @@ function _M.run(mode)
     end
     local ru = var.request_uri
     mark_admitted(k, api, s, plan, ru, rid_unsafe)
+    if api.signatures and not signatures(api, s) then
+        return -- refused: an attack signature matched (docs/protection.md), checked before validation
+    end
     if api.validator and not validate(api, s) then
         return -- refused: the request does not match the API's OpenAPI document (docs/protection.md)
     end

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from keys.models import ApiKey, OAuthClient, OAuthToken, SigningKey
 from portal.models import Api, Organisation, Plan, Subscription
-from protection.selectors import signatures_by_api, validators_by_api
+from protection.selectors import edge_members_by_api
 
 _STREAM_ROWS = 5_000  # keys per cursor fetch and per piece of the streamed snapshot
 _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode  # never emits a raw line break
@@ -179,18 +179,13 @@ def subscription_entries(subscriptions: QuerySet[Subscription]) -> list[dict[str
 
 def api_entries(apis: QuerySet[Api]) -> list[dict[str, Any]]:
     entries = [api_entry(api) for api in apis.order_by("id").values(*_API_FIELDS)]
-    # request validation (docs/protection.md): present only on APIs whose mode is on, one query for all of them
-    ids = [e["id"] for e in entries] if len(entries) < 1000 else None
-    validators = validators_by_api(ids)
-    # attack signatures (docs/protection.md): the mode, likewise only where it is not off
-    signatures = signatures_by_api(ids)
+    # request validation and attack signatures (docs/protection.md): members present only on APIs where they are
+    # on, one query for all of them
+    protected = edge_members_by_api([e["id"] for e in entries] if len(entries) < 1000 else None)
     for entry in entries:
-        validation = validators.get(entry["id"])
-        if validation is not None:
-            entry["validation"] = validation
-        mode = signatures.get(entry["id"])
-        if mode is not None:
-            entry["signatures"] = mode
+        members = protected.get(entry["id"])
+        if members:
+            entry.update(members)
     return entries
 
 

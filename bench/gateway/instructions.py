@@ -1,7 +1,8 @@
 """Instructions per proxied request (callgrind): deterministic where wrk timings are noisy.
 
-    .venv/bin/python -m bench.gateway.instructions gateway|gateway-token|gateway-validated|plain|upstream-via-gateway|
-        upstream-via-plain [--requests 4000] [--edit SED_SCRIPT] [--path /demo/bench] [--annotate]
+    .venv/bin/python -m bench.gateway.instructions gateway|gateway-token|gateway-validated|gateway-signatures|
+        gateway-signatures-report|plain|upstream-via-gateway|upstream-via-plain [--requests 4000] [--edit SED_SCRIPT]
+        [--path /demo/bench] [--annotate]
 
 One nginx process (`master_process off`, one worker) runs under valgrind's callgrind behind or in
 front of the demo upstream. After 2,000 warm-up requests on 4 keep-alive connections the counters
@@ -11,7 +12,8 @@ rendered nginx.conf of the measured side, to price one feature by taking it out,
 `--edit '/access_log .*spool/d'` for the access log. gateway-token sends an OAuth2 access token (ES256 JWT,
 verified once, then from the worker's cache) instead of the key. gateway-validated enforces request validation
 (docs/protection.md) with VALIDATED_DOCUMENT: send `--path '/demo/bench?limit=10&sort=name'` to price a typical
-query. Needs Debian's valgrind.
+query. gateway-signatures and gateway-signatures-report turn the API's attack signatures on (enforce, report).
+Needs Debian's valgrind.
 """
 
 from __future__ import annotations
@@ -38,7 +40,16 @@ from tests.support.ports import free_port
 from tests.support.processes import stop
 from tests.support.waiting import wait_http
 
-TARGETS = ("gateway", "gateway-token", "gateway-validated", "plain", "upstream-via-gateway", "upstream-via-plain")
+TARGETS = (
+    "gateway",
+    "gateway-token",
+    "gateway-validated",
+    "gateway-signatures",
+    "gateway-signatures-report",
+    "plain",
+    "upstream-via-gateway",
+    "upstream-via-plain",
+)
 # an operation with a path, two query parameters (one a bounded integer, one an enum) and a header
 VALIDATED_DOCUMENT = {
     "openapi": "3.0.3",
@@ -87,6 +98,8 @@ def render_front(tmp: Path, target: str, upstream: str) -> tuple[Path, int, int 
     if target == "gateway-validated":
         ops = compile_document(VALIDATED_DOCUMENT)["ops"]
         doc["apis"][0]["validation"] = {"mode": "enforce", "digest": "bench", "ops": ops}
+    if target.startswith("gateway-signatures"):
+        doc["apis"][0]["signatures"] = "report" if target.endswith("report") else "enforce"
     snap.write_text(json.dumps(doc))
     port, admin = free_port(), free_port()
     args = launcher_args("gw", port, admin, tmp / "gw", "bench")

@@ -22,7 +22,7 @@ local req = ngx.req
 local re_find = ngx.re.find
 local unescape = ngx.unescape_uri
 local type, pairs, ipairs = type, pairs, ipairs
-local find, sub = string.find, string.sub
+local find, sub, lower = string.find, string.sub, string.lower
 
 local MAX_ARGS = 100 -- query (and form) arguments scanned per request: nginx's default
 
@@ -107,7 +107,6 @@ local function scan_args(args, prefix)
     end
 end
 
-
 -- a body that nginx kept in memory (within client_body_buffer_size); a body
 -- buffered to a file is not scanned (docs/protection.md)
 local function scan_body()
@@ -117,7 +116,7 @@ local function scan_body()
         return
     end
     local ct = var.content_type
-    if ct and find(ct, "application/x-www-form-urlencoded", 1, true) == 1 then
+    if ct and find(lower(ct), "application/x-www-form-urlencoded", 1, true) == 1 then
         local args = req.get_post_args(MAX_ARGS)
         if type(args) == "table" then
             return scan_args(args, "/body/")

@@ -12,6 +12,7 @@ from gateway_sync.selectors import current_version
 from gateway_sync.snapshot import build_snapshot
 from protection.models import ApiProtection
 from protection.services.signatures import api_signatures_save
+from protection.services.validation import api_protection_save
 from tests.protection.test_validation_settings import _admin_form
 from tests.support.openapi_docs import pets
 
@@ -66,3 +67,15 @@ def test_the_admin_sets_signatures_without_touching_validation(staff_client, api
     assert _api_changes(before)[-1]["signatures"] == "enforce"
     page = staff_client.get(f"/admin/portal/api/{api.pk}/change/").content.decode()
     assert "signatures_mode" in page
+
+
+def test_validation_and_signatures_are_published_side_by_side(staff, api):
+    api.openapi_document = pets()
+    api.save()
+    api_protection_save(actor=staff, api=api, validation_mode="enforce")
+    before = current_version()
+
+    api_signatures_save(actor=staff, api=api, signatures_mode="report")
+
+    (published,) = _api_changes(before)
+    assert (published["signatures"], published["validation"]["mode"]) == ("report", "enforce")

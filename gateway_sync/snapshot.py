@@ -24,7 +24,7 @@ from certificates.models import ClientCertificate
 from gateway_sync import secrets
 from keys.models import ApiKey, OAuthClient, OAuthToken, SigningKey
 from portal.models import Api, Organisation, Plan, Subscription
-from protection.selectors import validators_by_api
+from protection.selectors import edge_members_by_api
 from redaction.selectors import edge_entries as redaction_entries
 
 _STREAM_ROWS = 5_000  # keys per cursor fetch and per piece of the streamed snapshot
@@ -222,12 +222,13 @@ def subscription_entries(subscriptions: QuerySet[Subscription]) -> list[dict[str
 
 def api_entries(apis: QuerySet[Api]) -> list[dict[str, Any]]:
     entries = [api_entry(api) for api in apis.order_by("id").values(*_API_FIELDS)]
-    # request validation (docs/protection.md): present only on APIs whose mode is on, one query for all of them
-    validators = validators_by_api([e["id"] for e in entries]) if len(entries) < 1000 else validators_by_api()
+    # request validation and attack signatures (docs/protection.md): members present only on APIs where they are
+    # on, one query for all of them
+    protected = edge_members_by_api([e["id"] for e in entries] if len(entries) < 1000 else None)
     for entry in entries:
-        validation = validators.get(entry["id"])
-        if validation is not None:
-            entry["validation"] = validation
+        members = protected.get(entry["id"])
+        if members:
+            entry.update(members)
     # redaction rules (docs/redaction.md) travel with their API; absent for APIs without any
     rules = redaction_entries(entry["id"] for entry in entries)
     for entry in entries:

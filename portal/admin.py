@@ -26,6 +26,7 @@ from portal.services.organisations import (
 )
 from protection.admin import ApiProtectionInline
 from protection.models import ApiProtection
+from protection.services.signatures import api_signatures_save
 from protection.services.validation import api_protection_save
 
 
@@ -147,9 +148,12 @@ class ApiAdmin(ServiceAdmin):
         if formset.model is ApiProtection:
             formset.save(commit=False)  # writes nothing; sets what the admin's change message reads
             for protection_form in formset.forms:
-                if protection_form.has_changed():
-                    mode = protection_form.cleaned_data["validation_mode"]
+                changed, data = protection_form.changed_data, protection_form.cleaned_data
+                if "validation_mode" in changed:
+                    mode = data["validation_mode"]
                     api_protection_save(actor=request.user, api=form.instance, validation_mode=mode)
+                if "signatures_mode" in changed:
+                    api_signatures_save(actor=request.user, api=form.instance, signatures_mode=data["signatures_mode"])
             return
         if formset.model is not Plan:
             super().save_formset(request, form, formset, change)

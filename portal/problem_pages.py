@@ -179,6 +179,16 @@ PROBLEM_PAGES: dict[str, ProblemPage] = {
             "Compare the named field with the API's reference on its page and send a value it allows.",
         ),
         _page(
+            "attack-signature", 403, "Request matches an attack signature",
+            "The API has the gateway look for generic attack patterns (SQL injection, path traversal, script "
+            "injection) in the path, the query and the body, and part of the request matches one. The answer's "
+            "`signature` names the pattern (`sql-injection`, `path-traversal`, `script-injection`) and `pointer` "
+            "where it matched (`/path`, `/query/q`, `/body`); the value itself is never repeated.",
+            "If the request is legitimate (a search for a phrase that looks like SQL, for example), send the value "
+            "in another field or encoding the API accepts, or ask the API team: they can turn enforcement into "
+            "report mode while they look at it.",
+        ),
+        _page(
             "unknown-operation", 404, "No such operation",
             "The API validates requests against its OpenAPI description, which has no operation at this path.",
             "Check the path against the API's reference on its page.",

@@ -1,4 +1,5 @@
-"""Request validation on the API's admin page: the mode, whether the document compiles, and report mode's findings."""
+"""Edge protection on the API's admin page: the validation and signatures modes, whether the document compiles, and
+report mode's findings."""
 
 from __future__ import annotations
 
@@ -33,9 +34,9 @@ class ApiProtectionInline(admin.StackedInline):
     formset = ApiProtectionFormSet
     can_delete = False
     max_num = 1
-    fields = ["validation_mode", "compile_status", "findings"]
+    fields = ["validation_mode", "compile_status", "signatures_mode", "findings"]
     readonly_fields = ["compile_status", "findings"]
-    verbose_name = "request validation (docs/protection.md)"
+    verbose_name = "request validation and attack signatures (docs/protection.md)"
 
     @admin.display(description="Compiled document")
     def compile_status(self, obj: ApiProtection) -> str:

@@ -9,15 +9,24 @@ from portal.models import Api
 
 
 class ApiProtection(models.Model):
-    """How the gateway validates an API's requests, with its OpenAPI document compiled for the edge."""
+    """How the gateway checks an API's requests: validation against its OpenAPI document (compiled for the edge) and
+    generic attack signatures."""
 
     class Mode(models.TextChoices):
         OFF = "off", "Off"
         REPORT = "report", "Report (count what would be refused, refuse nothing)"
         ENFORCE = "enforce", "Enforce (refuse invalid requests with 400)"
 
+    class SignaturesMode(models.TextChoices):
+        OFF = "off", "Off"
+        REPORT = "report", "Report (count what would be refused, refuse nothing)"
+        ENFORCE = "enforce", "Enforce (refuse matching requests with 403)"
+
     api = models.OneToOneField(Api, on_delete=models.CASCADE, related_name="protection")
     validation_mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.OFF)
+    # generic attack signatures in the query, path and body (gateway/lua/portico/signatures.lua), independent of
+    # the OpenAPI document
+    signatures_mode = models.CharField(max_length=10, choices=SignaturesMode.choices, default=SignaturesMode.OFF)
     # The document's compact form (protection/openapi.py), null when it does not compile; compile_error says why.
     compiled = models.JSONField(null=True, blank=True, editable=False)
     compiled_digest = models.CharField(max_length=64, blank=True, editable=False)

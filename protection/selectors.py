@@ -11,17 +11,27 @@ from django.db.models import Q, Sum
 from protection.models import ApiProtection, ValidationFinding
 
 
-def validators_by_api(api_ids: Iterable[int] | None = None) -> dict[int, dict[str, Any]]:
-    """What gateways enforce per API id: mode, compiled operations and digest, for APIs whose validation is on."""
-    rows = ApiProtection.objects.exclude(validation_mode=ApiProtection.Mode.OFF).filter(compiled__isnull=False)
+def edge_members_by_api(api_ids: Iterable[int] | None = None) -> dict[int, dict[str, Any]]:
+    """The snapshot members of each API with edge protection on, in one query.
+
+    "validation" (mode, compiled operations, digest) when validation is on with a compiled document, "signatures"
+    ("report" or "enforce") when signatures are on.
+    """
+    rows = ApiProtection.objects.exclude(
+        Q(signatures_mode=ApiProtection.SignaturesMode.OFF)
+        & (Q(validation_mode=ApiProtection.Mode.OFF) | Q(compiled__isnull=True))
+    )
     if api_ids is not None:
         rows = rows.filter(api_id__in=list(api_ids))
-    return {
-        api_id: {"mode": mode, "digest": digest, "ops": (compiled or {}).get("ops", [])}
-        for api_id, mode, digest, compiled in rows.values_list(
-            "api_id", "validation_mode", "compiled_digest", "compiled"
-        )
-    }
+    members: dict[int, dict[str, Any]] = {}
+    fields = ("api_id", "validation_mode", "compiled_digest", "compiled", "signatures_mode")
+    for api_id, mode, digest, compiled, signatures in rows.values_list(*fields):
+        entry = members[api_id] = {}
+        if mode != ApiProtection.Mode.OFF and compiled is not None:
+            entry["validation"] = {"mode": mode, "digest": digest, "ops": compiled.get("ops", [])}
+        if signatures != ApiProtection.SignaturesMode.OFF:
+            entry["signatures"] = signatures
+    return members
 
 
 def findings_summary(*, api_id: int, now: datetime, limit: int = 50) -> list[dict[str, Any]]:

@@ -63,6 +63,7 @@ DENIAL_CAUSES: tuple[str, ...] = (
     "bad-request",
     "request-invalid",
     "unknown-operation",
+    "attack-signature",
 )
 _CAUSES = frozenset(DENIAL_CAUSES) | {""}
 

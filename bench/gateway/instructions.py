@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.gateway.instructions gateway|gateway-token|gateway-validated|plain|upstream-via-gateway|
         upstream-via-plain [--requests 4000] [--edit SED_SCRIPT] [--path /demo/bench] [--annotate]
     (also gateway-redaction, gateway-redaction-hit, gateway-redaction-responses: an API with redaction rules;
-    gateway-tls, gateway-mtls, gateway-mtls-key: a TLS listener)
+    gateway-tls, gateway-mtls, gateway-mtls-key: a TLS listener;
+    gateway-signatures, gateway-signatures-report: attack signatures on)
 
 One nginx process (`master_process off`, one worker) runs under valgrind's callgrind behind or in
 front of the demo upstream. After 2,000 warm-up requests on 4 keep-alive connections the counters
@@ -15,6 +16,7 @@ verified once, then from the worker's cache) instead of the key. gateway-validat
 (docs/protection.md) with VALIDATED_DOCUMENT: send `--path '/demo/bench?limit=10&sort=name'` to price a typical
 query. gateway-tls, gateway-mtls and gateway-mtls-key run the gateway with a TLS listener
 (docs/mtls.md): the key to an API without mTLS, a registered client certificate alone, and both.
+gateway-signatures and gateway-signatures-report turn the API's attack signatures on (enforce, report).
 Needs Debian's valgrind.
 """
 
@@ -48,7 +50,7 @@ from tests.support.waiting import wait_http
 TARGETS = (
     "gateway", "gateway-token", "gateway-validated", "plain", "upstream-via-gateway", "upstream-via-plain",
     "gateway-redaction", "gateway-redaction-hit", "gateway-redaction-responses",
-    "gateway-tls", "gateway-mtls", "gateway-mtls-key",
+    "gateway-tls", "gateway-mtls", "gateway-mtls-key", "gateway-signatures", "gateway-signatures-report",
 )  # fmt: skip
 # an operation with a path, two query parameters (one a bounded integer, one an enum) and a header
 VALIDATED_DOCUMENT = {
@@ -121,6 +123,8 @@ def render_front(
             doc["client_certs"] = [client.entry(application_id=doc["keys"][0]["application_id"])]
             if target == "gateway-mtls":
                 headers = {}
+    if target.startswith("gateway-signatures"):
+        doc["apis"][0]["signatures"] = "report" if target.endswith("report") else "enforce"
     snap.write_text(json.dumps(doc))
     port, admin = free_port(), free_port()
     args = launcher_args("gw", port, admin, tmp / "gw", "bench")

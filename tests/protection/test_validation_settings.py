@@ -97,7 +97,7 @@ def test_with_validation_off_an_unenforceable_document_is_kept_with_its_reason(s
     assert protection.compiled is None and "cookie parameters are not supported" in protection.compile_error
 
 
-def _admin_form(api, mode, document):
+def _admin_form(api, mode, document, signatures="off"):
     import json
 
     return {
@@ -108,7 +108,7 @@ def _admin_form(api, mode, document):
         "cors_allowed_origins": "[]", "created_at_0": "2026-01-01", "created_at_1": "00:00:00",
         "plans-TOTAL_FORMS": 0, "plans-INITIAL_FORMS": 0,
         "protection-TOTAL_FORMS": 1, "protection-INITIAL_FORMS": 0, "protection-0-validation_mode": mode,
-        "protection-0-api": api.pk,
+        "protection-0-signatures_mode": signatures, "protection-0-api": api.pk,
     }  # fmt: skip
 
 

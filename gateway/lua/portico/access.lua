@@ -27,6 +27,7 @@ local redact = require "portico.redact"
 local redact_request, redact_location = redact.request, redact.location
 local mtls = require "portico.mtls"
 local mtls_run = mtls.run
+local signatures = require("portico.signatures").run
 
 local ngx = ngx
 local var = ngx.var
@@ -449,6 +450,9 @@ function _M.run(mode)
     end
     local ru = var.request_uri
     mark_admitted(k, api, s, plan, ru, rid_unsafe)
+    if api.signatures and not signatures(api, s) then
+        return -- refused: an attack signature matched (docs/protection.md), checked before validation
+    end
     if api.validator and not validate(api, s) then
         return -- refused: the request does not match the API's OpenAPI document (docs/protection.md)
     end

@@ -47,6 +47,8 @@ local CAUSES = {
     ["bad-request"] = { 400, "Bad request", "The request could not be processed." },
     ["request-invalid"] = { 400, "Request does not match the API description",
         "A parameter or the body breaks the API's OpenAPI description: see pointer and rule." },
+    ["attack-signature"] = { 403, "Request matches an attack signature",
+        "A query argument, the path or the body matches a generic attack pattern: see signature and pointer." },
     ["unknown-operation"] = { 404, "No such operation", "The API's OpenAPI description has no operation at this path." },
     ["admin-unauthorized"] = { 401, "Signature required", "Admin requests must carry a valid, fresh signature." },
     ["admin-not-found"] = { 404, "Not found", "Unknown admin endpoint." },

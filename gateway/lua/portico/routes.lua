@@ -6,6 +6,7 @@ local settings = require "portico.settings"
 local url = require "portico.url"
 local validate = require "portico.validate"
 local redact = require "portico.redact"
+local signatures = require "portico.signatures"
 
 local type, tostring, pairs, ipairs = type, tostring, pairs, ipairs
 local byte, sub, find, match, gmatch, lower, upper, gsub = string.byte, string.sub, string.find, string.match,
@@ -108,6 +109,7 @@ local function compile_api(a)
         send_timeout = ms(a.send_timeout_ms, SEND_TIMEOUT * 1000),
         read_timeout = ms(a.read_timeout_ms, READ_TIMEOUT * 1000),
         validator = validate.compile(a.validation), -- nil unless request validation is on (portico.validate)
+        signatures = signatures.compile(a.signatures), -- nil unless attack signatures are on (portico.signatures)
     }
 end
 

@@ -330,9 +330,15 @@ local function refuse(api, s, cause, extra, headers)
     return problem.send(cause, extra, headers)
 end
 
+-- report mode: the request's first finding goes into its record (attack
+-- signatures, checked first, and validation share the field)
 local function report(cause, op_id, rule, ptr)
     local finding = cause .. "|" .. op_id .. "|" .. rule .. "|" .. ptr
     local ids = var.pt_ids
+    local vf = var.pt_vf
+    if (vf and vf ~= "") or (ids and find(ids, ',"vf":"', 1, true)) then
+        return true -- a finding is already recorded
+    end
     if ids and ids ~= "" then
         -- log_format portico_full does no escaping: pointers hold names a client chose
         var.pt_ids = ids .. ',"vf":"' .. require("portico.logging").escape(finding) .. '"'
@@ -341,6 +347,8 @@ local function report(cause, op_id, rule, ptr)
     end
     return true
 end
+
+_M.refuse, _M.report = refuse, report -- shared with portico.signatures
 
 -- true when the request may go on (valid, or report mode); refuses otherwise
 function _M.run(api, s)

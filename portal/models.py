@@ -139,6 +139,11 @@ class Api(models.Model):
     description = models.TextField(blank=True, validators=[validate_no_control_chars])
     version = NameField(max_length=30, default="v1")
     upstream_url = HttpURLField(help_text="Base URL the gateway forwards to, e.g. http://10.0.0.5:9000")
+    # Issue #15: test keys are routed here instead, with their own counters; blank = the API refuses test keys.
+    sandbox_upstream_url = HttpURLField(
+        blank=True,
+        help_text="Base URL the gateway forwards test keys' requests to (a sandbox). Empty: test keys are refused.",
+    )
     path_prefix = models.CharField(max_length=100, unique=True, validators=[validate_path_prefix])
     host = models.CharField(max_length=255, blank=True, help_text="Optional Host header the API answers on.")
     strip_prefix = models.BooleanField(default=True, help_text="Remove the public prefix before forwarding.")
@@ -220,6 +225,19 @@ class Plan(models.Model):
     )
     quota_per_month = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty means unlimited."
+    )
+    # Issue #15: limits for test keys, counted apart from live traffic; empty means the same as the live limit.
+    test_rate_per_second = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="For test keys. Empty: as live."
+    )
+    test_rate_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="For test keys. Empty: as live."
+    )
+    test_quota_per_day = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="For test keys. Empty: as live."
+    )
+    test_quota_per_month = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="For test keys. Empty: as live."
     )
     price_label = models.CharField(max_length=60, blank=True, default="Free")
     requires_approval = models.BooleanField(default=False)

@@ -43,6 +43,7 @@ DENIAL_CAUSES: tuple[str, ...] = (
     "token-revoked",
     "token-scope",
     "forbidden-api",
+    "test-key-no-sandbox",
     "forbidden-ip",
     "method-not-allowed",
     "body-too-large",

@@ -22,6 +22,7 @@ local cors = require "portico.cors"
 local problem = require "portico.problem"
 local refusals = require "portico.refusals"
 local reqheaders = require "portico.reqheaders"
+local divert = require("portico.testmode").divert
 
 local ngx = ngx
 local var = ngx.var
@@ -422,6 +423,12 @@ function _M.run(mode)
     local s, plan = stage_policy(meta, api, k, cl, te)
     if not s then
         return
+    end
+    if k.test then
+        api, s, plan = divert(api, s, plan) -- test mode (portico.testmode)
+        if not api then
+            return
+        end
     end
     if not stage_limits(api, k, s, plan) then
         return

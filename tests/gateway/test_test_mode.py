@@ -1,0 +1,106 @@
+"""Test mode (issue #15): a test key goes to its API's sandbox upstream, counts against counters of its own (the
+plan's test limits, each defaulting to the live one) and never touches the live ones; an API without a sandbox
+refuses test keys with the cause test-key-no-sandbox. Live keys are not affected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.gateway import start_upstream
+from tests.support.ports import free_port
+from tests.support.snapshots import api_entry, change, key_entry, plan_entry, snapshot, key_entry_in_test_mode
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[str]:
+    """A second echo upstream, the sandbox (its base path says which one answered)."""
+    listen = f"127.0.0.1:{free_port()}"
+    proc = start_upstream(listen, tmp_path / "sandbox-rt")
+    yield f"http://{listen}/sandbox"
+    proc.stop()
+
+
+def test_a_test_key_is_proxied_to_the_sandbox_and_a_live_key_to_the_live_upstream(start_gateway, upstream, sandbox):
+    live, test = key_entry(), key_entry_in_test_mode()
+    gw = start_gateway(snapshot(1, [api_entry(upstream, sandbox_upstream_url=sandbox)], keys=[live, test]))
+
+    assert gw.get("/demo/orders?x=1", live.secret).json()["path"] == "/orders"
+    r = gw.get("/demo/orders?x=1", test.secret)
+    assert r.status_code == 200
+    assert (r.json()["path"], r.json()["query"]) == ("/sandbox/orders", "x=1")
+
+
+def test_a_test_key_reaches_the_sandbox_address_not_the_live_one(start_gateway, upstream):
+    """The sandbox's own address is dialled: one where nothing listens fails for test keys only."""
+    live, test = key_entry(), key_entry_in_test_mode()
+    dead = f"http://127.0.0.1:{free_port()}"
+    gw = start_gateway(snapshot(1, [api_entry(upstream, sandbox_upstream_url=dead)], keys=[live, test]))
+
+    assert gw.get("/demo/x", live.secret).status_code == 200
+    assert gw.get("/demo/x", test.secret).status_code == 502
+
+
+def test_an_api_without_a_sandbox_refuses_test_keys_with_a_clear_cause(start_gateway, upstream):
+    live, test = key_entry(), key_entry_in_test_mode()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[live, test]))
+
+    r = gw.get("/demo/x", test.secret)
+    assert r.status_code == 403
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    assert r.json()["type"].endswith("/test-key-no-sandbox")
+    assert gw.get("/demo/x", live.secret).status_code == 200
+    refused = [rec for rec in gw.wait_records(2) if rec["key"] == test.entry["prefix"]]
+    assert refused and refused[0]["dc"] == "test-key-no-sandbox"
+
+
+def test_a_sandbox_added_by_a_delta_takes_effect(start_gateway, upstream, sandbox):
+    test = key_entry_in_test_mode()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[test]))
+    assert gw.get("/demo/x", test.secret).status_code == 403
+
+    gw.push([change(2, "api", 1, api_entry(upstream, sandbox_upstream_url=sandbox))], 1, 2)
+
+    assert gw.get("/demo/x", test.secret).json()["path"] == "/sandbox/x"
+
+
+def test_test_and_live_quotas_are_counted_apart(start_gateway, upstream, sandbox):
+    """Same subscription, same plan: exhausting the test quota leaves live traffic alone, and the other way round."""
+    live, test = key_entry(), key_entry_in_test_mode()
+    plans = [plan_entry(quota_per_day=2)]
+    gw = start_gateway(snapshot(1, [api_entry(upstream, sandbox_upstream_url=sandbox)], plans=plans,
+                                keys=[live, test]))  # fmt: skip
+
+    assert [gw.get("/demo/x", test.secret).status_code for _ in range(3)] == [200, 200, 429]
+    assert [gw.get("/demo/x", live.secret).status_code for _ in range(3)] == [200, 200, 429]
+    assert gw.get("/demo/x", test.secret).status_code == 429
+
+
+def test_a_plans_test_limits_apply_to_test_keys_only(start_gateway, upstream, sandbox):
+    live, test = key_entry(), key_entry_in_test_mode()
+    plans = [plan_entry(quota_per_day=5, test_quota_per_day=1)]
+    gw = start_gateway(snapshot(1, [api_entry(upstream, sandbox_upstream_url=sandbox)], plans=plans,
+                                keys=[live, test]))  # fmt: skip
+
+    first = gw.get("/demo/x", test.secret)
+    assert (first.status_code, first.headers["X-Quota-Limit-Day"], first.headers["X-Quota-Remaining-Day"]) == (
+        200,
+        "1",
+        "0",
+    )
+    assert gw.get("/demo/x", test.secret).status_code == 429
+    assert [gw.get("/demo/x", live.secret).status_code for _ in range(5)] == [200] * 5
+
+
+def test_a_platform_block_on_live_usage_does_not_stop_test_keys(start_gateway, upstream, sandbox):
+    """The platform blocks a subscription on its live usage; test traffic is not part of it."""
+    live, test = key_entry(), key_entry_in_test_mode()
+    subs = [{"id": 7, "application_id": 5, "api_id": 1, "plan_id": 3, "status": "active",
+             "blocked_until": 4_000_000_000, "blocked_reason": "quota"}]  # fmt: skip
+    gw = start_gateway(snapshot(1, [api_entry(upstream, sandbox_upstream_url=sandbox)], subscriptions=subs,
+                                keys=[live, test]))  # fmt: skip
+
+    assert gw.get("/demo/x", live.secret).status_code == 429
+    assert gw.get("/demo/x", test.secret).status_code == 200

@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.gateway import start_upstream
 from tests.support.ports import free_port
-from tests.support.snapshots import api_entry, change, key_entry, plan_entry, snapshot, key_entry_in_test_mode
+from tests.support.snapshots import api_entry, change, key_entry, key_entry_in_test_mode, plan_entry, snapshot
 
 
 @pytest.fixture

@@ -333,6 +333,21 @@ class Plan(models.Model):
                 f"A daily quota of {self.quota_per_day} is more than the monthly quota of {self.quota_per_month}; "
                 "lower it or raise the monthly quota."
             )
+        # the limits test keys get (issue #15): each test limit, or the live one it defaults to
+        test_rps = self.test_rate_per_second or self.rate_per_second
+        test_rpm = self.test_rate_per_minute or self.rate_per_minute
+        if (self.test_rate_per_second or self.test_rate_per_minute) and test_rps and test_rpm and test_rps > test_rpm:
+            errors["test_rate_per_second"] = (
+                f"Test keys would get {test_rps} per second but only {test_rpm} per minute; lower the first or raise "
+                "the second."
+            )
+        test_qd = self.test_quota_per_day or self.quota_per_day
+        test_qm = self.test_quota_per_month or self.quota_per_month
+        if (self.test_quota_per_day or self.test_quota_per_month) and test_qd and test_qm and test_qd > test_qm:
+            errors["test_quota_per_day"] = (
+                f"Test keys would get a daily quota of {test_qd} but a monthly one of {test_qm}; lower the first or "
+                "raise the second."
+            )
         if errors:
             raise ValidationError(errors)
 

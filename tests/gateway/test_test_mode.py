@@ -9,9 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.gateway.test_shared_limits import redis_args
 from tests.support.gateway import start_upstream
 from tests.support.ports import free_port
-from tests.support.snapshots import api_entry, change, key_entry, key_entry_in_test_mode, plan_entry, snapshot
+from tests.support.private_services import PrivateRedis
+from tests.support.snapshots import (
+    api_entry,
+    change,
+    key_entry,
+    key_entry_in_test_mode,
+    plan_entry,
+    snapshot,
+    subscription_entry,
+)
 
 
 @pytest.fixture
@@ -104,3 +114,46 @@ def test_a_platform_block_on_live_usage_does_not_stop_test_keys(start_gateway, u
 
     assert gw.get("/demo/x", live.secret).status_code == 429
     assert gw.get("/demo/x", test.secret).status_code == 200
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis.create(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def _org_snapshot(upstream: str, sandbox: str) -> tuple[dict, list]:
+    """Organisation 2's applications 5 and 6 on one plan whose day quota (2) is the organisation's; a live and a
+    test key each."""
+    keys = [key_entry(5), key_entry_in_test_mode(5), key_entry(6), key_entry_in_test_mode(6)]
+    subs = [subscription_entry(10 + app, application_id=app) for app in (5, 6)]
+    plans = [plan_entry(quota_per_day=2, quota_scope="organisation", rate_scope="organisation", rate_per_minute=100)]
+    snap = snapshot(1, [api_entry(upstream, sandbox_upstream_url=sandbox)], plans=plans, subscriptions=subs,
+                    keys=keys)  # fmt: skip
+    return snap, keys
+
+
+def test_an_organisations_shared_test_counters_are_apart_from_its_live_ones(start_gateway, upstream, sandbox):
+    snap, (live5, test5, live6, test6) = _org_snapshot(upstream, sandbox)
+    gw = start_gateway(snap)
+
+    assert [gw.get("/demo/x", k.secret).status_code for k in (test5, test6, test5)] == [200, 200, 429]
+    assert [gw.get("/demo/x", k.secret).status_code for k in (live5, live6, live6)] == [200, 200, 429]
+
+
+def test_through_redis_the_test_counters_are_apart_too(start_gateway, upstream, sandbox, redis_server):
+    snap, (live5, test5, live6, test6) = _org_snapshot(upstream, sandbox)
+    gw1, gw2 = (start_gateway(snap, extra=redis_args(redis_server.address), name=f"edge-{i}") for i in (1, 2))
+
+    assert [gw.get("/demo/x", k.secret).status_code for gw, k in ((gw1, test5), (gw2, test6), (gw2, test5))] == [
+        200,
+        200,
+        429,
+    ]
+    assert [gw.get("/demo/x", k.secret).status_code for gw, k in ((gw2, live5), (gw1, live6), (gw1, live5))] == [
+        200,
+        200,
+        429,
+    ]

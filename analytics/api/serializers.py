@@ -119,7 +119,7 @@ class QuotaStateSerializer(serializers.Serializer):
 
 class EnvironmentUsageSerializer(serializers.Serializer):
     requests = serializers.IntegerField()
-    errors = serializers.IntegerField(help_text="Answers 500 and above.")
+    errors = serializers.IntegerField(help_text="Answers with status 500 or above.")  # type: ignore[assignment]
     denied = serializers.IntegerField(help_text="Refused by a rate limit, quota or block.")
 
 

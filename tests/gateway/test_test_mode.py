@@ -76,6 +76,15 @@ def test_a_sandbox_added_by_a_delta_takes_effect(start_gateway, upstream, sandbo
     assert gw.get("/demo/x", test.secret).json()["path"] == "/sandbox/x"
 
 
+def test_a_test_key_issued_by_a_delta_goes_to_the_sandbox(start_gateway, upstream, sandbox):
+    test = key_entry_in_test_mode()
+    gw = start_gateway(snapshot(1, [api_entry(upstream, sandbox_upstream_url=sandbox)]))
+
+    gw.push([change(2, "key", test.digest, test.entry)], 1, 2)
+
+    assert gw.get("/demo/x", test.secret).json()["path"] == "/sandbox/x"
+
+
 def test_test_and_live_quotas_are_counted_apart(start_gateway, upstream, sandbox):
     """Same subscription, same plan: exhausting the test quota leaves live traffic alone, and the other way round."""
     live, test = key_entry(), key_entry_in_test_mode()

@@ -70,7 +70,8 @@ class KeyCreateForm(KeyEditForm):
         label="Environment",
         choices=[
             (ApiKey.Environment.LIVE, "Live — production traffic"),
-            (ApiKey.Environment.TEST, "Test — development and CI"),
+            # issue #15: what a test key does at the gateways
+            (ApiKey.Environment.TEST, "Test — development and CI: calls the APIs' sandboxes, never your live quota"),
         ],
         initial=ApiKey.Environment.LIVE,
         widget=forms.RadioSelect,

@@ -34,11 +34,13 @@ from analytics.services.records import (
 )
 from analytics.services.rollups import MinuteCounts, minutes_group, rollups_count, rollups_write
 from keys.models import ApiKey
+from keys.services.clients import TEST_CLIENT_ID_PREFIX
 from keys.tokens import BRAND
 
 _DAY = 86_400  # seconds
-# a test key's logged prefix (keys/tokens.py): its traffic is metered, never counted against the live quota
-_TEST_KEY_PREFIX = f"{BRAND}_test_"
+# a test key's or test OAuth client's logged prefix (keys/tokens.py, keys/services/clients.py): their traffic is
+# metered, never counted against the live quota
+_TEST_PREFIXES = (f"{BRAND}_test_", TEST_CLIENT_ID_PREFIX)
 
 QUOTA_UPSERT = (
     f"INSERT INTO {QuotaUsage._meta.db_table} (subscription_id, period, start, used) VALUES (%s, %s, %s, %s) "
@@ -189,7 +191,7 @@ def _ingest_records(gateway_id: int, work: list[tuple[IngestResult, Any]], now: 
     days: dict[int, tuple[date, date]] = {}
     for (identity, day_number), n in page.admitted.items():
         sub = resolved[identity].sub
-        if sub is None or identity[5].startswith(_TEST_KEY_PREFIX):
+        if sub is None or identity[5].startswith(_TEST_PREFIXES):
             continue  # test keys' requests (issue #15) are counted by the gateways apart, never against the quota
         periods = days.get(day_number)
         if periods is None:

@@ -13,10 +13,13 @@ from analytics.selectors.environments import usage_by_environment
 from analytics.services.ingest import batch_ingest
 from keys.models import ApiKey
 from keys.services import key_issue
+from keys.services.clients import oauth_client_issue
+from keys.services.signing import verify
 from portal.models import Subscription
 from portal.services.applications import subscription_create
 from tests.factories import ApiFactory, PlanFactory
 from tests.support.access_log import batch, record
+from tests.support.oauth import token_for
 
 NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -73,3 +76,34 @@ def test_the_usage_api_and_page_show_test_traffic_apart(gateway, metered, applic
     client.force_login(alice)
     page = client.get(f"/applications/{application.pk}/usage/?period=day").content.decode()
     assert "test keys: <strong>4</strong> requests" in page
+
+
+def test_a_test_oauth_clients_traffic_never_uses_the_live_quota(gateway, metered, application, alice, signing_key):
+    client, secret = oauth_client_issue(
+        actor=alice, application=application, name="ci", environment=ApiKey.Environment.TEST
+    )
+    assert client.client_id.startswith("ptc_client_test_")
+    claims = verify(token_for((client, secret)))
+    assert claims["environment"] == "test"
+
+    _ingest(gateway, metered, client.client_id[:20], 5, 1)  # the gateway logs a client's first 20 characters
+
+    metered.refresh_from_db()
+    assert metered.blocked_until is None
+    assert not QuotaUsage.objects.filter(subscription=metered).exists()
+
+
+def test_a_live_oauth_clients_tokens_carry_no_environment(metered, application, alice, signing_key):
+    client, secret = oauth_client_issue(actor=alice, application=application, name="server")
+    assert not client.client_id.startswith("ptc_client_test_")
+    assert "environment" not in verify(token_for((client, secret)))
+
+
+def test_the_api_creates_a_test_oauth_client_and_refuses_another_environment(alice_api, application):
+    url = f"/api/v1/applications/{application.pk}/clients/"
+    created = alice_api.post(url, {"name": "ci", "environment": "test"}, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["client"]["environment"] == "test"
+    assert created.json()["client"]["client_id"].startswith("ptc_client_test_")
+    refused = alice_api.post(url, {"name": "ci2", "environment": "staging"}, format="json")
+    assert refused.status_code == 400

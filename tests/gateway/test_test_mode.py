@@ -11,6 +11,7 @@ import pytest
 
 from tests.gateway.test_shared_limits import redis_args
 from tests.support.gateway import start_upstream
+from tests.support.jwt_tokens import Signer, oauth_member
 from tests.support.ports import free_port
 from tests.support.private_services import PrivateRedis
 from tests.support.snapshots import (
@@ -166,3 +167,25 @@ def test_through_redis_the_test_counters_are_apart_too(start_gateway, upstream, 
         200,
         429,
     ]
+
+
+def test_a_test_clients_access_token_goes_to_the_sandbox_on_test_counters(start_gateway, upstream, sandbox):
+    """A token whose `environment` claim is "test" (a test OAuth client's) is treated like a test key."""
+    signer = Signer()
+    plans = [plan_entry(quota_per_day=5, test_quota_per_day=1)]
+    apis = [api_entry(upstream, sandbox_upstream_url=sandbox)]
+    gw = start_gateway(snapshot(1, apis, plans=plans, oauth=oauth_member(signer)))
+    test_token = {"Authorization": f"Bearer {signer.token(environment='test')}"}
+    live_token = {"Authorization": f"Bearer {signer.token()}"}
+
+    assert gw.get("/demo/x", headers=test_token).json()["path"] == "/sandbox/x"
+    assert gw.get("/demo/x", headers=test_token).status_code == 429
+    assert gw.get("/demo/x", headers=live_token).json()["path"] == "/x"
+
+
+def test_an_api_without_a_sandbox_refuses_a_test_clients_token(start_gateway, upstream):
+    signer = Signer()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], oauth=oauth_member(signer)))
+
+    refused = gw.get("/demo/x", headers={"Authorization": f"Bearer {signer.token(environment='test')}"})
+    assert (refused.status_code, refused.json()["type"].rsplit("/", 1)[1]) == (403, "test-key-no-sandbox")

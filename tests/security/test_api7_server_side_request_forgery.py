@@ -41,7 +41,7 @@ API_INPUTS = {
     "ApiKeyUpdateRequest": {"name", "allowed_cidrs", "apis"},
     "ApiKeyRotateRequest": {"grace", "name"},
     "AccessTokenCreateRequest": {"name", "expires_at"},
-    "OAuthClientCreateRequest": {"name"},
+    "OAuthClientCreateRequest": {"name", "environment"},
     "OAuthClientRotateRequest": {"grace"},
     "WebhookEndpointCreateRequest": {"url", "event_types", "description"},
     "WebhookEndpointUpdateRequest": {"url", "event_types", "description", "is_active"},

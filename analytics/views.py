@@ -16,6 +16,7 @@ from analytics import selectors
 from analytics.charts import latency_chart, outcomes_chart, requests_chart
 from analytics.forms import RequestLogForm, UsagePeriodForm
 from analytics.selectors.endpoints import OUTCOMES
+from analytics.selectors.environments import keys_by_environment
 from analytics.selectors.organisation import usage_for_organisation
 from analytics.selectors.page import usage_page
 from analytics.services.exports import request_log_export_record
@@ -66,6 +67,7 @@ def application_usage(request: HttpRequest, application_id: int) -> HttpResponse
         "usage": usage,
         "chart": chart,
         "by_key": by_key,
+        "by_environment": keys_by_environment(application=application, by_key=by_key),
         "key": {row.key_id: row for row in by_key}.get(key_id or 0),  # None: all keys (no key has id 0)
         "by_client": by_client,
         "client": {row.key_id: row for row in by_client}.get(client_id or 0),

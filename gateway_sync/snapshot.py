@@ -42,6 +42,8 @@ def api_entry(api: dict[str, Any]) -> dict[str, Any]:
         "host": api["host"] or None,
         "path_prefix": api["path_prefix"],
         "upstream_url": api["upstream_url"],
+        # issue #15: where test keys go; null: the API refuses them (cause test-key-no-sandbox)
+        "sandbox_upstream_url": api["sandbox_upstream_url"] or None,
         "strip_prefix": api["strip_prefix"],
         "methods": api["methods"],
         "max_body_bytes": api["max_body_bytes"],
@@ -85,6 +87,10 @@ def plan_entry(plan: dict[str, Any]) -> dict[str, Any]:
             "store_failure_mode",
             "quota_scope",
             "rate_scope",
+            "test_rate_per_second",
+            "test_rate_per_minute",
+            "test_quota_per_day",
+            "test_quota_per_month",
         )
     }
 
@@ -107,6 +113,7 @@ _API_FIELDS = (
     "host",
     "path_prefix",
     "upstream_url",
+    "sandbox_upstream_url",
     "strip_prefix",
     "methods",
     "max_body_bytes",
@@ -131,6 +138,10 @@ _PLAN_FIELDS = (
     "store_failure_mode",
     "quota_scope",
     "rate_scope",
+    "test_rate_per_second",
+    "test_rate_per_minute",
+    "test_quota_per_day",
+    "test_quota_per_month",
 )
 _SUB_FIELDS = ("id", "application_id", "api_id", "plan_id", "status", "blocked_until", "blocked_reason")
 _KEY_FIELDS = (
@@ -141,6 +152,7 @@ _KEY_FIELDS = (
     "application__organisation_id",
     "status",
     "expires_at",
+    "environment",
     "allowed_cidrs",
 )
 
@@ -171,10 +183,10 @@ def _key_rows(keys: QuerySet[ApiKey], *, stream: bool = False) -> Iterator[dict[
     scope_rows = ApiKey.apis.through.objects.filter(apikey__in=keys.order_by().values("id"))
     for key_id, api_id in scope_rows.values_list("apikey_id", "api_id"):
         scopes[key_id].append(api_id)
-    for key_id, digest, prefix, application_id, organisation_id, status, expires_at, cidrs in (
+    for key_id, digest, prefix, application_id, organisation_id, status, expires_at, environment, cidrs in (
         rows.iterator(chunk_size=_STREAM_ROWS) if stream else rows
     ):
-        yield {
+        entry = {
             "digest": digest,
             "prefix": prefix,
             "application_id": application_id,
@@ -184,6 +196,10 @@ def _key_rows(keys: QuerySet[ApiKey], *, stream: bool = False) -> Iterator[dict[
             "api_ids": sorted(scopes[key_id]) if key_id in scopes else [],
             "allowed_cidrs": [] if cidrs == "[]" else json.loads(cidrs),
         }
+        # Issue #15: only a test key says so, last, so a live key's line stays the one the gateway's fast path cuts.
+        if environment == ApiKey.Environment.TEST:
+            entry["environment"] = "test"
+        yield entry
 
 
 def key_entries(keys: QuerySet[ApiKey]) -> list[dict[str, Any]]:

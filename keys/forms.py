@@ -70,7 +70,8 @@ class KeyCreateForm(KeyEditForm):
         label="Environment",
         choices=[
             (ApiKey.Environment.LIVE, "Live — production traffic"),
-            (ApiKey.Environment.TEST, "Test — development and CI"),
+            # issue #15: what a test key does at the gateways
+            (ApiKey.Environment.TEST, "Test — development and CI: calls the APIs' sandboxes, never your live quota"),
         ],
         initial=ApiKey.Environment.LIVE,
         widget=forms.RadioSelect,
@@ -120,6 +121,20 @@ class AccessTokenForm(forms.Form):
 
 class OAuthClientForm(forms.Form):
     name = _name_field("Where the client runs, e.g. “billing backend”.")
+    # issue #15: a test client's tokens are treated like test keys
+    environment = forms.ChoiceField(
+        label="Environment",
+        choices=[
+            (ApiKey.Environment.LIVE, "Live — production traffic"),
+            (ApiKey.Environment.TEST, "Test — development and CI: its tokens call the APIs' sandboxes"),
+        ],
+        initial=ApiKey.Environment.LIVE,
+        required=False,  # a form posted without it (older pages, scripts) creates a live client
+        widget=forms.RadioSelect,
+    )
+
+    def clean_environment(self) -> str:
+        return self.cleaned_data.get("environment") or ApiKey.Environment.LIVE
 
 
 class OAuthClientRotateForm(RotateForm):

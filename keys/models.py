@@ -129,6 +129,10 @@ class OAuthClient(models.Model):
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="oauth_clients")
     name = NameField(max_length=100)
     client_id = models.CharField(max_length=64, unique=True, editable=False)
+    # Issue #15: a test client's tokens go to the APIs' sandboxes, like test keys (its client_id says so too)
+    environment = models.CharField(
+        max_length=4, choices=ApiKey.Environment.choices, default=ApiKey.Environment.LIVE, editable=False
+    )
     secret_prefix = models.CharField(max_length=20, editable=False)
     secret_last4 = models.CharField(max_length=4, editable=False)
     secret_digest = models.CharField(max_length=64, unique=True, editable=False)

@@ -185,7 +185,10 @@ def client_create(request: HttpRequest, application_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             client, secret = client_services.oauth_client_issue(
-                actor=request.user, application=application, name=form.cleaned_data["name"]
+                actor=request.user,
+                application=application,
+                name=form.cleaned_data["name"],
+                environment=form.cleaned_data["environment"],
             )
         except (ApplicationError, ValidationError) as error:
             if is_access_error(error):

@@ -139,6 +139,11 @@ class Api(models.Model):
     description = models.TextField(blank=True, validators=[validate_no_control_chars])
     version = NameField(max_length=30, default="v1")
     upstream_url = HttpURLField(help_text="Base URL the gateway forwards to, e.g. http://10.0.0.5:9000")
+    # Issue #15: test keys are routed here instead, with their own counters; blank = the API refuses test keys.
+    sandbox_upstream_url = HttpURLField(
+        blank=True,
+        help_text="Base URL the gateway forwards test keys' requests to (a sandbox). Empty: test keys are refused.",
+    )
     path_prefix = models.CharField(max_length=100, unique=True, validators=[validate_path_prefix])
     host = models.CharField(max_length=255, blank=True, help_text="Optional Host header the API answers on.")
     strip_prefix = models.BooleanField(default=True, help_text="Remove the public prefix before forwarding.")
@@ -220,6 +225,19 @@ class Plan(models.Model):
     )
     quota_per_month = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty means unlimited."
+    )
+    # Issue #15: limits for test keys, counted apart from live traffic; empty means the same as the live limit.
+    test_rate_per_second = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="For test keys. Empty: as live."
+    )
+    test_rate_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="For test keys. Empty: as live."
+    )
+    test_quota_per_day = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="For test keys. Empty: as live."
+    )
+    test_quota_per_month = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="For test keys. Empty: as live."
     )
     price_label = models.CharField(max_length=60, blank=True, default="Free")
     requires_approval = models.BooleanField(default=False)
@@ -314,6 +332,21 @@ class Plan(models.Model):
             errors["quota_per_day"] = (
                 f"A daily quota of {self.quota_per_day} is more than the monthly quota of {self.quota_per_month}; "
                 "lower it or raise the monthly quota."
+            )
+        # the limits test keys get (issue #15): each test limit, or the live one it defaults to
+        test_rps = self.test_rate_per_second or self.rate_per_second
+        test_rpm = self.test_rate_per_minute or self.rate_per_minute
+        if (self.test_rate_per_second or self.test_rate_per_minute) and test_rps and test_rpm and test_rps > test_rpm:
+            errors["test_rate_per_second"] = (
+                f"Test keys would get {test_rps} per second but only {test_rpm} per minute; lower the first or raise "
+                "the second."
+            )
+        test_qd = self.test_quota_per_day or self.quota_per_day
+        test_qm = self.test_quota_per_month or self.quota_per_month
+        if (self.test_quota_per_day or self.test_quota_per_month) and test_qd and test_qm and test_qd > test_qm:
+            errors["test_quota_per_day"] = (
+                f"Test keys would get a daily quota of {test_qd} but a monthly one of {test_qm}; lower the first or "
+                "raise the second."
             )
         if errors:
             raise ValidationError(errors)

@@ -108,6 +108,12 @@ PROBLEM_PAGES: dict[str, ProblemPage] = {
             "Subscribe the application to the API (or wait for the approval email), or edit the key's scopes.",
         ),
         _page(
+            "test-key-no-sandbox", 403, "Test keys not accepted by this API",
+            "The request used a test key (ptc_test_…), and this API has no sandbox upstream to send test traffic "
+            "to, so it only accepts live keys.",
+            "Use a live key of the application, or ask the API's owner for a sandbox.",
+        ),
+        _page(
             "forbidden-ip", 403, "Client address not allowed",
             "The key only works from the IP ranges set on it, and this request came from elsewhere.",
             "Call from an allowed address, or add this one to the key's IP ranges.",

@@ -124,6 +124,19 @@ class QuotaStateSerializer(serializers.Serializer):
         ).data
 
 
+class EnvironmentUsageSerializer(serializers.Serializer):
+    requests = serializers.IntegerField()
+    errors = serializers.IntegerField(help_text="Answers with status 500 or above.")  # type: ignore[assignment]
+    denied = serializers.IntegerField(help_text="Refused by a rate limit, quota or block.")
+
+
+class UsageByEnvironmentSerializer(serializers.Serializer):
+    """Key traffic of live and test keys apart (issue #15); OAuth clients count as live."""
+
+    live = EnvironmentUsageSerializer()
+    test = EnvironmentUsageSerializer(help_text="Test keys' requests: sent to sandbox upstreams, never quota.")
+
+
 class UsageSerializer(serializers.Serializer):
     application = serializers.IntegerField()
     granularity = serializers.CharField()
@@ -132,6 +145,7 @@ class UsageSerializer(serializers.Serializer):
     series = UsagePointSerializer(many=True, help_text="Buckets with traffic, oldest first.")
     totals = UsagePointSerializer()
     by_status_class = serializers.DictField(child=serializers.IntegerField(), help_text='e.g. {"2xx": 120}')
+    by_environment = UsageByEnvironmentSerializer(help_text="The whole application's range, whatever the filters.")
     quotas = QuotaStateSerializer(many=True)
 
 

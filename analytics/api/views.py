@@ -19,6 +19,7 @@ from analytics.api.serializers import (
     UsageSerializer,
 )
 from analytics.selectors.endpoints import usage_by_operation
+from analytics.selectors.environments import usage_by_environment
 from analytics.selectors.organisation import usage_for_organisation
 from foundation.api.schema import problem
 from portal.api.permissions import ANY_MEMBER
@@ -71,6 +72,12 @@ class ApplicationUsageView(ApplicationScopedView):
                 "series": usage.series,
                 "totals": usage.totals,
                 "by_status_class": usage.by_status_class,
+                "by_environment": usage_by_environment(
+                    application=application,
+                    granularity=params["granularity"],
+                    start=params["start"],
+                    end=params["end"],
+                ),
                 "quotas": selectors.quota_states(application=application),
             },
         )

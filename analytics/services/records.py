@@ -49,6 +49,7 @@ DENIAL_CAUSES: tuple[str, ...] = (
     "certificate-untrusted",
     "certificate-mismatch",
     "forbidden-api",
+    "test-key-no-sandbox",
     "forbidden-ip",
     "method-not-allowed",
     "body-too-large",

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from foundation.api.base import StrictSerializer
-from keys.models import OAuthClient
+from keys.models import ApiKey, OAuthClient
 from keys.services import ROTATION_GRACE_CHOICES
 from portal.api.serializers import name_field
 
@@ -20,6 +20,7 @@ class OAuthClientSerializer(serializers.Serializer):
     application = serializers.IntegerField(source="application_id")
     name = serializers.CharField()
     client_id = serializers.CharField(help_text="Public identifier, used with the secret at /oauth/token.")
+    environment = serializers.CharField(help_text="`live` or `test` (issue #15: test tokens reach sandboxes).")
     secret_masked = serializers.CharField(source="masked_secret", help_text="Prefix and last four characters.")
     state = serializers.SerializerMethodField()
     previous_secret_expires_at = serializers.DateTimeField(
@@ -45,6 +46,11 @@ class IssuedOAuthClientSerializer(serializers.Serializer):
 
 class OAuthClientCreateSerializer(StrictSerializer):
     name = name_field()
+    environment = serializers.ChoiceField(
+        choices=ApiKey.Environment.choices,
+        default=ApiKey.Environment.LIVE,
+        help_text="`test`: the client's tokens go to the APIs' sandboxes, on test limits, never the live quota.",
+    )
 
 
 class OAuthClientRotateSerializer(StrictSerializer):

@@ -52,7 +52,7 @@ class ApplicationClientListView(ApplicationScopedView):
     def post(self, request: Request, application_id: int) -> Response:
         data = self.input(OAuthClientCreateSerializer)
         client, secret = services.oauth_client_issue(
-            actor=request.user, application=self.get_object(), name=data["name"]
+            actor=request.user, application=self.get_object(), name=data["name"], environment=data["environment"]
         )
         return once_shown(
             self.output(IssuedOAuthClientSerializer, {"client_secret": secret, "client": client}, status=201)

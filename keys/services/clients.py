@@ -23,7 +23,7 @@ from foundation.errors import Conflict, ValidationFailed
 from foundation.limits import limit_check, owner_lock
 from gateway_sync import changes as config_changes
 from keys import tokens
-from keys.models import OAuthClient, OAuthToken
+from keys.models import ApiKey, OAuthClient, OAuthToken
 from keys.services import ROTATION_GRACE_CHOICES
 from keys.services.signing import sign, verify
 from portal.models import Application, Subscription
@@ -33,8 +33,13 @@ CLIENT_ID_RANDOM_BYTES = 16  # 128 bits: identifiers need not be secret, only un
 JTI_BYTES = 16  # a token's unique id: 128 bits
 
 
-def _new_client_id() -> str:
-    return CLIENT_ID_PREFIX + secrets.token_hex(CLIENT_ID_RANDOM_BYTES)
+# a test client's id starts so (issue #15): the request log's 20-character prefix shows the environment
+TEST_CLIENT_ID_PREFIX = CLIENT_ID_PREFIX + "test_"
+
+
+def _new_client_id(environment: str = ApiKey.Environment.LIVE) -> str:
+    prefix = TEST_CLIENT_ID_PREFIX if environment == ApiKey.Environment.TEST else CLIENT_ID_PREFIX
+    return prefix + secrets.token_hex(CLIENT_ID_RANDOM_BYTES)
 
 
 def _publish(event_type: str, client: OAuthClient, **extra: Any) -> None:
@@ -55,8 +60,12 @@ def _publish(event_type: str, client: OAuthClient, **extra: Any) -> None:
 
 
 @transaction.atomic
-def oauth_client_issue(*, actor: Any, application: Application, name: str) -> tuple[OAuthClient, str]:
+def oauth_client_issue(
+    *, actor: Any, application: Application, name: str, environment: str = ApiKey.Environment.LIVE
+) -> tuple[OAuthClient, str]:
     """Create a client and return it with its secret, which is never retrievable again."""
+    if environment not in ApiKey.Environment.values:
+        raise ValidationFailed("Choose live or test.", field_errors={"environment": ["Choose live or test."]})
     if not application.organisation.is_active:
         raise Conflict("This organisation is suspended.")
     owner_lock(application)
@@ -69,7 +78,8 @@ def oauth_client_issue(*, actor: Any, application: Application, name: str) -> tu
     client = OAuthClient(
         application=application,
         name=name.strip(),
-        client_id=_new_client_id(),
+        client_id=_new_client_id(environment),
+        environment=environment,
         secret_prefix=issued.prefix,
         secret_last4=issued.last4,
         secret_digest=issued.digest,
@@ -193,6 +203,8 @@ def oauth_token_issue(*, client: OAuthClient, scopes: list[str], lifetime: int) 
         "application_id": client.application_id,
         "organisation_id": client.application.organisation_id,
     }
+    if client.environment == ApiKey.Environment.TEST:
+        claims["environment"] = "test"  # issue #15: gateways send the token's requests to the APIs' sandboxes
     token = sign(claims)
     OAuthToken.objects.create(
         jti=jti, client=client, scope=" ".join(scopes), issued_at=issued_at, expires_at=expires_at

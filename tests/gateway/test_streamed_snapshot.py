@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.gateway import Gateway
-from tests.support.snapshots import api_entry, key_entry, snapshot, streamed
+from tests.support.snapshots import api_entry, key_entry, key_entry_in_test_mode, snapshot, streamed
 from tests.support.waiting import wait_until
 
 
@@ -81,12 +81,15 @@ def test_every_kind_of_key_line_is_enforced_as_the_platform_says(start_gateway, 
     other_api = key_entry(api_ids=[99])  # scoped to an API this request is not for
     allowlisted = key_entry(allowed_cidrs=["10.0.0.0/8"])  # not plain: decoded as JSON
     revoked = key_entry(status="revoked")
-    platform.snapshot = snapshot(1, [api_entry(upstream)], keys=[plain, expired, other_api, allowlisted, revoked])
+    test_mode = key_entry_in_test_mode()  # not plain ("environment":"test" last): the API has no sandbox for it
+    keys = [plain, expired, other_api, allowlisted, revoked, test_mode]
+    platform.snapshot = snapshot(1, [api_entry(upstream)], keys=keys)
     gw = start_gateway(extra=platform.args())
 
-    assert gw.status()["config"]["keys"] == 4
+    assert gw.status()["config"]["keys"] == 5
     assert gw.get("/demo/x", plain.secret).status_code == 200
     assert gw.get("/demo/x", expired.secret).status_code == 401
     assert gw.get("/demo/x", other_api.secret).status_code == 403
     assert gw.get("/demo/x", allowlisted.secret).status_code == 403
     assert gw.get("/demo/x", revoked.secret).status_code == 401
+    assert gw.get("/demo/x", test_mode.secret).json()["type"].endswith("/test-key-no-sandbox")

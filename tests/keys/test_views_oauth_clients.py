@@ -77,3 +77,14 @@ def test_an_outsider_gets_404_on_every_client_page(charlie_client: Client, oauth
     assert charlie_client.post(f"/clients/{client.pk}/revoke/").status_code == 404
     client.refresh_from_db()
     assert client.revoked_at is None
+
+
+def test_the_page_creates_a_test_client_when_asked(alice_client: Client, application: Any) -> None:
+    """Issue #15: a test client's tokens are treated like test keys; live stays the default."""
+    assert 'value="test"' in alice_client.get(f"/applications/{application.pk}/clients/new/").content.decode()
+    alice_client.post(f"/applications/{application.pk}/clients/new/", {"name": "CI", "environment": "test"})
+    _create(alice_client, application, "Server")
+    assert OAuthClient.objects.get(name="CI").client_id.startswith("ptc_client_test_")
+    assert OAuthClient.objects.get(name="Server").environment == "live"
+    refused = alice_client.post(f"/applications/{application.pk}/clients/new/", {"name": "X", "environment": "prod"})
+    assert refused.status_code == 200 and not OAuthClient.objects.filter(name="X").exists()

@@ -41,7 +41,7 @@ API_INPUTS = {
     "ApiKeyUpdateRequest": {"name", "allowed_cidrs", "apis"},
     "ApiKeyRotateRequest": {"grace", "name"},
     "AccessTokenCreateRequest": {"name", "expires_at"},
-    "OAuthClientCreateRequest": {"name"},
+    "OAuthClientCreateRequest": {"name", "environment"},
     "OAuthClientRotateRequest": {"grace"},
     "WebhookEndpointCreateRequest": {"url", "event_types", "description"},
     "WebhookEndpointUpdateRequest": {"url", "event_types", "description", "is_active"},
@@ -55,6 +55,7 @@ DEVELOPER_URL_FIELDS = {"webhooks.Endpoint.url"}
 # The only URLs (and host names) stored anywhere: all set by staff in the admin.
 STAFF_URL_FIELDS = {
     "portal.Api.upstream_url",
+    "portal.Api.sandbox_upstream_url",  # test keys' upstream (issue #15), same rules
     "portal.Api.cors_allowed_origins",
     "portal.Api.host",  # a host name the gateway routes on, never fetched
     "gateway_sync.Gateway.admin_url",
@@ -209,3 +210,16 @@ def test_staff_can_publish_an_api_only_with_an_http_upstream(staff_client, targe
     response = staff_client.post("/admin/portal/api/add/", _api_form("http://10.0.0.5:9000"))
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
     assert Api.objects.get(slug="orders").upstream_url == "http://10.0.0.5:9000"
+
+
+@pytest.mark.parametrize("target", NOT_HTTP)
+def test_staff_can_give_an_api_only_an_http_sandbox_upstream(staff_client, target) -> None:
+    from portal.models import Api
+
+    response = staff_client.post("/admin/portal/api/add/", {**_api_form(), "sandbox_upstream_url": target})
+    assert response.status_code == 200, response.content[:300]
+    assert "sandbox_upstream_url" in response.context["adminform"].form.errors
+    assert not Api.objects.filter(slug="orders").exists()
+    response = staff_client.post("/admin/portal/api/add/", {**_api_form(), "sandbox_upstream_url": "http://10.0.0.6"})
+    assert response.status_code == 302
+    assert Api.objects.get(slug="orders").sandbox_upstream_url == "http://10.0.0.6"

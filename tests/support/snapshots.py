@@ -9,9 +9,9 @@ from typing import Any
 from keys.tokens import DISPLAY_PREFIX_LENGTH, digest, generate
 
 
-def make_key() -> str:
-    """A new random live API key in the platform's format (keys/tokens.py is the reference)."""
-    return generate("live").token
+def make_key(environment: str = "live") -> str:
+    """A new random API key in the platform's format (keys/tokens.py is the reference)."""
+    return generate(environment).token
 
 
 @dataclass
@@ -46,6 +46,11 @@ def key_entry(application_id: int = 5, organisation_id: int = 2, *, secret: str 
     entry = key_fields(digest(secret), secret[:DISPLAY_PREFIX_LENGTH], application_id, organisation_id)
     entry.update(overrides)
     return Key(secret, entry)
+
+
+def key_entry_in_test_mode(application_id: int = 5, organisation_id: int = 2, **overrides: Any) -> Key:
+    """An active test key (issue #15): a `ptc_test_` secret, its entry ending in "environment":"test"."""
+    return key_entry(application_id, organisation_id, secret=make_key("test"), **overrides, environment="test")
 
 
 def api_entry(upstream_url: str, id: int = 1, path_prefix: str = "/demo", **overrides: Any) -> dict[str, Any]:

@@ -28,6 +28,7 @@ local redact_request, redact_location = redact.request, redact.location
 local mtls = require "portico.mtls"
 local mtls_run = mtls.run
 local signatures = require("portico.signatures").run
+local divert = require("portico.testmode").divert
 
 local ngx = ngx
 local var = ngx.var
@@ -444,6 +445,12 @@ function _M.run(mode)
     local s, plan = stage_policy(meta, api, k, cl, te)
     if not s then
         return
+    end
+    if k.test then
+        api, s, plan = divert(api, s, plan) -- test mode (portico.testmode)
+        if not api then
+            return
+        end
     end
     if not stage_limits(api, k, s, plan) then
         return

@@ -9,6 +9,9 @@ function _M.run()
     -- the access phase just called store.current() and set $pt_api
     local meta = store.cached()
     local api = meta and meta.by_id[ngx.var.pt_api]
+    if api and api.sandbox and ngx.var.pt_env == "t" then
+        api = api.sandbox -- a test key's request (portico.testmode)
+    end
     local up = api and api.upstream
     if not up then
         return ngx.exit(502) -- the API vanished with a config change mid-request

@@ -11,7 +11,7 @@ function _M.init(settings_path)
     -- load everything in the master so workers share the compiled modules
     for _, m in ipairs({ "crypto", "keyformat", "ip", "jsonscan", "lock", "url", "keyrecord", "slots", "routes", "tokens",
         "compile", "store", "durable", "journal", "persist", "deltas", "snapshot", "stats", "problem", "limits_local", "limits",
-        "refusals", "cors", "reqheaders", "access", "balancer", "spool", "logging", "httpc", "sync", "admin" }) do
+        "refusals", "testmode", "cors", "reqheaders", "access", "balancer", "spool", "logging", "httpc", "sync", "admin" }) do
         require("portico." .. m)
     end
     if require("portico.settings").redis then

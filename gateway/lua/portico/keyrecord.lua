@@ -1,6 +1,8 @@
 -- Key record codec: a snapshot's key object <-> the string a slot stores under
 -- the key's raw digest, "app|org|expires|api_ids|cidrs" (portico.slots), and
--- that string -> the record requests read (portico.store).
+-- that string -> the record requests read (portico.store). A test key's
+-- record ends in "|t" (issue #15): a live key's string is unchanged, so the
+-- snapshot loader's fast path (portico.snapshot) can keep building it itself.
 local ip = require "portico.ip"
 
 local type, tonumber, tostring, ipairs = type, tonumber, tostring, ipairs
@@ -29,16 +31,18 @@ end
 function _M.encode(k)
     return num(k.application_id) .. "|" .. num(k.organisation_id) .. "|" .. num(k.expires_at) .. "|"
         .. list(k.api_ids, "number") .. "|" .. list(k.allowed_cidrs, "string")
+        .. (k.environment == "test" and "|t" or "")
 end
 
--- { app, org, exp, app_s, org_s, loggable, apis (set of API ids), cidrs } or nil
+-- { app, org, exp, app_s, org_s, loggable, apis (set of API ids), cidrs, test } or nil
 function _M.decode(v)
-    local app, org, exp, apis, cidrs = match(v, "^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$")
-    if not app then
+    local app, org, exp, apis, cidrs, env = match(v, "^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)(.*)$")
+    if not app or (env ~= "" and env ~= "|t") then
         return nil
     end
     local rec = { app = tonumber(app), org = tonumber(org), exp = tonumber(exp), app_s = app, org_s = org,
-        loggable = app ~= "" and org ~= "" } -- both ids present: the log's fast format applies
+        loggable = app ~= "" and org ~= "", -- both ids present: the log's fast format applies
+        test = env == "|t" or nil } -- a test key: sandbox upstream, its own counters (portico.testmode)
     if apis ~= "" then
         rec.apis = {}
         for id in gmatch(apis, "[^,]+") do

@@ -150,7 +150,7 @@ end
 local function org_counters(plan, org)
     local o = plan.orgs[org]
     if not o then
-        local id = "o" .. org .. ":" .. plan.id_s
+        local id = "o" .. org .. ":" .. (plan.cid or plan.id_s) -- cid: test keys' plan (portico.testmode)
         o = { lid = id, rlid = id, q_id_d = "d" .. id .. ":", q_id_m = "M" .. id .. ":" }
         plan.orgs[org] = o
     end

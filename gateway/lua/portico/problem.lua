@@ -31,6 +31,8 @@ local CAUSES = {
     ["certificate-mismatch"] = { 401, "Client certificate does not match the credential",
         "The client certificate and the key or token belong to different applications." },
     ["forbidden-api"] = { 403, "Key not allowed for this API", "The key has no active subscription to this API." },
+    ["test-key-no-sandbox"] = { 403, "Test keys not accepted by this API",
+        "This API has no sandbox upstream, so it does not accept test keys; use a live key." },
     ["forbidden-ip"] = { 403, "Client address not allowed", "The key may not be used from this address." },
     ["method-not-allowed"] = { 405, "Method not allowed", "This API does not accept this method." },
     ["body-too-large"] = { 413, "Request body too large", "The request body exceeds this API's limit." },

@@ -120,6 +120,31 @@ local function with_redaction(api, a)
     return api
 end
 
+-- Sets api.up_name (and api.balanced): an upstream block rendered at start
+-- for this address skips the balancer phase (which is the only place per-API
+-- timeouts can be set).
+local function place_upstream(api)
+    local up = api.upstream
+    local static = settings.static_upstreams
+    up = up and up.addr and type(static) == "table" and not api.custom_timeouts
+        and static[(up.addr:find(":", 1, true) and "[" .. up.addr .. "]" or up.addr) .. ":" .. up.port]
+    api.up_name = up or "portico_upstream"
+    api.balanced = not up -- through balancer_by_lua, which needs $pt_api
+end
+
+-- The API as test keys reach it (issue #15, portico.testmode): the same
+-- API with the sandbox upstream (nil when unusable: a 502, like any API's).
+local function sandbox_of(api, sandbox_url)
+    local sb = {}
+    for f, v in pairs(api) do
+        sb[f] = v
+    end
+    local up = parse_upstream(sandbox_url)
+    sb.upstream = up and up.addr and up or nil
+    place_upstream(sb)
+    return sb
+end
+
 -- Adds the route index for the snapshot's `apis` to the compiled config `c`:
 -- routes (longest prefix first), by_id (id string -> API, for the balancer),
 -- by_seg (first path segment -> candidates), roots (APIs at "/"), host_routing.
@@ -132,14 +157,10 @@ function _M.compile(c, apis)
             -- the config's proxy_*_timeout are these defaults: the balancer skips set_timeouts
             api.custom_timeouts = api.connect_timeout ~= CONNECT_TIMEOUT or api.send_timeout ~= SEND_TIMEOUT
                 or api.read_timeout ~= READ_TIMEOUT
-            -- an upstream block rendered at start for this address skips the balancer phase
-            -- (which is the only place per-API timeouts can be set)
-            local up = api.upstream
-            local static = settings.static_upstreams
-            up = up and up.addr and type(static) == "table" and not api.custom_timeouts
-                and static[(up.addr:find(":", 1, true) and "[" .. up.addr .. "]" or up.addr) .. ":" .. up.port]
-            api.up_name = up or "portico_upstream"
-            api.balanced = not up -- through balancer_by_lua, which needs $pt_api
+            place_upstream(api)
+            if type(a.sandbox_upstream_url) == "string" and a.sandbox_upstream_url ~= "" then
+                api.sandbox = sandbox_of(api, a.sandbox_upstream_url)
+            end
             c.routes[#c.routes + 1] = api
             c.by_id[api.id_s] = api
             c.host_routing = c.host_routing or api.host ~= nil -- otherwise $host is never read

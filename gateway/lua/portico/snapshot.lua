@@ -169,7 +169,8 @@ end
 -- A key line exactly as the platform writes the common case (an active key,
 -- no address allowlist): its fields are cut out by one match instead of a JSON
 -- decode, and stored as the record portico.keyrecord would encode. Anything
--- else (or any doubt) takes the JSON path.
+-- else (or any doubt) takes the JSON path: a test key's line, for one, ends in
+-- "environment":"test" after the allowlist and so never matches (issue #15).
 local PLAIN_KEY = '^{"digest":"(' .. string.rep("%x", 64) .. ')","prefix":"[^"\\]*","application_id":(%d+),'
     .. '"organisation_id":(%d+),"status":"active","expires_at":([%dnul]+),"api_ids":%[([%d,]*)%],'
     .. '"allowed_cidrs":%[%]},?$'

@@ -206,6 +206,7 @@ function _M.resolve(c, authorization, now)
             -- ids_of: as short as a key's; the platform knows them, analytics records.py), unescaped only if safe
             loggable = not find(client, "[^%w_%-]"), prefix = sub(client, 1, CLIENT_PREFIX_LEN), token = true,
             lid = sub(crypto.sha256(client), 1, LIMITER_ID_LEN), -- rate limits per client, like per key
+            test = claims.environment == "test" or nil, -- a test client's token (portico.testmode)
         }
         recheck(rec, c, now)
         -- kept at least a minute: an expired token sent again is refused without a second verification

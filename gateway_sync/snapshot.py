@@ -76,23 +76,7 @@ def portal_origin() -> str:
 
 
 def plan_entry(plan: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: plan[key]
-        for key in (
-            "id",
-            "rate_per_second",
-            "rate_per_minute",
-            "quota_per_day",
-            "quota_per_month",
-            "store_failure_mode",
-            "quota_scope",
-            "rate_scope",
-            "test_rate_per_second",
-            "test_rate_per_minute",
-            "test_quota_per_day",
-            "test_quota_per_month",
-        )
-    }
+    return {key: plan[key] for key in _PLAN_FIELDS}
 
 
 def subscription_entry(sub: dict[str, Any]) -> dict[str, Any]:

@@ -33,13 +33,13 @@ def test_a_plan_made_in_the_admin_is_offered_once_published_and_a_developer_subs
     choose(admin_page.get_by_label("Api"), "Echo API")
     admin_page.get_by_label("Name").fill("Gold")
     admin_page.get_by_label("Slug").fill("gold")
-    admin_page.get_by_label("Rate per second").fill("20")
-    admin_page.get_by_label("Rate per minute").fill("10")  # contradicts the per-second rate
+    admin_page.get_by_label("Rate per second:", exact=True).fill("20")
+    admin_page.get_by_label("Rate per minute:", exact=True).fill("10")  # contradicts the per-second rate
     admin_page.get_by_label("Published").check()
     admin_page.get_by_role("button", name="Save", exact=True).click()
     expect(admin_page.get_by_text("is more than the 10 per minute allows")).to_be_visible()
     staff.check("plan-refused")
-    admin_page.get_by_label("Rate per minute").fill("600")
+    admin_page.get_by_label("Rate per minute:", exact=True).fill("600")
     admin_page.get_by_role("button", name="Save", exact=True).click()
     expect(admin_page.get_by_text(re.compile("was added successfully"))).to_be_visible()
     staff.check("plan-saved")

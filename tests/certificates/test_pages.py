@@ -3,6 +3,10 @@ get 404."""
 
 from __future__ import annotations
 
+import html
+import re
+import shlex
+import subprocess
 from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -85,3 +89,18 @@ def test_an_outsider_gets_404_on_every_certificate_page(
 
 def test_the_application_page_links_to_its_certificates(alice_client: Client, application: Any) -> None:
     assert _page(application) in text(alice_client.get(f"/applications/{application.pk}/"))
+
+
+def test_the_certificate_the_pages_openssl_command_makes_is_accepted(
+    alice_client: Client, application: Any, tmp_path: Any
+) -> None:
+    """The command is run as pasted (openssl's default `req -x509` certificate is a CA one, which is refused)."""
+    page = alice_client.get(_page(application)).content.decode()
+    command = html.unescape(re.search(r"<code>(openssl req [^<]+)</code>", page).group(1))
+    subprocess.run(shlex.split(command), cwd=tmp_path, check=True, capture_output=True)
+    pem = (tmp_path / "client.crt").read_text()
+
+    response = alice_client.post(_page(application), {"name": "As pasted", "pem": pem})
+
+    assert response.status_code == 302, text(response)
+    assert ClientCertificate.objects.filter(application=application, name="As pasted").exists()

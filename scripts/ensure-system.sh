@@ -2,11 +2,12 @@
 # Install the Debian packages Portico needs, only those that are missing: nginx with Lua and Redis to run it, and
 # ca-certificates (gateways verify https upstreams against the system's CA bundle, gateway/launcher.py);
 # with --for-tests also PostgreSQL, Chromium (the browser tests drive Debian's chromium with Playwright), Node.js
-# (the key page's JavaScript snippet is run as pasted) and faketime (gateways whose clock is off by minutes).
+# (the key page's JavaScript snippet is run as pasted), faketime (gateways whose clock is off by minutes) and openssl
+# (the client-certificate page's command is run as pasted).
 set -euo pipefail
 PACKAGES=(nginx-light libnginx-mod-http-lua libnginx-mod-http-ndk lua-resty-core lua-resty-lrucache lua-cjson
           redis-server wrk ca-certificates)
-[ "${1:-}" = "--for-tests" ] && PACKAGES+=(postgresql chromium nodejs faketime)
+[ "${1:-}" = "--for-tests" ] && PACKAGES+=(postgresql chromium nodejs faketime openssl)
 # Overridable so tests can exercise the install path without touching the machine.
 read -r -a PACKAGES <<< "${PORTICO_SYSTEM_PACKAGES:-${PACKAGES[*]}}"
 APT_GET="${PORTICO_APT_GET:-apt-get}"

@@ -8,8 +8,10 @@ SVG uses presentation attributes (x, y, width, height), which the CSP allows.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -38,6 +40,16 @@ class Segment:
     height: float
 
 
+def _stacked_bar(css: str, bar: Any, pieces: Iterable[tuple[Any, float, float]]) -> SafeString:
+    """A stacked bar's `<g>`: its label as the title, a rect per (class suffix, y, height) piece."""
+    rects = format_html_join(
+        "",
+        '<rect class="' + css + '{}" x="{}" y="{}" width="{}" height="{}"></rect>',
+        ((suffix, bar.x, y, bar.width, height) for suffix, y, height in pieces),
+    )
+    return format_html("<g><title>{}</title>{}</g>", bar.label, rects)
+
+
 @dataclass
 class Bar:
     """One bucket: its stacked segments and a label for screen readers and tooltips."""
@@ -51,12 +63,7 @@ class Bar:
 
     def svg(self) -> SafeString:
         """The bar as SVG markup: a bar per bucket and a rect per class are many for the template engine."""
-        rects = format_html_join(
-            "",
-            '<rect class="chart-s{}" x="{}" y="{}" width="{}" height="{}"></rect>',
-            ((s.status_class, self.x, s.y, self.width, s.height) for s in self.segments),
-        )
-        return format_html("<g><title>{}</title>{}</g>", self.label, rects)
+        return _stacked_bar("chart-s", self, ((s.status_class, s.y, s.height) for s in self.segments))
 
 
 @dataclass
@@ -201,12 +208,7 @@ class OutcomeBar:
 
     def svg(self) -> SafeString:
         """The bar as SVG markup, as Bar.svg."""
-        rects = format_html_join(
-            "",
-            '<rect class="chart-o-{}" x="{}" y="{}" width="{}" height="{}"></rect>',
-            ((p.key, self.x, p.y, self.width, p.height) for p in self.parts),
-        )
-        return format_html("<g><title>{}</title>{}</g>", self.label, rects)
+        return _stacked_bar("chart-o-", self, ((p.key, p.y, p.height) for p in self.parts))
 
 
 @dataclass

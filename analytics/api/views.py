@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
@@ -29,6 +31,15 @@ from portal.api.views.applications import ApplicationScopedView
 USAGE = ["usage"]
 
 
+def _usage_query(request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The validated window (granularity, start, end) and filters (API, key, client) of a usage query."""
+    query = UsageQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    params = query.validated_data
+    window = {name: params[name] for name in ("granularity", "start", "end")}
+    return window, {"api_id": params.get("api"), "key_id": params.get("key"), "client_id": params.get("client")}
+
+
 class ApplicationUsageView(ApplicationScopedView):
     """Requests, errors, bytes and latency percentiles over time, and quota use of each subscription."""
 
@@ -50,34 +61,17 @@ class ApplicationUsageView(ApplicationScopedView):
     )
     def get(self, request: Request, application_id: int) -> Response:
         application = self.get_object()
-        query = UsageQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        usage = selectors.usage_for_application(
-            application=application,
-            granularity=params["granularity"],
-            start=params["start"],
-            end=params["end"],
-            api_id=params.get("api"),
-            key_id=params.get("key"),
-            client_id=params.get("client"),
-        )
+        window, narrowed = _usage_query(request)
+        usage = selectors.usage_for_application(application=application, **window, **narrowed)
         return self.output(
             UsageSerializer,
             {
                 "application": application.pk,
-                "granularity": params["granularity"],
-                "start": params["start"],
-                "end": params["end"],
+                **window,
                 "series": usage.series,
                 "totals": usage.totals,
                 "by_status_class": usage.by_status_class,
-                "by_environment": usage_by_environment(
-                    application=application,
-                    granularity=params["granularity"],
-                    start=params["start"],
-                    end=params["end"],
-                ),
+                "by_environment": usage_by_environment(application=application, **window),
                 "quotas": selectors.quota_states(application=application),
             },
         )
@@ -101,28 +95,9 @@ class ApplicationEndpointUsageView(ApplicationScopedView):
     )
     def get(self, request: Request, application_id: int) -> Response:
         application = self.get_object()
-        query = UsageQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        operations = usage_by_operation(
-            application=application,
-            granularity=params["granularity"],
-            start=params["start"],
-            end=params["end"],
-            api_id=params.get("api"),
-            key_id=params.get("key"),
-            client_id=params.get("client"),
-        )
-        return self.output(
-            EndpointUsageSerializer,
-            {
-                "application": application.pk,
-                "granularity": params["granularity"],
-                "start": params["start"],
-                "end": params["end"],
-                "results": operations,
-            },
-        )
+        window, narrowed = _usage_query(request)
+        operations = usage_by_operation(application=application, **window, **narrowed)
+        return self.output(EndpointUsageSerializer, {"application": application.pk, **window, "results": operations})
 
 
 class RequestLogView(ApplicationScopedView):

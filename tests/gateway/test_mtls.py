@@ -193,3 +193,20 @@ def test_with_an_access_token_the_certificate_must_be_of_the_tokens_application(
 
     assert ok.status_code == 200, ok.text
     assert other.json()["type"].endswith("/certificate-mismatch")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"fingerprint": 7}, {"fingerprint": "zz", "status": "active"}, {"status": ["active"]}, "not an object"],
+)
+def test_a_malformed_certificate_change_leaves_the_registered_ones_working(
+    start_gateway, upstream, tls_files, tmp_path, data
+):
+    client = make_client_cert(tmp_path / "c", "client-a")
+    gw = _start(start_gateway, tls_files, [api_entry(upstream, mtls="alone")], certs=[client.entry()])
+
+    answer = gw.push([change(2, "client_cert", "bogus", data)], 1, 2)
+
+    assert answer.status_code < 500
+    assert _get(gw, tls_files, "/demo/x", cert=client.pair).status_code == 200
+    assert gw.status()["ready"] is True

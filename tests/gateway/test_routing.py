@@ -229,3 +229,24 @@ def test_upstreams_known_at_start_get_static_blocks_and_new_ones_use_the_balance
     assert static.status_code == 200
     assert dynamic.status_code == 502
     assert dynamic.json()["type"].endswith("/bad-gateway")
+
+
+def test_malformed_optional_api_members_never_break_the_gateway(start_gateway, upstream):
+    """A pushed API whose validation, signatures, redaction, mTLS or sandbox members are the wrong shape: the
+    delta is refused or the member ignored, and the gateway keeps answering (no 5xx, no lost readiness)."""
+    key = key_entry()
+    gw = start_gateway(snapshot(1, [api_entry(upstream)], keys=[key]))
+    odd = [
+        {"validation": "enforce"},
+        {"validation": {"mode": "enforce", "ops": "all"}},
+        {"signatures": 5},
+        {"redaction": "card_number"},
+        {"redaction": {"names": [1, None]}},
+        {"mtls": ["alone"]},
+        {"sandbox_upstream_url": 7},
+    ]
+    for version, member in enumerate(odd, start=2):
+        gw.push([change(version, "api", 1, api_entry(upstream, **member))], version - 1, version)
+        answer = gw.get("/demo/x", key.secret)
+        assert answer.status_code < 500, (member, answer.status_code, answer.text)
+        assert gw.status()["ready"] is True
